@@ -1,0 +1,286 @@
+/**
+ * Canonical encoding: a strict subset of deterministic CBOR (RFC 8949 section 4.2.1).
+ * Every value has exactly one encoding, and the decoder rejects anything else, so one logical
+ * transaction can never have two hashes. The format is specified in packages/core/README.md.
+ */
+import { compareBytes, fromUtf8, utf8 } from './bytes.ts';
+import { EhrError } from './errors.ts';
+
+export type Value = null | boolean | number | string | Uint8Array | Value[] | ValueMap;
+export interface ValueMap {
+  [key: string]: Value | undefined;
+}
+
+export const MAX_DEPTH = 32;
+
+const MAJOR_UINT = 0;
+const MAJOR_NEGINT = 1;
+const MAJOR_BYTES = 2;
+const MAJOR_TEXT = 3;
+const MAJOR_ARRAY = 4;
+const MAJOR_MAP = 5;
+const FALSE = 0xf4;
+const TRUE = 0xf5;
+const NULL = 0xf6;
+
+export class EncodingError extends EhrError<{ offset?: number; path?: string }> {
+  constructor(message: string, data: { offset?: number; path?: string } = {}) {
+    super('ENCODING_INVALID', message, data);
+    this.name = 'EncodingError';
+  }
+}
+
+class Writer {
+  buf = new Uint8Array(256);
+  len = 0;
+  private view = new DataView(this.buf.buffer);
+
+  private reserve(n: number): void {
+    if (this.len + n <= this.buf.length) return;
+    let size = this.buf.length * 2;
+    while (size < this.len + n) size *= 2;
+    const next = new Uint8Array(size);
+    next.set(this.buf.subarray(0, this.len));
+    this.buf = next;
+    this.view = new DataView(next.buffer);
+  }
+
+  byte(b: number): void {
+    this.reserve(1);
+    this.buf[this.len++] = b;
+  }
+
+  bytes(b: Uint8Array): void {
+    this.reserve(b.length);
+    this.buf.set(b, this.len);
+    this.len += b.length;
+  }
+
+  head(major: number, n: number): void {
+    const m = major << 5;
+    if (n < 24) this.byte(m | n);
+    else if (n < 0x100) {
+      this.byte(m | 24);
+      this.byte(n);
+    } else if (n < 0x10000) {
+      this.reserve(3);
+      this.buf[this.len++] = m | 25;
+      this.view.setUint16(this.len, n);
+      this.len += 2;
+    } else if (n < 0x100000000) {
+      this.reserve(5);
+      this.buf[this.len++] = m | 26;
+      this.view.setUint32(this.len, n);
+      this.len += 4;
+    } else {
+      this.reserve(9);
+      this.buf[this.len++] = m | 27;
+      this.view.setBigUint64(this.len, BigInt(n));
+      this.len += 8;
+    }
+  }
+
+  result(): Uint8Array {
+    return this.buf.slice(0, this.len);
+  }
+}
+
+function writeValue(w: Writer, v: Value, depth: number, path: string): void {
+  if (depth > MAX_DEPTH) throw new EncodingError(`nesting deeper than ${MAX_DEPTH}`, { path });
+  if (v === null) return w.byte(NULL);
+  if (v === true) return w.byte(TRUE);
+  if (v === false) return w.byte(FALSE);
+  if (typeof v === 'number') {
+    if (!Number.isSafeInteger(v)) {
+      throw new EncodingError(`only safe integers are encodable, got ${v}`, { path });
+    }
+    if (Object.is(v, -0)) return w.head(MAJOR_UINT, 0);
+    return v >= 0 ? w.head(MAJOR_UINT, v) : w.head(MAJOR_NEGINT, -1 - v);
+  }
+  if (typeof v === 'string') {
+    const b = utf8(v);
+    w.head(MAJOR_TEXT, b.length);
+    return w.bytes(b);
+  }
+  if (v instanceof Uint8Array) {
+    w.head(MAJOR_BYTES, v.length);
+    return w.bytes(v);
+  }
+  if (Array.isArray(v)) {
+    w.head(MAJOR_ARRAY, v.length);
+    for (let i = 0; i < v.length; i++) writeValue(w, v[i] as Value, depth + 1, `${path}[${i}]`);
+    return;
+  }
+  if (typeof v === 'object' && Object.getPrototypeOf(v) === Object.prototype) {
+    // Keys sort by their encoded bytes; absent and undefined are the same thing.
+    const entries: [Uint8Array, string, Value][] = [];
+    for (const key of Object.keys(v)) {
+      const item = v[key];
+      if (item === undefined) continue;
+      const kw = new Writer();
+      const kb = utf8(key);
+      kw.head(MAJOR_TEXT, kb.length);
+      kw.bytes(kb);
+      entries.push([kw.result(), key, item]);
+    }
+    entries.sort((a, b) => compareBytes(a[0], b[0]));
+    w.head(MAJOR_MAP, entries.length);
+    for (const [kb, key, item] of entries) {
+      w.bytes(kb);
+      writeValue(w, item, depth + 1, `${path}.${key}`);
+    }
+    return;
+  }
+  throw new EncodingError(`value of type ${typeof v} is not encodable`, { path });
+}
+
+export function encode(value: Value): Uint8Array {
+  const w = new Writer();
+  writeValue(w, value, 0, '$');
+  return w.result();
+}
+
+class Reader {
+  pos = 0;
+  private readonly view: DataView;
+  readonly buf: Uint8Array;
+  constructor(buf: Uint8Array) {
+    this.buf = buf;
+    this.view = new DataView(buf.buffer, buf.byteOffset, buf.byteLength);
+  }
+
+  fail(message: string): never {
+    throw new EncodingError(`${message} at offset ${this.pos}`, { offset: this.pos });
+  }
+
+  need(n: number): void {
+    if (this.pos + n > this.buf.length) this.fail('unexpected end of input');
+  }
+
+  /** Reads a head, returning [major, argument]; rejects non-minimal and indefinite forms. */
+  head(): [number, number] {
+    this.need(1);
+    const ib = this.buf[this.pos++]!;
+    const major = ib >> 5;
+    const info = ib & 0x1f;
+    if (major === 7) return [7, ib];
+    if (info < 24) return [major, info];
+    let n: number;
+    if (info === 24) {
+      this.need(1);
+      n = this.buf[this.pos]!;
+      this.pos += 1;
+      if (n < 24) this.fail('non-minimal integer head');
+    } else if (info === 25) {
+      this.need(2);
+      n = this.view.getUint16(this.pos);
+      this.pos += 2;
+      if (n < 0x100) this.fail('non-minimal integer head');
+    } else if (info === 26) {
+      this.need(4);
+      n = this.view.getUint32(this.pos);
+      this.pos += 4;
+      if (n < 0x10000) this.fail('non-minimal integer head');
+    } else if (info === 27) {
+      this.need(8);
+      const big = this.view.getBigUint64(this.pos);
+      this.pos += 8;
+      if (big < 0x100000000n) this.fail('non-minimal integer head');
+      if (big > BigInt(Number.MAX_SAFE_INTEGER)) this.fail('integer beyond 2^53-1');
+      n = Number(big);
+    } else {
+      return this.fail(
+        `unsupported additional info ${info} (indefinite lengths are not canonical)`,
+      );
+    }
+    return [major, n];
+  }
+
+  value(depth: number): Value {
+    if (depth > MAX_DEPTH) this.fail(`nesting deeper than ${MAX_DEPTH}`);
+    const start = this.pos;
+    const [major, n] = this.head();
+    switch (major) {
+      case MAJOR_UINT:
+        return n;
+      case MAJOR_NEGINT:
+        if (n >= Number.MAX_SAFE_INTEGER) this.fail('negative integer beyond -(2^53-1)');
+        return -1 - n;
+      case MAJOR_BYTES: {
+        this.need(n);
+        const b = this.buf.slice(this.pos, this.pos + n);
+        this.pos += n;
+        return b;
+      }
+      case MAJOR_TEXT: {
+        this.need(n);
+        const b = this.buf.subarray(this.pos, this.pos + n);
+        this.pos += n;
+        try {
+          return fromUtf8(b);
+        } catch {
+          this.pos = start;
+          return this.fail('invalid UTF-8 in text string');
+        }
+      }
+      case MAJOR_ARRAY: {
+        // Each element takes at least one byte: a cheap bound against huge declared lengths.
+        if (n > this.buf.length - this.pos) this.fail('array length exceeds input');
+        const out: Value[] = [];
+        for (let i = 0; i < n; i++) out.push(this.value(depth + 1));
+        return out;
+      }
+      case MAJOR_MAP: {
+        if (n * 2 > this.buf.length - this.pos) this.fail('map length exceeds input');
+        const out: ValueMap = {};
+        let prev: Uint8Array | undefined;
+        for (let i = 0; i < n; i++) {
+          const keyStart = this.pos;
+          const [km, kn] = this.head();
+          if (km !== MAJOR_TEXT) {
+            this.pos = keyStart;
+            this.fail('map keys must be text strings');
+          }
+          this.need(kn);
+          const keyEnc = this.buf.subarray(keyStart, this.pos + kn);
+          let key: string;
+          try {
+            key = fromUtf8(this.buf.subarray(this.pos, this.pos + kn));
+          } catch {
+            return this.fail('invalid UTF-8 in map key');
+          }
+          this.pos += kn;
+          if (prev && compareBytes(prev, keyEnc) >= 0) {
+            this.pos = keyStart;
+            this.fail('map keys out of canonical order or duplicated');
+          }
+          prev = keyEnc;
+          // defineProperty keeps a key named __proto__ an ordinary own property.
+          Object.defineProperty(out, key, {
+            value: this.value(depth + 1),
+            enumerable: true,
+            writable: true,
+            configurable: true,
+          });
+        }
+        return out;
+      }
+      case 7:
+        if (n === FALSE) return false;
+        if (n === TRUE) return true;
+        if (n === NULL) return null;
+        this.pos = start;
+        return this.fail(`unsupported simple value or float 0x${n.toString(16)}`);
+      default:
+        this.pos = start;
+        return this.fail('tags are not supported');
+    }
+  }
+}
+
+export function decode(bytes: Uint8Array): Value {
+  const r = new Reader(bytes);
+  const v = r.value(0);
+  if (r.pos !== bytes.length) r.fail('trailing bytes after value');
+  return v;
+}
