@@ -1,0 +1,3 @@
+export * from './config.ts';
+export * from './mempool.ts';
+export * from './metrics.ts';

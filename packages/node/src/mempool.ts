@@ -1,0 +1,221 @@
+/**
+ * Mempool: verified transactions waiting for a block, ordered per account by nonce.
+ * Admission checks what can be checked without executing (shape, size, chain id, signature,
+ * nonce window, duplicates, limits); full rule checks happen when the leader builds a block.
+ * Every refusal is an EhrError whose code and message go back to the submitter.
+ */
+import { type SignedTx, decodeTx, EhrError, toHex, txHash, verifyTxSignature } from '@ehr/core';
+
+export interface MempoolLimits {
+  maxTxs: number;
+  maxBytes: number;
+  /** Max pending transactions per account; also the width of the accepted nonce window. */
+  maxPerAccount: number;
+  /** Largest encoded transaction accepted. */
+  maxTxBytes: number;
+}
+
+export interface PendingTx {
+  hash: string;
+  bytes: Uint8Array;
+  tx: SignedTx;
+  author: string;
+  addedAt: number;
+}
+
+/** Returns the next nonce the chain expects from an account (committed state). */
+export type NonceSource = (authorHex: string) => Promise<number>;
+
+export class Mempool {
+  private readonly byHash = new Map<string, PendingTx>();
+  /** author -> nonce -> tx */
+  private readonly byAccount = new Map<string, Map<number, PendingTx>>();
+  private bytes = 0;
+  private readonly limits: MempoolLimits;
+  private readonly chainId: string;
+  private readonly nextNonce: NonceSource;
+
+  constructor(chainId: string, limits: MempoolLimits, nextNonce: NonceSource) {
+    this.chainId = chainId;
+    this.limits = limits;
+    this.nextNonce = nextNonce;
+  }
+
+  get size(): number {
+    return this.byHash.size;
+  }
+
+  get byteSize(): number {
+    return this.bytes;
+  }
+
+  has(hash: string): boolean {
+    return this.byHash.has(hash);
+  }
+
+  /** Stateless checks shared by admission and gossip validation. Throws on failure. */
+  precheck(bytes: Uint8Array): { tx: SignedTx; hash: string } {
+    if (bytes.length > this.limits.maxTxBytes) {
+      throw new EhrError(
+        'PAYLOAD_TOO_LARGE',
+        `transaction is ${bytes.length} bytes; the limit is ${this.limits.maxTxBytes}`,
+        { size: bytes.length, limit: this.limits.maxTxBytes },
+      );
+    }
+    let tx: SignedTx;
+    try {
+      tx = decodeTx(bytes);
+    } catch (err) {
+      throw new EhrError('MALFORMED', `transaction does not decode: ${(err as Error).message}`, {
+        reason: (err as Error).message,
+      });
+    }
+    if (tx.chainId !== this.chainId) {
+      throw new EhrError(
+        'WRONG_CHAIN',
+        `transaction is for chain "${tx.chainId}", this node serves "${this.chainId}"`,
+        { expected: this.chainId, got: tx.chainId },
+      );
+    }
+    if (!verifyTxSignature(tx)) {
+      throw new EhrError(
+        'BAD_SIGNATURE',
+        'transaction signature does not verify for its author',
+        {},
+      );
+    }
+    return { tx, hash: toHex(txHash(bytes)) };
+  }
+
+  /** Admits a transaction or throws a coded error saying why not. */
+  async add(bytes: Uint8Array, now: number): Promise<PendingTx> {
+    const { tx, hash } = this.precheck(bytes);
+    if (this.byHash.has(hash)) {
+      throw new EhrError('DUPLICATE', `transaction ${hash} is already pending`, { hash });
+    }
+    const author = toHex(tx.author);
+    const expected = await this.nextNonce(author);
+    if (tx.nonce < expected) {
+      throw new EhrError(
+        'BAD_NONCE',
+        `nonce ${tx.nonce} was already used; the account's next nonce is ${expected}`,
+        { nonce: tx.nonce, expected },
+      );
+    }
+    if (tx.nonce >= expected + this.limits.maxPerAccount) {
+      throw new EhrError(
+        'BAD_NONCE',
+        `nonce ${tx.nonce} is too far ahead (next is ${expected}, window ${this.limits.maxPerAccount})`,
+        { nonce: tx.nonce, expected, window: this.limits.maxPerAccount },
+      );
+    }
+    const account = this.byAccount.get(author) ?? new Map<number, PendingTx>();
+    const clash = account.get(tx.nonce);
+    if (clash) {
+      throw new EhrError(
+        'DUPLICATE',
+        `account already has pending transaction ${clash.hash} with nonce ${tx.nonce}`,
+        { nonce: tx.nonce, pending: clash.hash },
+      );
+    }
+    if (account.size >= this.limits.maxPerAccount) {
+      throw new EhrError('MEMPOOL_FULL', `account has ${account.size} pending transactions`, {
+        limit: this.limits.maxPerAccount,
+      });
+    }
+    if (
+      this.byHash.size >= this.limits.maxTxs ||
+      this.bytes + bytes.length > this.limits.maxBytes
+    ) {
+      throw new EhrError('MEMPOOL_FULL', 'the mempool is full; retry shortly', {
+        txs: this.byHash.size,
+        bytes: this.bytes,
+      });
+    }
+    const entry: PendingTx = { hash, bytes, tx, author, addedAt: now };
+    account.set(tx.nonce, entry);
+    this.byAccount.set(author, account);
+    this.byHash.set(hash, entry);
+    this.bytes += bytes.length;
+    return entry;
+  }
+
+  remove(hash: string): PendingTx | undefined {
+    const entry = this.byHash.get(hash);
+    if (!entry) return undefined;
+    this.byHash.delete(hash);
+    this.bytes -= entry.bytes.length;
+    const account = this.byAccount.get(entry.author);
+    if (account) {
+      account.delete(entry.tx.nonce);
+      if (account.size === 0) this.byAccount.delete(entry.author);
+    }
+    return entry;
+  }
+
+  /** Drops transactions whose nonce the chain has moved past (committed elsewhere or replaced). */
+  async evictStale(): Promise<number> {
+    let evicted = 0;
+    for (const [author, account] of [...this.byAccount]) {
+      const next = await this.nextNonce(author);
+      for (const [nonce, entry] of [...account]) {
+        if (nonce < next) {
+          this.remove(entry.hash);
+          evicted++;
+        }
+      }
+    }
+    return evicted;
+  }
+
+  /** Drops transactions older than `maxAgeMs` (they could not be included; the client retries). */
+  evictOlderThan(now: number, maxAgeMs: number): PendingTx[] {
+    const out: PendingTx[] = [];
+    for (const entry of [...this.byHash.values()]) {
+      if (now - entry.addedAt > maxAgeMs) {
+        this.remove(entry.hash);
+        out.push(entry);
+      }
+    }
+    return out;
+  }
+
+  /**
+   * Candidates for the next block: per account, consecutive nonces from the nonce the proposer
+   * expects next (`expectedNonce`, which counts blocks still in flight), accounts interleaved
+   * round-robin so one busy account cannot starve the others.
+   */
+  select(
+    maxTxs: number,
+    maxBytes: number,
+    expectedNonce: (author: string) => number | undefined,
+  ): PendingTx[] {
+    const queues: PendingTx[][] = [];
+    for (const [author, account] of this.byAccount) {
+      let nonce = expectedNonce(author);
+      if (nonce === undefined) continue;
+      const queue: PendingTx[] = [];
+      for (let e = account.get(nonce); e; e = account.get(++nonce)) queue.push(e);
+      if (queue.length > 0) queues.push(queue);
+    }
+    const out: PendingTx[] = [];
+    let bytes = 0;
+    for (let round = 0; out.length < maxTxs; round++) {
+      let took = false;
+      for (const q of queues) {
+        const e = q[round];
+        if (!e) continue;
+        if (out.length >= maxTxs || bytes + e.bytes.length > maxBytes) return out;
+        out.push(e);
+        bytes += e.bytes.length;
+        took = true;
+      }
+      if (!took) break;
+    }
+    return out;
+  }
+
+  accounts(): string[] {
+    return [...this.byAccount.keys()];
+  }
+}
