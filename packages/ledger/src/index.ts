@@ -1,1 +1,13 @@
+export * from './access.ts';
+export * from './codes.ts';
+export type { ConsensusChange, Effects, PayloadBodies, Role } from './context.ts';
+export { roleOf } from './context.ts';
+export * from './execute.ts';
+export * from './genesis.ts';
+export * from './keys.ts';
+export * from './kinds.ts';
+export * from './model.ts';
+export * from './overlay.ts';
 export * from './state.ts';
+export * from './state-hash.ts';
+export { requiredApprovals } from './rules/governance.ts';

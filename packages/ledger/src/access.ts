@@ -1,0 +1,302 @@
+/**
+ * Who may read what: pure functions over state, called by the gateway before it serves health
+ * data, and by the rules (a doctor may only prescribe for a report they may read).
+ *
+ * - A patient reads their own records, prescriptions and profile.
+ * - A doctor (active, at an active hospital) reads
+ *   - a *pending* report submitted to their hospital for their specialization (and the documents
+ *     attached to it): the patient chose that hospital when submitting;
+ *   - the prescriptions they wrote;
+ *   - anything of a patient whose consent to the doctor's hospital is in force and covers it
+ *     (scope "all", or the record, its report, or for the profile the patient's own id listed).
+ * - Consent expired (block time >= expiresAt) or revoked => denied, whatever it covered.
+ * - Nobody else (admins, nodes, other patients) reads health data.
+ * Erased payloads are denied with ERASED even to those allowed: the body is gone.
+ */
+import { toHex } from '@ehr/core';
+import { keys } from './keys.ts';
+import {
+  type Consent,
+  type Doctor,
+  getEntity,
+  type HealthRecord,
+  type Hospital,
+  type Patient,
+  type PayloadInfo,
+  type Prescription,
+} from './model.ts';
+import type { StateReader } from './state.ts';
+import { roleOf } from './context.ts';
+
+export const AccessReason = {
+  PATIENT_OWN: 'PATIENT_OWN',
+  PENDING_REPORT: 'PENDING_REPORT',
+  PRESCRIBER: 'PRESCRIBER',
+  CONSENT: 'CONSENT',
+  UNKNOWN_RECORD: 'UNKNOWN_RECORD',
+  UNKNOWN_ACCOUNT: 'UNKNOWN_ACCOUNT',
+  UNAUTHORIZED: 'UNAUTHORIZED',
+  INACTIVE: 'INACTIVE',
+  CONSENT_MISSING: 'CONSENT_MISSING',
+  CONSENT_EXPIRED: 'CONSENT_EXPIRED',
+  CONSENT_REVOKED: 'CONSENT_REVOKED',
+  ERASED: 'ERASED',
+} as const;
+export type AccessReason = (typeof AccessReason)[keyof typeof AccessReason];
+
+export type AccessTarget =
+  | {
+      type: 'report' | 'document';
+      id: string;
+      patient: string;
+      payloadHash: string;
+      record: HealthRecord;
+    }
+  | {
+      type: 'prescription';
+      id: string;
+      patient: string;
+      payloadHash: string;
+      prescription: Prescription;
+    }
+  | { type: 'profile'; id: string; patient: string; payloadHash: string; profile: Patient };
+
+export type AccessDecision = {
+  allowed: boolean;
+  reason: AccessReason;
+  /** What was decided and, when denied, what would change it. */
+  message: string;
+  target: AccessTarget | null;
+  /** Who the data key to serve is wrapped for: 'patient' or a hospital id. */
+  keyHolder: string | null;
+  /** The wrapped data key to serve with the body; null if none was wrapped for that holder. */
+  wrappedKey: Uint8Array | null;
+};
+
+/** Finds a record, prescription or patient profile by id. */
+export async function resolveTarget(state: StateReader, id: string): Promise<AccessTarget | null> {
+  const record = await getEntity<HealthRecord>(state, keys.record(id));
+  if (record) {
+    return {
+      type: record.kind,
+      id,
+      patient: record.patient,
+      payloadHash: toHex(record.payloadHash),
+      record,
+    };
+  }
+  const prescription = await getEntity<Prescription>(state, keys.prescription(id));
+  if (prescription) {
+    return {
+      type: 'prescription',
+      id,
+      patient: prescription.patient,
+      payloadHash: toHex(prescription.payloadHash),
+      prescription,
+    };
+  }
+  const profile = await getEntity<Patient>(state, keys.patient(id));
+  if (profile) {
+    return { type: 'profile', id, patient: id, payloadHash: toHex(profile.profileHash), profile };
+  }
+  return null;
+}
+
+export type ConsentCheck =
+  | { ok: true; consent: Consent }
+  | {
+      ok: false;
+      reason: 'CONSENT_MISSING' | 'CONSENT_EXPIRED' | 'CONSENT_REVOKED';
+      message: string;
+    };
+
+/** Is a consent from `patient` to `hospital` in force at `now`, covering one of `ids`? */
+export async function checkConsent(
+  state: StateReader,
+  patient: string,
+  hospital: string,
+  now: number,
+  ids: readonly string[],
+): Promise<ConsentCheck> {
+  const consent = await getEntity<Consent>(state, keys.consent(patient, hospital));
+  if (!consent) {
+    return {
+      ok: false,
+      reason: 'CONSENT_MISSING',
+      message: `the patient has not shared with hospital "${hospital}"`,
+    };
+  }
+  if (consent.revokedAt !== null) {
+    return {
+      ok: false,
+      reason: 'CONSENT_REVOKED',
+      message: `the patient revoked consent for hospital "${hospital}"`,
+    };
+  }
+  if (consent.expiresAt !== null && now >= consent.expiresAt) {
+    return {
+      ok: false,
+      reason: 'CONSENT_EXPIRED',
+      message: `consent for hospital "${hospital}" expired at ${new Date(consent.expiresAt).toISOString()}`,
+    };
+  }
+  if (consent.scope !== 'all' && !ids.some((id) => consent.scope.includes(id))) {
+    return {
+      ok: false,
+      reason: 'CONSENT_MISSING',
+      message: `the consent for hospital "${hospital}" does not cover this record`,
+    };
+  }
+  return { ok: true, consent };
+}
+
+function deny(
+  reason: AccessReason,
+  message: string,
+  target: AccessTarget | null = null,
+): AccessDecision {
+  return { allowed: false, reason, message, target, keyHolder: null, wrappedKey: null };
+}
+
+async function allow(
+  state: StateReader,
+  reason: AccessReason,
+  message: string,
+  target: AccessTarget,
+  keyHolder: string,
+  wrappedKey: Uint8Array | null,
+): Promise<AccessDecision> {
+  const info = await getEntity<PayloadInfo>(state, keys.payload(target.payloadHash));
+  if (info?.erased) {
+    return deny(
+      AccessReason.ERASED,
+      `the payload of ${target.type} ${target.id.slice(0, 12)}… was erased`,
+      target,
+    );
+  }
+  return { allowed: true, reason, message, target, keyHolder, wrappedKey };
+}
+
+async function hospitalKey(
+  state: StateReader,
+  id: string,
+  hospital: string,
+): Promise<Uint8Array | null> {
+  const v = await state.get(keys.recordKey(id, hospital));
+  return v instanceof Uint8Array ? v : null;
+}
+
+/**
+ * May `reader` read the record, prescription or profile `id` at time `now` (ms)? Returns the
+ * decision, a reason code, and the wrapped key to serve.
+ */
+export async function canRead(
+  state: StateReader,
+  reader: Uint8Array | string,
+  id: string,
+  now: number,
+): Promise<AccessDecision> {
+  const who = typeof reader === 'string' ? reader.toLowerCase() : toHex(reader);
+  const target = await resolveTarget(state, id);
+  if (!target)
+    return deny(
+      AccessReason.UNKNOWN_RECORD,
+      `no record, prescription or patient ${id.slice(0, 12)}…`,
+    );
+
+  if (who === target.patient) {
+    const key =
+      target.type === 'prescription'
+        ? target.prescription.patientKey
+        : target.type === 'profile'
+          ? target.profile.profileKey
+          : target.record.patientKey;
+    return allow(
+      state,
+      AccessReason.PATIENT_OWN,
+      'the patient reads their own data',
+      target,
+      'patient',
+      key,
+    );
+  }
+
+  const role = await roleOf(state, who);
+  if (role === null)
+    return deny(AccessReason.UNKNOWN_ACCOUNT, `reader ${who.slice(0, 12)}… has no account`, target);
+  if (role !== 'doctor') {
+    return deny(
+      AccessReason.UNAUTHORIZED,
+      `a ${role} may not read another patient's health data`,
+      target,
+    );
+  }
+  const doctor = (await getEntity<Doctor>(state, keys.doctor(who)))!;
+  if (!doctor.active) return deny(AccessReason.INACTIVE, 'the doctor has been deactivated', target);
+  const hospital = await getEntity<Hospital>(state, keys.hospital(doctor.hospital));
+  if (!hospital?.active) {
+    return deny(
+      AccessReason.INACTIVE,
+      `hospital "${doctor.hospital}" has been deactivated`,
+      target,
+    );
+  }
+  const at = doctor.hospital;
+
+  let covering: string[];
+  if (target.type === 'prescription') {
+    const p = target.prescription;
+    if (p.doctor === who) {
+      return allow(
+        state,
+        AccessReason.PRESCRIBER,
+        'the doctor wrote this prescription',
+        target,
+        p.hospital,
+        p.hospitalKey,
+      );
+    }
+    if (p.hospital !== at) {
+      return deny(
+        AccessReason.UNAUTHORIZED,
+        `the prescription is sealed for hospital "${p.hospital}" only`,
+        target,
+      );
+    }
+    covering = [p.id, p.record];
+  } else if (target.type === 'profile') {
+    covering = [target.id];
+  } else {
+    const r = target.record;
+    const report =
+      r.kind === 'report'
+        ? r
+        : r.report
+          ? await getEntity<HealthRecord>(state, keys.record(r.report))
+          : undefined;
+    if (
+      report &&
+      report.status === 'pending' &&
+      report.hospital === at &&
+      report.specialization === doctor.specialization
+    ) {
+      return allow(
+        state,
+        AccessReason.PENDING_REPORT,
+        `pending ${report.specialization} report submitted to "${at}"`,
+        target,
+        at,
+        await hospitalKey(state, r.id, at),
+      );
+    }
+    covering = r.report ? [r.id, r.report] : [r.id];
+  }
+
+  const consent = await checkConsent(state, target.patient, at, now, covering);
+  if (!consent.ok) return deny(consent.reason, consent.message, target);
+  const key =
+    target.type === 'prescription'
+      ? target.prescription.hospitalKey
+      : await hospitalKey(state, target.id, at);
+  return allow(state, AccessReason.CONSENT, `the patient shared with "${at}"`, target, at, key);
+}

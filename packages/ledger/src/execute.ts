@@ -1,0 +1,500 @@
+/**
+ * Executing transactions and blocks.
+ *
+ * A transaction runs in two stages. Authentication (size, decoding, chain id, duplicate,
+ * signature, nonce) decides whether the author provably signed it for this chain and this slot;
+ * a failure there changes nothing at all. The rules then run in a child overlay: on success its
+ * writes are merged; on a rejection they are dropped.
+ *
+ * Receipts policy. The proposer builds blocks with `checkTx` / BlockBuilder against its pending
+ * state and keeps every rejected transaction out, so blocks of an honest proposer hold only
+ * applied transactions. If a committed block does hold a rejected transaction anyway (a faulty
+ * proposer, or two nodes' mempools racing), every node gives it the same failed receipt:
+ *  - rejected while authenticating: no state change at all (the nonce is not consumed, so a
+ *    forged or replayed transaction cannot burn someone's nonce);
+ *  - rejected by the rules: the author's nonce advances and `tx/<hash>` records the failure code
+ *    (the author did sign it, so it must not be replayable), nothing else changes.
+ */
+import {
+  type Block,
+  checkBlockBody,
+  decodeTx,
+  EhrError,
+  type SignedTx,
+  toHex,
+  txHash,
+  verifyTxSignature,
+} from '@ehr/core';
+import { BlockErrorCode, RejectCode, Rejection } from './codes.ts';
+import {
+  type ConsensusChange,
+  type Effects,
+  emptyEffects,
+  type PayloadBodies,
+  type RuleCtx,
+  short,
+} from './context.ts';
+import { keys, pos } from './keys.ts';
+import { parseTxPayload, type Payloads, type TxKind } from './kinds.ts';
+import { type ChainConfig, getEntity, type Head, type TxEntry } from './model.ts';
+import { Overlay } from './overlay.ts';
+import { governanceApprove, governancePropose } from './rules/governance.ts';
+import { accessRecord, payloadErase, prescriptionWrite } from './rules/clinical.ts';
+import {
+  consentGrant,
+  consentRevoke,
+  patientRegister,
+  recordAttach,
+  recordSubmit,
+} from './rules/patient.ts';
+import {
+  doctorDeactivate,
+  doctorRegister,
+  hospitalDeactivate,
+  hospitalRegister,
+  hospitalUpdate,
+} from './rules/registry.ts';
+import type { StateReader, WriteSet } from './state.ts';
+import { stateHashAfter } from './state-hash.ts';
+
+type Handler<K extends TxKind> = (ctx: RuleCtx, p: Payloads[K]) => Promise<void>;
+const handlers: { [K in TxKind]: Handler<K> } = {
+  'hospital.register': hospitalRegister,
+  'hospital.update': hospitalUpdate,
+  'hospital.deactivate': hospitalDeactivate,
+  'doctor.register': doctorRegister,
+  'doctor.deactivate': doctorDeactivate,
+  'governance.propose': governancePropose,
+  'governance.approve': governanceApprove,
+  'patient.register': patientRegister,
+  'record.submit': recordSubmit,
+  'record.attach': recordAttach,
+  'consent.grant': consentGrant,
+  'consent.revoke': consentRevoke,
+  'prescription.write': prescriptionWrite,
+  'access.record': accessRecord,
+  'payload.erase': payloadErase,
+};
+
+/** Transactions whose signature was already verified (e.g. the mempool), by tx hash hex. */
+export interface VerifiedTxs {
+  has(txHashHex: string): boolean;
+}
+
+export type TxContext = {
+  /** Height and time of the block the transaction goes into (time: the block header's). */
+  height: number;
+  time: number;
+  /** Position in the block; defaults to 0. */
+  index?: number;
+  /** Payload bodies supplied beside the transaction, by hash hex. */
+  payloads?: PayloadBodies;
+  /** Admission / block building: bodies must be supplied and match (default true in checkTx). */
+  requirePayloads?: boolean;
+  verified?: VerifiedTxs;
+  /** Chain config, if the caller has it loaded (saves a read per transaction). */
+  chain?: ChainConfig;
+};
+
+export type Receipt = {
+  index: number;
+  /** Transaction hash, hex. */
+  hash: string;
+  /** Null when the transaction did not decode. */
+  kind: string | null;
+  author: string | null;
+  ok: boolean;
+  code: string | null;
+  message: string | null;
+  /** The author's nonce advanced (applied, or rejected by the rules after authentication). */
+  nonceConsumed: boolean;
+};
+
+export type TxResult = Receipt & { effects: Effects };
+
+export async function loadChain(state: StateReader): Promise<ChainConfig> {
+  const chain = await getEntity<ChainConfig>(state, keys.chain());
+  if (!chain) {
+    throw new EhrError(
+      'STATE_UNINITIALISED',
+      'state has no chain config: apply genesisWrites(genesis) first',
+    );
+  }
+  return chain;
+}
+
+export async function loadHead(state: StateReader): Promise<Head> {
+  const head = await getEntity<Head>(state, keys.head());
+  if (!head) {
+    throw new EhrError(
+      'STATE_UNINITIALISED',
+      'state has no head: apply genesisWrites(genesis) first',
+    );
+  }
+  return head;
+}
+
+/** The next nonce the chain expects from an account (hex public key); 0 for a new key. */
+export async function nextNonce(state: StateReader, account: string): Promise<number> {
+  const v = await state.get(keys.nonce(account.toLowerCase()));
+  return typeof v === 'number' ? v : 0;
+}
+
+function failed(
+  index: number,
+  hash: string,
+  tx: SignedTx | null,
+  err: Rejection,
+  nonceConsumed: boolean,
+): TxResult {
+  return {
+    index,
+    hash,
+    kind: tx?.kind ?? null,
+    author: tx ? toHex(tx.author) : null,
+    ok: false,
+    code: err.code,
+    message: err.message,
+    nonceConsumed,
+    effects: emptyEffects(),
+  };
+}
+
+/** Authentication stage; throws a Rejection. */
+async function authenticate(
+  state: StateReader,
+  bytes: Uint8Array,
+  hash: string,
+  chain: ChainConfig,
+  verified: VerifiedTxs | undefined,
+): Promise<SignedTx> {
+  if (bytes.length > chain.limits.maxTxBytes) {
+    throw new Rejection(
+      RejectCode.PAYLOAD_TOO_LARGE,
+      `transaction is ${bytes.length} bytes; the limit is ${chain.limits.maxTxBytes} (payload bodies travel apart, by hash)`,
+      { size: bytes.length, limit: chain.limits.maxTxBytes },
+    );
+  }
+  let tx: SignedTx;
+  try {
+    tx = decodeTx(bytes);
+  } catch (err) {
+    throw new Rejection(
+      RejectCode.MALFORMED,
+      `transaction does not decode: ${(err as Error).message}`,
+    );
+  }
+  if (tx.chainId !== chain.chainId) {
+    throw new Rejection(
+      RejectCode.WRONG_CHAIN,
+      `transaction is for chain "${tx.chainId}"; this chain is "${chain.chainId}"`,
+      { expected: chain.chainId, got: tx.chainId },
+    );
+  }
+  if ((await state.get(keys.tx(hash))) !== undefined) {
+    throw new Rejection(RejectCode.DUPLICATE, `transaction ${short(hash)} was already applied`, {
+      hash,
+    });
+  }
+  if (!verified?.has(hash) && !verifyTxSignature(tx)) {
+    throw new Rejection(
+      RejectCode.BAD_SIGNATURE,
+      'the signature does not verify for the author key',
+    );
+  }
+  const author = toHex(tx.author);
+  const expected = await nextNonce(state, author);
+  if (tx.nonce !== expected) {
+    throw new Rejection(
+      RejectCode.BAD_NONCE,
+      `nonce ${tx.nonce} is not the account's next nonce ${expected}`,
+      { nonce: tx.nonce, expected },
+    );
+  }
+  return tx;
+}
+
+type Mode = 'check' | 'commit';
+
+async function executeTx(
+  overlay: Overlay,
+  bytes: Uint8Array,
+  env: TxContext & { chain: ChainConfig },
+  mode: Mode,
+): Promise<TxResult> {
+  const index = env.index ?? 0;
+  const hash = toHex(txHash(bytes));
+  let tx: SignedTx;
+  try {
+    tx = await authenticate(overlay, bytes, hash, env.chain, env.verified);
+  } catch (err) {
+    if (err instanceof Rejection) return failed(index, hash, null, err, false);
+    throw err;
+  }
+  const author = toHex(tx.author);
+  const child = overlay.child();
+  const ctx: RuleCtx = {
+    state: child,
+    chain: env.chain,
+    height: env.height,
+    time: env.time,
+    index,
+    pos: pos(env.height, index),
+    hash,
+    author,
+    payloads: env.payloads,
+    strictPayloads: mode === 'check' && env.requirePayloads !== false,
+    effects: emptyEffects(),
+  };
+  let rejection: Rejection | null = null;
+  try {
+    const payload = parseTxPayload(tx.kind, tx.payload, env.chain.limits);
+    await (handlers[tx.kind as TxKind] as Handler<TxKind>)(ctx, payload);
+  } catch (err) {
+    if (!(err instanceof Rejection)) throw err;
+    rejection = err;
+  }
+  if (rejection && mode === 'check') return failed(index, hash, tx, rejection, false);
+  const entry: TxEntry = {
+    height: env.height,
+    index,
+    kind: tx.kind,
+    code: rejection?.code ?? null,
+  };
+  if (rejection === null) overlay.merge(child);
+  overlay.set(keys.nonce(author), tx.nonce + 1);
+  overlay.set(keys.tx(hash), entry);
+  if (rejection) return failed(index, hash, tx, rejection, true);
+  return {
+    index,
+    hash,
+    kind: tx.kind,
+    author,
+    ok: true,
+    code: null,
+    message: null,
+    nonceConsumed: true,
+    effects: ctx.effects,
+  };
+}
+
+/**
+ * Checks a transaction against `state` (mempool admission, block building) and, if it passes,
+ * leaves its writes in `state` so the next transaction sees them. A rejected transaction leaves
+ * `state` untouched. Needs the exact next nonce: check an account's transactions in nonce order.
+ */
+export async function checkTx(state: Overlay, tx: Uint8Array, ctx: TxContext): Promise<TxResult> {
+  const chain = ctx.chain ?? (await loadChain(state));
+  return executeTx(state, tx, { ...ctx, chain }, 'check');
+}
+
+export type BlockResult = {
+  receipts: Receipt[];
+  writes: WriteSet;
+  stateHash: Uint8Array;
+  consensusChanges: ConsensusChange[];
+  payloads: {
+    /** Hashes (hex) of bodies introduced by applied transactions: keep those supplied. */
+    referenced: string[];
+    /** Hashes (hex) erased by applied transactions: delete their bodies. */
+    erased: string[];
+    /** Supplied bodies that did not match their transaction: dropped, refetch them. */
+    rejected: string[];
+  };
+};
+
+function collect(results: TxResult[], writes: WriteSet, stateHash: Uint8Array): BlockResult {
+  const out: BlockResult = {
+    receipts: [],
+    writes,
+    stateHash,
+    consensusChanges: [],
+    payloads: { referenced: [], erased: [], rejected: [] },
+  };
+  for (const { effects, ...receipt } of results) {
+    out.receipts.push(receipt);
+    out.consensusChanges.push(...effects.consensusChanges);
+    out.payloads.referenced.push(...effects.payloadsReferenced);
+    out.payloads.erased.push(...effects.payloadsErased);
+    out.payloads.rejected.push(...effects.payloadsRejected);
+  }
+  return out;
+}
+
+function blockError(message: string, data: Record<string, unknown> = {}): EhrError {
+  return new EhrError(BlockErrorCode.BLOCK_INVALID, message, data);
+}
+
+async function checkPosition(state: StateReader, height: number, time: number): Promise<Head> {
+  const head = await loadHead(state);
+  if (height !== head.height + 1) {
+    throw blockError(`block height ${height} does not follow the state's height ${head.height}`, {
+      height,
+      expected: head.height + 1,
+    });
+  }
+  if (time < head.time) {
+    throw blockError(`block time ${time} is before the previous block's time ${head.time}`, {
+      time,
+      previous: head.time,
+    });
+  }
+  return head;
+}
+
+/**
+ * Builds a block speculatively (the leader): `add` runs checkTx and keeps a transaction only if
+ * it passes, `finish` gives the header's stateHash. Blocks built here apply to exactly the same
+ * writes and state hash through applyBlock on every node.
+ */
+export class BlockBuilder {
+  readonly overlay: Overlay;
+  readonly height: number;
+  readonly time: number;
+  readonly chain: ChainConfig;
+  /** Encoded transactions kept so far, in block order. */
+  readonly txs: Uint8Array[] = [];
+  private bytes = 0;
+  private readonly results: TxResult[] = [];
+  private readonly payloads: PayloadBodies | undefined;
+  private readonly verified: VerifiedTxs | undefined;
+
+  private constructor(
+    overlay: Overlay,
+    chain: ChainConfig,
+    env: { height: number; time: number; payloads?: PayloadBodies; verified?: VerifiedTxs },
+  ) {
+    this.overlay = overlay;
+    this.chain = chain;
+    this.height = env.height;
+    this.time = env.time;
+    this.payloads = env.payloads;
+    this.verified = env.verified;
+  }
+
+  /** `base`: committed state, or an Overlay holding the blocks still in flight. */
+  static async open(
+    base: StateReader,
+    env: { height: number; time: number; payloads?: PayloadBodies; verified?: VerifiedTxs },
+  ): Promise<BlockBuilder> {
+    await checkPosition(base, env.height, env.time);
+    return new BlockBuilder(new Overlay(base), await loadChain(base), env);
+  }
+
+  /** True when the block cannot take `size` more bytes or one more transaction. */
+  fits(size: number): boolean {
+    return (
+      this.txs.length < this.chain.limits.maxTxsPerBlock &&
+      this.bytes + size <= this.chain.limits.maxBlockBytes
+    );
+  }
+
+  /**
+   * Tries a transaction: kept (ok) or left out with the rejection (state untouched). Returns
+   * 'full' without trying when the block has no room for it.
+   */
+  async add(tx: Uint8Array, payloads?: PayloadBodies): Promise<TxResult | 'full'> {
+    if (!this.fits(tx.length)) return 'full';
+    const result = await executeTx(
+      this.overlay,
+      tx,
+      {
+        height: this.height,
+        time: this.time,
+        index: this.txs.length,
+        payloads: payloads ?? this.payloads,
+        requirePayloads: true,
+        verified: this.verified,
+        chain: this.chain,
+      },
+      'check',
+    );
+    if (result.ok) {
+      this.txs.push(tx);
+      this.bytes += tx.length;
+      this.results.push(result);
+    }
+    return result;
+  }
+
+  /** Closes the block: its writes (head included) and the state hash for its header. */
+  finish(prevStateHash: Uint8Array): BlockResult {
+    this.overlay.set(keys.head(), { height: this.height, time: this.time });
+    const writes = this.overlay.writes();
+    return collect(this.results, writes, stateHashAfter(prevStateHash, writes));
+  }
+}
+
+export type ApplyOptions = {
+  /** State hash after the previous block (the previous header's stateHash). */
+  prevStateHash: Uint8Array;
+  verified?: VerifiedTxs;
+  /** Compare the result with header.stateHash and throw STATE_MISMATCH (default true). */
+  checkStateHash?: boolean;
+};
+
+/**
+ * Applies a committed block to `base` in an overlay and returns its receipts, key-ordered
+ * writes, state hash and consensus changes; `base` is not modified. Throws BLOCK_INVALID when
+ * the block itself is unusable (wrong chain, height, time, body or size), STATE_MISMATCH when
+ * the resulting state hash differs from the header's. Does not verify the proposer's signature
+ * (consensus does). Bodies in `payloads` are checked against their transactions; a missing body
+ * does not stop the block (it may have been erased), a mismatching one is reported.
+ */
+export async function applyBlock(
+  base: StateReader,
+  block: Block,
+  payloads: PayloadBodies | undefined,
+  opts: ApplyOptions,
+): Promise<BlockResult> {
+  const { header } = block;
+  const chain = await loadChain(base);
+  if (header.chainId !== chain.chainId) {
+    throw blockError(`block is for chain "${header.chainId}", this chain is "${chain.chainId}"`);
+  }
+  const bodyProblem = checkBlockBody(block);
+  if (bodyProblem) throw blockError(`block ${header.height}: ${bodyProblem}`);
+  if (block.txs.length > chain.limits.maxTxsPerBlock) {
+    throw blockError(
+      `block has ${block.txs.length} transactions; the limit is ${chain.limits.maxTxsPerBlock}`,
+    );
+  }
+  const size = block.txs.reduce((n, t) => n + t.length, 0);
+  if (size > chain.limits.maxBlockBytes) {
+    throw blockError(
+      `block has ${size} bytes of transactions; the limit is ${chain.limits.maxBlockBytes}`,
+    );
+  }
+  await checkPosition(base, header.height, header.time);
+
+  const overlay = new Overlay(base);
+  const results: TxResult[] = [];
+  for (let i = 0; i < block.txs.length; i++) {
+    results.push(
+      await executeTx(
+        overlay,
+        block.txs[i]!,
+        {
+          height: header.height,
+          time: header.time,
+          index: i,
+          payloads,
+          verified: opts.verified,
+          chain,
+        },
+        'commit',
+      ),
+    );
+  }
+  overlay.set(keys.head(), { height: header.height, time: header.time });
+  const writes = overlay.writes();
+  const stateHash = stateHashAfter(opts.prevStateHash, writes);
+  if (opts.checkStateHash !== false && toHex(stateHash) !== toHex(header.stateHash)) {
+    throw new EhrError(
+      BlockErrorCode.STATE_MISMATCH,
+      `block ${header.height}: state hash ${toHex(stateHash)} differs from the header's ${toHex(header.stateHash)}; this node's state diverged from the proposer's`,
+      { height: header.height, computed: toHex(stateHash), header: toHex(header.stateHash) },
+    );
+  }
+  return collect(results, writes, stateHash);
+}
