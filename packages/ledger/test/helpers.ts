@@ -71,6 +71,8 @@ export class TestChain {
   private readonly nonces = new Map<string, number>();
   /** Every body supplied so far, by hash hex (what a node's payload store would hold). */
   readonly bodies = new Map<string, Uint8Array>();
+  /** Committed blocks, in order. */
+  readonly blocks: Block[] = [];
 
   constructor(
     opts: {
@@ -169,6 +171,7 @@ export class TestChain {
   /** Stores a block's result as the node's store would. */
   accept(block: Block, result: BlockResult): void {
     this.state.applyWrites(result.writes);
+    this.blocks.push(block);
     this.prevStateHash = result.stateHash;
     this.prevHash = blockHash(block.header);
     this.height = block.header.height;

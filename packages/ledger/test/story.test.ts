@@ -1,0 +1,297 @@
+/**
+ * The paper's story at the rules level: the admin adds a hospital and its doctors; a patient
+ * signs up, submits a report with an earlier receipt attached; the doctor of the matching
+ * specialization sees it pending; the patient shares with the hospital; the doctor prescribes;
+ * the patient sees the prescription and the doctor's name; the patient revokes; the doctor is
+ * denied from then on; the audit trail lists who read what.
+ */
+import { toHex, txHash } from '@ehr/core';
+import { describe, expect, it } from 'vitest';
+import {
+  type AuditEvent,
+  canRead,
+  getEntity,
+  type HealthRecord,
+  keys,
+  lastPart,
+  type Prescription,
+  prefixes,
+  type StateScanner,
+} from '../src/index.ts';
+import {
+  account,
+  body,
+  doctorPayload,
+  hospitalPayload,
+  patientPayload,
+  ref,
+  reportPayload,
+  TestChain,
+  wrapped,
+} from './helpers.ts';
+
+async function list<T>(
+  state: StateScanner,
+  prefix: string,
+  entity: (id: string) => string,
+): Promise<T[]> {
+  const out: T[] = [];
+  for await (const [k] of state.scan(prefix))
+    out.push((await getEntity<T>(state, entity(lastPart(k))))!);
+  return out;
+}
+
+describe('the three-role story', () => {
+  it('runs from hospital registration to revoked consent and the audit trail', async () => {
+    const chain = new TestChain();
+    const admin = account('admin');
+    const heart = account('heart');
+    const skin = account('skin');
+    const river = account('river');
+    const alice = account('alice');
+    const node = chain.proposer;
+    const ok = (r: { receipts: { ok: boolean; code: string | null; kind: string | null }[] }) =>
+      expect(r.receipts.map((x) => [x.kind, x.code])).toEqual(
+        r.receipts.map((x) => [x.kind, null]),
+      );
+
+    // Admin: hospitals and doctors.
+    ok(
+      await chain.commit([
+        chain.tx(
+          admin,
+          'hospital.register',
+          hospitalPayload('city-general', ['cardiology', 'dermatology'], node),
+        ),
+        chain.tx(admin, 'hospital.register', hospitalPayload('river-clinic', ['cardiology'])),
+        chain.tx(admin, 'doctor.register', doctorPayload(heart, 'city-general', 'cardiology')),
+        chain.tx(admin, 'doctor.register', doctorPayload(skin, 'city-general', 'dermatology')),
+        chain.tx(admin, 'doctor.register', doctorPayload(river, 'river-clinic', 'cardiology')),
+      ]),
+    );
+
+    // Patient: sign up, then a report for cardiology at city-general with a receipt attached.
+    const signup = patientPayload(alice);
+    ok(await chain.commit([chain.tx(alice, 'patient.register', signup.payload)], [signup.profile]));
+    const report = reportPayload('chest pain', 'city-general', 'cardiology');
+    const submit = chain.tx(alice, 'record.submit', report.payload);
+    const reportId = toHex(txHash(submit));
+    const receipt = body('old receipt', 300);
+    const attach = chain.tx(alice, 'record.attach', {
+      report: reportId,
+      ...ref(receipt),
+      patientKey: wrapped('receipt for patient'),
+      hospitalKeys: { 'city-general': wrapped('receipt for city-general') },
+    });
+    const b3 = await chain.commit([submit, attach], [report.body, receipt]);
+    ok(b3);
+    expect(b3.receipts[0]!.hash).toBe(reportId);
+    const documentId = b3.receipts[1]!.hash;
+    expect(b3.payloads.referenced).toEqual([
+      toHex(ref(report.body).payloadHash),
+      toHex(ref(receipt).payloadHash),
+    ]);
+
+    // Doctor of the matching specialization sees it pending, with the document.
+    const pending = await list<HealthRecord>(
+      chain.state,
+      prefixes.pending('city-general', 'cardiology'),
+      keys.record,
+    );
+    expect(pending.map((r) => [r.id, r.status])).toEqual([[reportId, 'pending']]);
+    const seen = await canRead(chain.state, heart.key, reportId, chain.time);
+    expect(seen).toMatchObject({
+      allowed: true,
+      reason: 'PENDING_REPORT',
+      keyHolder: 'city-general',
+    });
+    expect(seen.wrappedKey).toEqual(wrapped('chest pain for city-general'));
+    expect(await canRead(chain.state, heart.key, documentId, chain.time)).toMatchObject({
+      allowed: true,
+      reason: 'PENDING_REPORT',
+    });
+    const docs = await list<HealthRecord>(
+      chain.state,
+      prefixes.reportDocuments(reportId),
+      keys.record,
+    );
+    expect(docs.map((d) => d.id)).toEqual([documentId]);
+    // Another specialization at the same hospital, or another hospital: not without consent.
+    expect(await canRead(chain.state, skin.key, reportId, chain.time)).toMatchObject({
+      allowed: false,
+      reason: 'CONSENT_MISSING',
+    });
+    expect(await canRead(chain.state, river.key, reportId, chain.time)).toMatchObject({
+      allowed: false,
+      reason: 'CONSENT_MISSING',
+    });
+    // The admin manages hospitals but never reads health data.
+    expect(await canRead(chain.state, admin.key, reportId, chain.time)).toMatchObject({
+      allowed: false,
+      reason: 'UNAUTHORIZED',
+    });
+
+    // The node that served the doctor's read records it.
+    ok(
+      await chain.commit([
+        chain.tx(node, 'access.record', {
+          reader: heart.key,
+          target: reportId,
+          purpose: 'diagnosis',
+          readAt: chain.time + 10,
+        }),
+      ]),
+    );
+
+    // Patient shares everything (and the profile) with city-general.
+    ok(
+      await chain.commit([
+        chain.tx(alice, 'consent.grant', {
+          hospital: 'city-general',
+          scope: 'all',
+          keys: { [alice.hex]: wrapped('profile for city-general') },
+        }),
+      ]),
+    );
+    expect(await canRead(chain.state, skin.key, reportId, chain.time)).toMatchObject({
+      allowed: true,
+      reason: 'CONSENT',
+    });
+    expect(await canRead(chain.state, heart.key, alice.hex, chain.time)).toMatchObject({
+      allowed: true,
+      reason: 'CONSENT',
+      wrappedKey: wrapped('profile for city-general'),
+    });
+
+    // Doctor prescribes: pending -> prescribed, doctor recorded.
+    const rx = body('aspirin 75mg daily', 90);
+    const b6 = await chain.commit(
+      [
+        chain.tx(heart, 'prescription.write', {
+          record: reportId,
+          ...ref(rx),
+          patientKey: wrapped('rx for patient'),
+          hospitalKey: wrapped('rx for city-general'),
+        }),
+      ],
+      [rx],
+    );
+    ok(b6);
+    const rxId = b6.receipts[0]!.hash;
+    expect((await getEntity<HealthRecord>(chain.state, keys.record(reportId)))!.status).toBe(
+      'prescribed',
+    );
+    expect(
+      await list(chain.state, prefixes.pending('city-general', 'cardiology'), keys.record),
+    ).toEqual([]);
+    const byDoctor: string[] = [];
+    for await (const [k] of chain.state.scan(prefixes.doctorRecords(heart.hex)))
+      byDoctor.push(lastPart(k));
+    expect(byDoctor).toEqual([reportId]);
+
+    // Patient sees the prescription and who wrote it.
+    const mine = await list<Prescription>(
+      chain.state,
+      prefixes.patientPrescriptions(alice.hex),
+      keys.prescription,
+    );
+    expect(mine.map((p) => [p.id, p.record, p.doctorName, p.hospital])).toEqual([
+      [rxId, reportId, 'Dr. heart', 'city-general'],
+    ]);
+    expect(await canRead(chain.state, alice.key, rxId, chain.time)).toMatchObject({
+      allowed: true,
+      reason: 'PATIENT_OWN',
+      wrappedKey: wrapped('rx for patient'),
+    });
+    // No longer pending, but the consent keeps the report readable for the hospital's doctors.
+    expect(await canRead(chain.state, heart.key, reportId, chain.time)).toMatchObject({
+      allowed: true,
+      reason: 'CONSENT',
+    });
+
+    // Patient revokes.
+    ok(await chain.commit([chain.tx(alice, 'consent.revoke', { hospital: 'city-general' })]));
+    expect(await canRead(chain.state, heart.key, reportId, chain.time)).toMatchObject({
+      allowed: false,
+      reason: 'CONSENT_REVOKED',
+    });
+    expect(await canRead(chain.state, skin.key, documentId, chain.time)).toMatchObject({
+      allowed: false,
+      reason: 'CONSENT_REVOKED',
+    });
+    expect(await canRead(chain.state, heart.key, alice.hex, chain.time)).toMatchObject({
+      allowed: false,
+      reason: 'CONSENT_REVOKED',
+    });
+    // The prescriber keeps their own prescription.
+    expect(await canRead(chain.state, heart.key, rxId, chain.time)).toMatchObject({
+      allowed: true,
+      reason: 'PRESCRIBER',
+    });
+
+    // New reports: to another hospital, and to city-general for another specialization.
+    const later = reportPayload('palpitations', 'river-clinic', 'cardiology');
+    const skinReport = reportPayload('rash', 'city-general', 'dermatology');
+    const b8 = await chain.commit(
+      [
+        chain.tx(alice, 'record.submit', later.payload),
+        chain.tx(alice, 'record.submit', skinReport.payload),
+      ],
+      [later.body, skinReport.body],
+    );
+    ok(b8);
+    const [laterId, skinId] = b8.receipts.map((r) => r.hash);
+    expect(await canRead(chain.state, heart.key, laterId!, chain.time)).toMatchObject({
+      allowed: false,
+      reason: 'CONSENT_REVOKED',
+    });
+    expect(await canRead(chain.state, heart.key, skinId!, chain.time)).toMatchObject({
+      allowed: false,
+      reason: 'CONSENT_REVOKED',
+    });
+    expect(await canRead(chain.state, river.key, laterId!, chain.time)).toMatchObject({
+      allowed: true,
+      reason: 'PENDING_REPORT',
+    });
+    expect(await canRead(chain.state, skin.key, skinId!, chain.time)).toMatchObject({
+      allowed: true,
+      reason: 'PENDING_REPORT',
+    });
+    // And the rules agree: no prescription without access.
+    const denied = await chain.one(
+      chain.tx(heart, 'prescription.write', {
+        record: laterId!,
+        ...ref(body('nope')),
+        patientKey: wrapped('a'),
+        hospitalKey: wrapped('b'),
+      }),
+    );
+    expect(denied).toMatchObject({ ok: false, code: 'CONSENT_REVOKED' });
+
+    // The patient lists who accessed what.
+    ok(
+      await chain.commit([
+        chain.tx(node, 'access.record', {
+          reader: river.key,
+          target: laterId!,
+          purpose: 'triage',
+          readAt: chain.time + 5,
+        }),
+      ]),
+    );
+    const audit = await list<AuditEvent>(chain.state, prefixes.patientAudit(alice.hex), keys.audit);
+    expect(audit.map((e) => [e.reader, e.target, e.purpose, e.node])).toEqual([
+      [heart.hex, reportId, 'diagnosis', node.hex],
+      [river.hex, laterId, 'triage', node.hex],
+    ]);
+    expect(audit[0]!.recordedAt).toBeGreaterThanOrEqual(audit[0]!.readAt - 10);
+
+    // Every record is listed for the patient, oldest first.
+    const records = await list<HealthRecord>(
+      chain.state,
+      prefixes.patientRecords(alice.hex),
+      keys.record,
+    );
+    expect(records.map((r) => r.id)).toEqual([reportId, documentId, laterId, skinId]);
+  });
+});
