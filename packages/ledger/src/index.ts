@@ -11,3 +11,4 @@ export * from './overlay.ts';
 export * from './state.ts';
 export * from './state-hash.ts';
 export { requiredApprovals } from './rules/governance.ts';
+export * from './query.ts';

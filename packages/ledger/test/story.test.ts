@@ -8,15 +8,19 @@
 import { toHex, txHash } from '@ehr/core';
 import { describe, expect, it } from 'vitest';
 import {
-  type AuditEvent,
   canRead,
   getEntity,
   type HealthRecord,
   keys,
-  lastPart,
-  type Prescription,
-  prefixes,
-  type StateScanner,
+  listDoctorRecords,
+  listDocuments,
+  listPatientAudit,
+  listPatientConsents,
+  listPatientPrescriptions,
+  listPatientRecords,
+  listPending,
+  listPendingForDoctor,
+  listRecordPrescriptions,
 } from '../src/index.ts';
 import {
   account,
@@ -29,17 +33,6 @@ import {
   TestChain,
   wrapped,
 } from './helpers.ts';
-
-async function list<T>(
-  state: StateScanner,
-  prefix: string,
-  entity: (id: string) => string,
-): Promise<T[]> {
-  const out: T[] = [];
-  for await (const [k] of state.scan(prefix))
-    out.push((await getEntity<T>(state, entity(lastPart(k))))!);
-  return out;
-}
 
 describe('the three-role story', () => {
   it('runs from hospital registration to revoked consent and the audit trail', async () => {
@@ -93,11 +86,7 @@ describe('the three-role story', () => {
     ]);
 
     // Doctor of the matching specialization sees it pending, with the document.
-    const pending = await list<HealthRecord>(
-      chain.state,
-      prefixes.pending('city-general', 'cardiology'),
-      keys.record,
-    );
+    const pending = await listPendingForDoctor(chain.state, heart.hex);
     expect(pending.map((r) => [r.id, r.status])).toEqual([[reportId, 'pending']]);
     const seen = await canRead(chain.state, heart.key, reportId, chain.time);
     expect(seen).toMatchObject({
@@ -110,11 +99,7 @@ describe('the three-role story', () => {
       allowed: true,
       reason: 'PENDING_REPORT',
     });
-    const docs = await list<HealthRecord>(
-      chain.state,
-      prefixes.reportDocuments(reportId),
-      keys.record,
-    );
+    const docs = await listDocuments(chain.state, reportId);
     expect(docs.map((d) => d.id)).toEqual([documentId]);
     // Another specialization at the same hospital, or another hospital: not without consent.
     expect(await canRead(chain.state, skin.key, reportId, chain.time)).toMatchObject({
@@ -181,20 +166,12 @@ describe('the three-role story', () => {
     expect((await getEntity<HealthRecord>(chain.state, keys.record(reportId)))!.status).toBe(
       'prescribed',
     );
-    expect(
-      await list(chain.state, prefixes.pending('city-general', 'cardiology'), keys.record),
-    ).toEqual([]);
-    const byDoctor: string[] = [];
-    for await (const [k] of chain.state.scan(prefixes.doctorRecords(heart.hex)))
-      byDoctor.push(lastPart(k));
-    expect(byDoctor).toEqual([reportId]);
+    expect(await listPending(chain.state, 'city-general', 'cardiology')).toEqual([]);
+    expect((await listDoctorRecords(chain.state, heart.hex)).map((r) => r.id)).toEqual([reportId]);
+    expect((await listRecordPrescriptions(chain.state, reportId)).map((p) => p.id)).toEqual([rxId]);
 
     // Patient sees the prescription and who wrote it.
-    const mine = await list<Prescription>(
-      chain.state,
-      prefixes.patientPrescriptions(alice.hex),
-      keys.prescription,
-    );
+    const mine = await listPatientPrescriptions(chain.state, alice.hex);
     expect(mine.map((p) => [p.id, p.record, p.doctorName, p.hospital])).toEqual([
       [rxId, reportId, 'Dr. heart', 'city-general'],
     ]);
@@ -268,6 +245,15 @@ describe('the three-role story', () => {
     );
     expect(denied).toMatchObject({ ok: false, code: 'CONSENT_REVOKED' });
 
+    expect((await listPendingForDoctor(chain.state, heart.hex)).map((r) => r.id)).toEqual([]);
+    expect((await listPendingForDoctor(chain.state, skin.hex)).map((r) => r.id)).toEqual([skinId]);
+    expect(
+      (await listPatientConsents(chain.state, alice.hex)).map((c) => [
+        c.hospital,
+        c.revokedAt !== null,
+      ]),
+    ).toEqual([['city-general', true]]);
+
     // The patient lists who accessed what.
     ok(
       await chain.commit([
@@ -279,7 +265,7 @@ describe('the three-role story', () => {
         }),
       ]),
     );
-    const audit = await list<AuditEvent>(chain.state, prefixes.patientAudit(alice.hex), keys.audit);
+    const audit = await listPatientAudit(chain.state, alice.hex);
     expect(audit.map((e) => [e.reader, e.target, e.purpose, e.node])).toEqual([
       [heart.hex, reportId, 'diagnosis', node.hex],
       [river.hex, laterId, 'triage', node.hex],
@@ -287,11 +273,7 @@ describe('the three-role story', () => {
     expect(audit[0]!.recordedAt).toBeGreaterThanOrEqual(audit[0]!.readAt - 10);
 
     // Every record is listed for the patient, oldest first.
-    const records = await list<HealthRecord>(
-      chain.state,
-      prefixes.patientRecords(alice.hex),
-      keys.record,
-    );
+    const records = await listPatientRecords(chain.state, alice.hex);
     expect(records.map((r) => r.id)).toEqual([reportId, documentId, laterId, skinId]);
   });
 });
