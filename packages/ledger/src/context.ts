@@ -26,6 +26,8 @@ export type ConsensusChange = {
   role: MemberRole;
   /** Node public key, hex. */
   node: string;
+  /** The node's membership before the change ('observer' when a validator add promotes it). */
+  previousRole: MemberRole | null;
   /** The governance proposal that made it. */
   proposal: string;
 };

@@ -62,7 +62,7 @@ describe('governance', () => {
     const r2 = await chain.commit([chain.tx(a2, 'governance.approve', { proposal: id })]);
     expect(r2.receipts[0]).toMatchObject({ ok: true });
     expect(r2.consensusChanges).toEqual([
-      { op: 'add', role: 'validator', node: nodeB.hex, proposal: id },
+      { op: 'add', role: 'validator', node: nodeB.hex, previousRole: null, proposal: id },
     ]);
     expect(await getEntity<Member>(chain.state, keys.member(nodeB.hex))).toMatchObject({
       role: 'validator',
@@ -101,7 +101,7 @@ describe('governance', () => {
       chain.tx(a1, 'governance.approve', { proposal: promote.receipts[0]!.hash }),
     ]);
     expect(done.consensusChanges).toMatchObject([
-      { op: 'add', role: 'validator', node: nodeC.hex },
+      { op: 'add', role: 'validator', node: nodeC.hex, previousRole: 'observer' },
     ]);
     expect(await getEntity<Member>(chain.state, keys.member(nodeC.hex))).toMatchObject({
       role: 'validator',
@@ -118,7 +118,7 @@ describe('governance', () => {
       chain.tx(a2, 'governance.approve', { proposal: rm.receipts[0]!.hash }),
     ]);
     expect(rmDone.consensusChanges).toMatchObject([
-      { op: 'remove', role: 'validator', node: nodeB.hex },
+      { op: 'remove', role: 'validator', node: nodeB.hex, previousRole: 'validator' },
     ]);
     expect(await chain.state.get(keys.member(nodeB.hex))).toBeUndefined();
     expect(await chain.state.get(keys.validatorCount())).toBe(2);
@@ -219,7 +219,7 @@ describe('governance', () => {
     expect(r2.consensusChanges).toEqual([]);
     const r3 = await chain.commit([chain.tx(a3, 'governance.approve', { proposal: id })]);
     expect(r3.consensusChanges).toEqual([
-      { op: 'add', role: 'observer', node: nodeB.hex, proposal: id },
+      { op: 'add', role: 'observer', node: nodeB.hex, previousRole: null, proposal: id },
     ]);
   });
 });

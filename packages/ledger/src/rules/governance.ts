@@ -73,7 +73,7 @@ async function problemWith(
   return null;
 }
 
-function applyChange(ctx: RuleCtx, proposal: Proposal): void {
+async function applyChange(ctx: RuleCtx, proposal: Proposal): Promise<void> {
   const { action, role, subject } = proposal;
   const s = ctx.state;
   if (role === 'admin') {
@@ -81,13 +81,20 @@ function applyChange(ctx: RuleCtx, proposal: Proposal): void {
     else s.delete(keys.admin(subject));
     return;
   }
+  const previousRole = await memberRole(s, subject);
   if (action === 'add') {
     s.set(keys.member(subject), { node: subject, role, since: ctx.time });
   } else {
     s.delete(keys.member(subject));
   }
-  // Promoting an observer to validator is one 'add validator' change: the node promotes it.
-  ctx.effects.consensusChanges.push({ op: action, role, node: subject, proposal: proposal.id });
+  // Promoting an observer is one 'add validator' change with previousRole 'observer'.
+  ctx.effects.consensusChanges.push({
+    op: action,
+    role,
+    node: subject,
+    previousRole,
+    proposal: proposal.id,
+  });
 }
 
 async function bump(ctx: RuleCtx, key: string, by: number): Promise<void> {
@@ -106,7 +113,7 @@ async function decide(ctx: RuleCtx, proposal: Proposal): Promise<Proposal> {
   if (problem) {
     return { ...proposal, status: 'failed', decidedAt: ctx.time, failure: problem.message };
   }
-  applyChange(ctx, proposal);
+  await applyChange(ctx, proposal);
   if (proposal.role === 'admin') {
     await bump(ctx, keys.adminCount(), proposal.action === 'add' ? 1 : -1);
   } else if (proposal.role === 'validator') {
