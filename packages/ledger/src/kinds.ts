@@ -116,6 +116,8 @@ type Parser<K extends TxKind> = (m: ValueMap, l: Limits) => Payloads[K];
 
 const P = 'payload';
 const MAX_SIZE = Number.MAX_SAFE_INTEGER;
+/** Largest time a JS Date can show (ms): times beyond it could not be reported in messages. */
+export const MAX_TIME = 8_640_000_000_000_000;
 
 const hospitalFieldParsers = {
   name: (v: Value | undefined) => text(v, `${P}.name`, 1, MAX_NAME),
@@ -261,7 +263,7 @@ const parsers: { [K in TxKind]: Parser<K> } = {
       hospital: slug(m['hospital'], `${P}.hospital`),
       scope,
       expiresAt:
-        m['expiresAt'] === undefined ? null : int(m['expiresAt'], `${P}.expiresAt`, 0, MAX_SIZE),
+        m['expiresAt'] === undefined ? null : int(m['expiresAt'], `${P}.expiresAt`, 0, MAX_TIME),
       keys:
         m['keys'] === undefined
           ? new Map()
@@ -287,7 +289,7 @@ const parsers: { [K in TxKind]: Parser<K> } = {
       reader: publicKey(m['reader'], `${P}.reader`),
       target: hexId(m['target'], `${P}.target`),
       purpose: text(m['purpose'], `${P}.purpose`, 1, MAX_NAME),
-      readAt: int(m['readAt'], `${P}.readAt`, 0, MAX_SIZE),
+      readAt: int(m['readAt'], `${P}.readAt`, 0, MAX_TIME),
     };
   },
   'payload.erase': (m) => {
