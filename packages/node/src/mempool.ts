@@ -21,6 +21,10 @@ export interface PendingTx {
   tx: SignedTx;
   author: string;
   addedAt: number;
+  /** Payload bodies (sealed health data) travelling with the transaction, by hash hex. */
+  payloads: Map<string, Uint8Array>;
+  /** Bytes held: transaction plus payload bodies. */
+  size: number;
 }
 
 /** Returns the next nonce the chain expects from an account (committed state). */
@@ -88,7 +92,11 @@ export class Mempool {
   }
 
   /** Admits a transaction or throws a coded error saying why not. */
-  async add(bytes: Uint8Array, now: number): Promise<PendingTx> {
+  async add(
+    bytes: Uint8Array,
+    now: number,
+    payloads: Map<string, Uint8Array> = new Map(),
+  ): Promise<PendingTx> {
     const { tx, hash } = this.precheck(bytes);
     if (this.byHash.has(hash)) {
       throw new EhrError('DUPLICATE', `transaction ${hash} is already pending`, { hash });
@@ -123,20 +131,19 @@ export class Mempool {
         limit: this.limits.maxPerAccount,
       });
     }
-    if (
-      this.byHash.size >= this.limits.maxTxs ||
-      this.bytes + bytes.length > this.limits.maxBytes
-    ) {
+    let size = bytes.length;
+    for (const body of payloads.values()) size += body.length;
+    if (this.byHash.size >= this.limits.maxTxs || this.bytes + size > this.limits.maxBytes) {
       throw new EhrError('MEMPOOL_FULL', 'the mempool is full; retry shortly', {
         txs: this.byHash.size,
         bytes: this.bytes,
       });
     }
-    const entry: PendingTx = { hash, bytes, tx, author, addedAt: now };
+    const entry: PendingTx = { hash, bytes, tx, author, addedAt: now, payloads, size };
     account.set(tx.nonce, entry);
     this.byAccount.set(author, account);
     this.byHash.set(hash, entry);
-    this.bytes += bytes.length;
+    this.bytes += size;
     return entry;
   }
 
@@ -144,7 +151,7 @@ export class Mempool {
     const entry = this.byHash.get(hash);
     if (!entry) return undefined;
     this.byHash.delete(hash);
-    this.bytes -= entry.bytes.length;
+    this.bytes -= entry.size;
     const account = this.byAccount.get(entry.author);
     if (account) {
       account.delete(entry.tx.nonce);
