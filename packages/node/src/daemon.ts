@@ -1,0 +1,435 @@
+/**
+ * The daemon: drives the consensus engine with a timer and the network, and handles each Ready
+ * in the order that keeps a crash at any point safe - persist (entries and hard state, fsynced),
+ * then send, then apply committed entries (each block one atomic batch), then advance. The
+ * leader builds blocks from the mempool; every node gossips and validates transactions.
+ */
+import { EventEmitter } from 'node:events';
+import {
+  blockHash,
+  decode,
+  EhrError,
+  encode,
+  expectArray,
+  expectBytes,
+  expectKeys,
+  expectMap,
+  isEhrError,
+  publicKeyOf,
+  sha256,
+  toHex,
+  txHash,
+  verifyBlockSignature,
+} from '@ehr/core';
+import { applyBlock, type BlockResult, checkTx, nextNonce, Overlay } from '@ehr/ledger';
+import { decodeBlockEntry } from './block-entry.ts';
+import type { NodeConfig } from './config.ts';
+import type { Logger } from './logger.ts';
+import { Mempool } from './mempool.ts';
+import type { NodeMetrics } from './metrics.ts';
+import type { Network, NodeStore, Raft, RaftEntry, RaftReady } from './ports.ts';
+import { Proposer } from './proposer.ts';
+import { type TxStatus, TxTracker } from './tx-tracker.ts';
+
+export interface DaemonParts {
+  config: NodeConfig;
+  chainId: string;
+  secretKey: Uint8Array;
+  store: NodeStore;
+  network: Network;
+  raft: Raft;
+  logger: Logger;
+  metrics: NodeMetrics;
+  maxTxBytes: number;
+  now?: () => number;
+}
+
+export type SubmitMode = 'async' | 'sync' | 'commit';
+
+export interface BlockEvent {
+  height: number;
+  hash: string;
+  txs: string[];
+  time: number;
+}
+
+const TX_TOPIC = 'tx';
+
+export class Daemon extends EventEmitter {
+  readonly nodeId: string;
+  readonly mempool: Mempool;
+  readonly tracker = new TxTracker();
+  private readonly parts: DaemonParts;
+  private readonly proposer: Proposer;
+  private readonly now: () => number;
+  private tickTimer: NodeJS.Timeout | undefined;
+  private looping = false;
+  private again = false;
+  private stopped = false;
+  private fatal: Error | undefined;
+  private idle: Promise<void> = Promise.resolve();
+  private wasLeader = false;
+
+  constructor(parts: DaemonParts) {
+    super();
+    this.parts = parts;
+    this.now = parts.now ?? Date.now;
+    this.nodeId = toHex(publicKeyOf(parts.secretKey));
+    const { store, config } = parts;
+    this.mempool = new Mempool(
+      parts.chainId,
+      { ...config.mempool, maxTxBytes: parts.maxTxBytes },
+      (author) => nextNonce(store.state, author),
+    );
+    this.proposer = new Proposer({
+      chainId: parts.chainId,
+      secretKey: parts.secretKey,
+      committedState: store.state,
+      committedTip: () => store.head(),
+      mempool: this.mempool,
+      verified: { has: (h) => this.mempool.has(h) },
+      maxBlockTxs: config.consensus.maxBlockTxs,
+      maxBlockBytes: config.consensus.maxBlockBytes,
+      now: this.now,
+    });
+  }
+
+  get logger(): Logger {
+    return this.parts.logger;
+  }
+
+  start(): void {
+    const { network, config } = this.parts;
+    network.onConsensusMessage((from, bytes) => {
+      if (this.stopped) return;
+      try {
+        this.parts.raft.step(from, bytes);
+      } catch (err) {
+        this.logger.debug({ from, err: (err as Error).message }, 'dropped consensus message');
+      }
+      this.schedule();
+    });
+    network.subscribe(TX_TOPIC, (from, bytes) => this.onGossipTx(from, bytes));
+    this.tickTimer = setInterval(() => {
+      if (this.stopped) return;
+      this.parts.raft.tick();
+      this.schedule();
+    }, config.consensus.tickMs);
+    this.tickTimer.unref?.();
+    this.schedule();
+  }
+
+  /** Graceful shutdown: hand leadership over, finish the current Ready, stop. */
+  async stop(): Promise<void> {
+    if (this.stopped) return;
+    const st = this.parts.raft.status();
+    if (st.role === 'leader') {
+      const target = this.bestSuccessor();
+      if (target) {
+        this.logger.info({ to: target }, 'transferring leadership before shutdown');
+        try {
+          this.parts.raft.transferLeadership(target);
+          this.schedule();
+          await this.waitFor(() => this.parts.raft.status().leader !== this.nodeId, 2000);
+        } catch (err) {
+          this.logger.warn({ err: (err as Error).message }, 'leadership transfer failed');
+        }
+      }
+    }
+    this.stopped = true;
+    clearInterval(this.tickTimer);
+    await this.idle;
+  }
+
+  private bestSuccessor(): string | undefined {
+    const st = this.parts.raft.status();
+    let best: string | undefined;
+    let bestMatch = -1;
+    for (const v of st.voters) {
+      if (v === this.nodeId) continue;
+      const m = st.progress[v] ?? -1;
+      if (m > bestMatch) {
+        best = v;
+        bestMatch = m;
+      }
+    }
+    return best;
+  }
+
+  private async waitFor(cond: () => boolean, ms: number): Promise<void> {
+    const end = Date.now() + ms;
+    while (!cond()) {
+      if (Date.now() > end) throw new EhrError('TIMEOUT', `condition not met within ${ms} ms`);
+      await new Promise((r) => setTimeout(r, 20));
+    }
+  }
+
+  /** Runs the loop soon; coalesces many triggers into one pass. */
+  private schedule(): void {
+    if (this.stopped || this.fatal) return;
+    if (this.looping) {
+      this.again = true;
+      return;
+    }
+    this.looping = true;
+    this.idle = this.loop().finally(() => {
+      this.looping = false;
+      if (this.again && !this.stopped) {
+        this.again = false;
+        this.schedule();
+      }
+    });
+  }
+
+  private async loop(): Promise<void> {
+    try {
+      do {
+        this.again = false;
+        const raft = this.parts.raft;
+        while (raft.hasReady()) {
+          const rd = raft.ready();
+          await this.handleReady(rd);
+          raft.advance(rd);
+        }
+        this.noteRole();
+        await this.maybePropose();
+      } while (this.again && !this.stopped);
+    } catch (err) {
+      this.fatal = err as Error;
+      this.logger.fatal(
+        { err: (err as Error).message, code: (err as EhrError).code },
+        'consensus loop stopped',
+      );
+      this.emit('fatal', err);
+    }
+  }
+
+  private async handleReady(rd: RaftReady): Promise<void> {
+    // 1. persist: the log and the vote must be durable before anyone hears of them.
+    if (rd.entries.length > 0 || rd.hardState) {
+      await this.parts.store.saveRaft(rd.entries, rd.hardState);
+    }
+    // 2. send
+    for (const m of rd.messages) this.parts.network.send(m.to, m.bytes);
+    // 3. apply
+    for (const e of rd.committed) await this.applyEntry(e);
+  }
+
+  private noteRole(): void {
+    const st = this.parts.raft.status();
+    const leader = st.role === 'leader';
+    if (this.wasLeader && !leader) this.proposer.reset();
+    this.wasLeader = leader;
+    const m = this.parts.metrics;
+    m.term.set(st.term);
+    m.isLeader.set(leader ? 1 : 0);
+    m.mempoolSize.set(this.mempool.size);
+    m.mempoolBytes.set(this.mempool.byteSize);
+  }
+
+  private async applyEntry(e: RaftEntry): Promise<void> {
+    const { store } = this.parts;
+    if (e.index <= store.head().applied) return;
+    if (e.type === 'config') {
+      const members = this.parts.raft.applyConfig(e);
+      this.logger.info(members, 'membership changed');
+      await this.parts.network.refreshMembership();
+      await store.setApplied(e.index);
+      return;
+    }
+    if (e.type !== 'block') {
+      await store.setApplied(e.index);
+      return;
+    }
+    const entry = decodeBlockEntry(e.data);
+    const header = entry.block.header;
+    const hash = blockHash(header);
+    const hashHex = toHex(hash);
+    const head = store.head();
+    let result: BlockResult | undefined = this.proposer.committed(header.height, hashHex)?.result;
+    if (!result) {
+      if (!verifyBlockSignature(entry.block)) {
+        throw new EhrError(
+          'BLOCK_INVALID',
+          `committed block ${header.height} has a bad proposer signature`,
+          {
+            height: header.height,
+          },
+        );
+      }
+      // A committed block that this node computes differently means its state diverged:
+      // stop rather than serve a forked state (applyBlock throws STATE_MISMATCH).
+      result = await applyBlock(store.state, entry.block, entry.payloads, {
+        prevStateHash: head.stateHash,
+        verified: { has: (h) => this.mempool.has(h) },
+      });
+    }
+    await store.commitBlock({
+      blockBytes: entry.blockBytes,
+      hash,
+      height: header.height,
+      stateHash: result.stateHash,
+      time: header.time,
+      receipts: result.receipts,
+      writes: result.writes,
+      payloads: entry.payloads,
+      erased: result.payloads.erased,
+      raftIndex: e.index,
+    });
+    const txs: string[] = [];
+    for (const r of result.receipts) {
+      txs.push(r.hash);
+      this.mempool.remove(r.hash);
+      this.tracker.set(r.hash, {
+        status: 'committed',
+        height: header.height,
+        index: r.index,
+        ok: r.ok,
+        code: r.code,
+        message: r.message,
+      });
+    }
+    const m = this.parts.metrics;
+    m.height.set(header.height);
+    m.committedTxs.inc(txs.length);
+    if (result.consensusChanges.length > 0) this.emit('consensusChanges', result.consensusChanges);
+    this.emit('block', {
+      height: header.height,
+      hash: hashHex,
+      txs,
+      time: header.time,
+    } satisfies BlockEvent);
+  }
+
+  private async maybePropose(): Promise<void> {
+    const st = this.parts.raft.status();
+    if (st.role !== 'leader' || this.stopped) return;
+    const max = this.parts.config.consensus.maxInflightBlocks;
+    while (this.proposer.inflightCount < max && this.mempool.size > 0) {
+      const { built, rejected } = await this.proposer.build(st.term);
+      for (const r of rejected) {
+        this.mempool.remove(r.hash);
+        this.tracker.set(r.hash, { status: 'rejected', code: r.code, message: r.message });
+        this.parts.metrics.rejectedTxs.inc(1, { code: r.code });
+      }
+      if (!built) return;
+      try {
+        this.parts.raft.proposeBlock(built.entry);
+      } catch (err) {
+        this.proposer.reset();
+        this.logger.warn({ err: (err as Error).message }, 'block proposal refused');
+        return;
+      }
+      // Drain the engine so the block goes out now, not at the next tick.
+      while (this.parts.raft.hasReady()) {
+        const rd = this.parts.raft.ready();
+        await this.handleReady(rd);
+        this.parts.raft.advance(rd);
+      }
+    }
+  }
+
+  private async onGossipTx(
+    from: string,
+    bytes: Uint8Array,
+  ): Promise<'accept' | 'reject' | 'ignore'> {
+    let msg: { tx: Uint8Array; payloads: Map<string, Uint8Array> };
+    try {
+      msg = decodeTxMessage(bytes);
+    } catch {
+      return 'reject';
+    }
+    try {
+      const p = await this.mempool.add(msg.tx, this.now(), msg.payloads);
+      this.tracker.set(p.hash, { status: 'pending' });
+      this.schedule();
+      return 'accept';
+    } catch (err) {
+      if (isEhrError(err) && ['DUPLICATE', 'MEMPOOL_FULL', 'BAD_NONCE'].includes(err.code)) {
+        return 'ignore';
+      }
+      this.logger.debug({ from, code: (err as EhrError).code }, 'rejected gossiped transaction');
+      return 'reject';
+    }
+  }
+
+  /**
+   * Submits a transaction: `async` returns once it is in the mempool and gossiped, `sync` also
+   * runs the rules against the pending state, `commit` waits until it is in a committed block.
+   */
+  async submit(
+    tx: Uint8Array,
+    payloads: Uint8Array[],
+    mode: SubmitMode,
+    timeoutMs = 10_000,
+  ): Promise<{ hash: string; status: TxStatus }> {
+    if (this.fatal) {
+      throw new EhrError('NODE_HALTED', `this node stopped processing: ${this.fatal.message}`);
+    }
+    const bodies = new Map<string, Uint8Array>();
+    for (const p of payloads) bodies.set(toHex(sha256(p)), p);
+    const hash = toHex(txHash(tx));
+    const known = this.tracker.get(hash);
+    if (known && known.status !== 'pending') return { hash, status: known };
+    const pending = await this.mempool.add(tx, this.now(), bodies);
+    const started = performance.now();
+    this.tracker.set(hash, { status: 'pending' });
+    void this.parts.network.publish(TX_TOPIC, encodeTxMessage(tx, payloads)).catch((err) => {
+      this.logger.debug({ err: (err as Error).message }, 'gossip publish failed');
+    });
+    this.schedule();
+    if (mode === 'async') return { hash, status: { status: 'pending' } };
+    if (mode === 'sync') {
+      return { hash, ...(await this.dryRun(pending.bytes, bodies, hash)) };
+    }
+    const status = await this.tracker.wait(hash, timeoutMs);
+    this.parts.metrics.commitLatency.observe((performance.now() - started) / 1000);
+    return { hash, status };
+  }
+
+  /** Runs the rules for one transaction against committed state (mode `sync`). */
+  private async dryRun(
+    tx: Uint8Array,
+    payloads: Map<string, Uint8Array>,
+    hash: string,
+  ): Promise<{ status: TxStatus }> {
+    const head = this.parts.store.head();
+    const r = await checkTx(new Overlay(this.parts.store.state), tx, {
+      height: head.height + 1,
+      time: Math.max(this.now(), head.time),
+      payloads,
+      verified: { has: (h) => h === hash },
+    });
+    if (r.ok || r.code === 'BAD_NONCE') return { status: { status: 'pending' } };
+    this.mempool.remove(hash);
+    const status: TxStatus = {
+      status: 'rejected',
+      code: r.code ?? 'REJECTED',
+      message: r.message ?? '',
+    };
+    this.tracker.set(hash, status);
+    return { status };
+  }
+
+  isHalted(): Error | undefined {
+    return this.fatal;
+  }
+}
+
+export function encodeTxMessage(tx: Uint8Array, payloads: Uint8Array[]): Uint8Array {
+  return encode({ tx, payloads });
+}
+
+export function decodeTxMessage(bytes: Uint8Array): {
+  tx: Uint8Array;
+  payloads: Map<string, Uint8Array>;
+} {
+  const m = expectMap(decode(bytes), 'msg');
+  expectKeys(m, ['payloads', 'tx'], 'msg');
+  const payloads = new Map<string, Uint8Array>();
+  for (const [i, p] of expectArray(m['payloads'], 'msg.payloads').entries()) {
+    const body = expectBytes(p, `msg.payloads[${i}]`);
+    payloads.set(toHex(sha256(body)), body);
+  }
+  return { tx: expectBytes(m['tx'], 'msg.tx'), payloads };
+}
