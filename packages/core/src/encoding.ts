@@ -208,7 +208,8 @@ class Reader {
         return -1 - n;
       case MAJOR_BYTES: {
         this.need(n);
-        const b = this.buf.slice(this.pos, this.pos + n);
+        // A copy into a plain Uint8Array: Buffer#slice would alias (possibly pooled) memory.
+        const b = new Uint8Array(this.buf.subarray(this.pos, this.pos + n));
         this.pos += n;
         return b;
       }

@@ -1,0 +1,68 @@
+/** The LevelDB controller: binary keys and values, atomic batches, prefix iteration. */
+import { EhrError } from '@ehr/core';
+import { Level } from 'level';
+import { prefixEnd } from './buckets.ts';
+
+export type Op =
+  | { type: 'put'; key: Uint8Array; value: Uint8Array }
+  | { type: 'del'; key: Uint8Array };
+
+export class Db {
+  private readonly level: Level<Uint8Array, Uint8Array>;
+  readonly dir: string;
+
+  private constructor(dir: string) {
+    this.dir = dir;
+    this.level = new Level<Uint8Array, Uint8Array>(dir, {
+      keyEncoding: 'view',
+      valueEncoding: 'view',
+    });
+  }
+
+  static async open(dir: string): Promise<Db> {
+    const db = new Db(dir);
+    try {
+      await db.level.open();
+    } catch (err) {
+      const cause = (err as { cause?: Error }).cause?.message ?? (err as Error).message;
+      throw new EhrError('STORE_OPEN_FAILED', `cannot open the store at ${dir}: ${cause}`, { dir });
+    }
+    return db;
+  }
+
+  /** Values come back as plain Uint8Array copies (LevelDB hands out Buffers). */
+  async get(key: Uint8Array): Promise<Uint8Array | undefined> {
+    const v = await this.level.get(key);
+    return v === undefined ? undefined : new Uint8Array(v);
+  }
+
+  put(key: Uint8Array, value: Uint8Array, sync = false): Promise<void> {
+    return this.level.put(key, value, { sync } as never);
+  }
+
+  /** All ops land together or not at all; `sync` makes the batch durable before it resolves. */
+  batch(ops: Op[], sync = true): Promise<void> {
+    return this.level.batch(ops, { sync } as never);
+  }
+
+  async *range(
+    prefix: Uint8Array,
+    opts: { gte?: Uint8Array; lt?: Uint8Array; limit?: number; reverse?: boolean } = {},
+  ): AsyncIterable<[Uint8Array, Uint8Array]> {
+    const it = this.level.iterator({
+      gte: opts.gte ?? prefix,
+      lt: opts.lt ?? prefixEnd(prefix),
+      limit: opts.limit ?? -1,
+      reverse: opts.reverse ?? false,
+    });
+    try {
+      for await (const [k, v] of it) yield [new Uint8Array(k), new Uint8Array(v)];
+    } finally {
+      await it.close();
+    }
+  }
+
+  close(): Promise<void> {
+    return this.level.close();
+  }
+}

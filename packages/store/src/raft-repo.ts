@@ -1,0 +1,156 @@
+/**
+ * The consensus log and hard state. Appending entries from index i replaces whatever the log held
+ * from i on (Raft's conflict rule), in the same synced batch as the hard state, so a restarted
+ * node rebuilds exactly what it had promised.
+ */
+import {
+  decode,
+  encode,
+  expectBytes,
+  expectInteger,
+  expectKeys,
+  expectMap,
+  expectString,
+} from '@ehr/core';
+import { Bucket, key, readU64, u64 } from './buckets.ts';
+import type { Db, Op } from './db.ts';
+
+export interface RaftLogEntry {
+  index: number;
+  term: number;
+  type: 'noop' | 'block' | 'config';
+  data: Uint8Array;
+}
+
+export interface RaftHardState {
+  term: number;
+  vote: string | null;
+  commit: number;
+}
+
+const HARD_STATE = key(Bucket.raftState, new Uint8Array([1]));
+const SNAPSHOT = key(Bucket.raftState, new Uint8Array([2]));
+const logKey = (index: number) => key(Bucket.raftLog, u64(index));
+
+export interface RaftSnapshotMeta {
+  index: number;
+  term: number;
+  data: Uint8Array;
+}
+
+export class RaftRepo {
+  private readonly db: Db;
+  private last = 0;
+  private first = 1;
+
+  constructor(db: Db) {
+    this.db = db;
+  }
+
+  async load(): Promise<void> {
+    const prefix = new Uint8Array([Bucket.raftLog]);
+    for await (const [k] of this.db.range(prefix, { reverse: true, limit: 1 }))
+      this.last = readU64(k, 1);
+    for await (const [k] of this.db.range(prefix, { limit: 1 })) this.first = readU64(k, 1);
+    if (this.last === 0) {
+      const snap = await this.snapshot();
+      this.first = (snap?.index ?? 0) + 1;
+      this.last = snap?.index ?? 0;
+    }
+  }
+
+  get lastIndex(): number {
+    return this.last;
+  }
+
+  get firstIndex(): number {
+    return this.first;
+  }
+
+  async save(entries: RaftLogEntry[], hardState: RaftHardState | undefined): Promise<void> {
+    const ops: Op[] = [];
+    let newLast = this.last;
+    if (entries.length > 0) {
+      const from = entries[0]!.index;
+      for (const e of entries) {
+        ops.push({
+          type: 'put',
+          key: logKey(e.index),
+          value: encode({ term: e.term, type: e.type, data: e.data }),
+        });
+      }
+      const end = entries.at(-1)!.index;
+      for (let i = end + 1; i <= this.last; i++) ops.push({ type: 'del', key: logKey(i) });
+      newLast = end;
+      if (from < this.first) this.first = from;
+    }
+    if (hardState) {
+      ops.push({
+        type: 'put',
+        key: HARD_STATE,
+        value: encode({ term: hardState.term, vote: hardState.vote, commit: hardState.commit }),
+      });
+    }
+    if (ops.length === 0) return;
+    await this.db.batch(ops, true);
+    this.last = newLast;
+  }
+
+  async hardState(): Promise<RaftHardState | undefined> {
+    const v = await this.db.get(HARD_STATE);
+    if (!v) return undefined;
+    const m = expectMap(decode(v), 'hardState');
+    expectKeys(m, ['commit', 'term'], 'hardState', ['vote']);
+    return {
+      term: expectInteger(m['term'], 'hardState.term'),
+      vote:
+        m['vote'] === null || m['vote'] === undefined
+          ? null
+          : expectString(m['vote'], 'hardState.vote'),
+      commit: expectInteger(m['commit'], 'hardState.commit'),
+    };
+  }
+
+  async entries(from: number, to: number): Promise<RaftLogEntry[]> {
+    const out: RaftLogEntry[] = [];
+    for await (const [k, v] of this.db.range(new Uint8Array([Bucket.raftLog]), {
+      gte: logKey(from),
+      lt: logKey(to + 1),
+    })) {
+      const m = expectMap(decode(v), 'entry');
+      const type = expectString(m['type'], 'entry.type');
+      if (type !== 'noop' && type !== 'block' && type !== 'config') {
+        throw new Error(`raft log entry has unknown type ${type}`);
+      }
+      out.push({
+        index: readU64(k, 1),
+        term: expectInteger(m['term'], 'entry.term'),
+        type,
+        data: expectBytes(m['data'], 'entry.data'),
+      });
+    }
+    return out;
+  }
+
+  /** Drops log entries up to `index` once a snapshot covers them. */
+  async compact(snapshot: RaftSnapshotMeta): Promise<void> {
+    const ops: Op[] = [{ type: 'put', key: SNAPSHOT, value: encode({ ...snapshot }) }];
+    for (let i = this.first; i <= snapshot.index && i <= this.last; i++) {
+      ops.push({ type: 'del', key: logKey(i) });
+    }
+    await this.db.batch(ops, true);
+    this.first = snapshot.index + 1;
+    if (this.last < snapshot.index) this.last = snapshot.index;
+  }
+
+  async snapshot(): Promise<RaftSnapshotMeta | undefined> {
+    const v = await this.db.get(SNAPSHOT);
+    if (!v) return undefined;
+    const m = expectMap(decode(v), 'snapshot');
+    return {
+      index: expectInteger(m['index'], 'snapshot.index'),
+      term: expectInteger(m['term'], 'snapshot.term'),
+      data: expectBytes(m['data'], 'snapshot.data'),
+    };
+  }
+}

@@ -1,0 +1,254 @@
+/**
+ * The node's store: one LevelDB holding blocks (by height and hash), the transaction index with
+ * receipts, payload bodies (apart from blocks, so they can be erased), the ledger state, each
+ * block's write set (so the state-hash chain can be re-derived), the consensus log and metadata.
+ * A block and everything it changes is one synced batch: after a crash the store holds the
+ * previous block or the new one, never half of it.
+ */
+import {
+  decode,
+  decodeBlock,
+  EhrError,
+  encode,
+  expectBytes,
+  expectInteger,
+  expectMap,
+  fromHex,
+  toHex,
+  utf8,
+} from '@ehr/core';
+import {
+  encodeWriteSet,
+  type Genesis,
+  genesisBlockHash,
+  genesisHash,
+  genesisStateHash,
+  genesisToJson,
+  genesisWrites,
+  parseGenesis,
+  type WriteSet,
+} from '@ehr/ledger';
+import { Bucket, key, readU64, u64 } from './buckets.ts';
+import { Db, type Op } from './db.ts';
+import { RaftRepo } from './raft-repo.ts';
+import { StateRepo } from './state-repo.ts';
+
+export interface Head {
+  height: number;
+  hash: Uint8Array;
+  stateHash: Uint8Array;
+  time: number;
+  /** Raft index of the last applied consensus entry. */
+  applied: number;
+}
+
+export interface TxReceiptRecord {
+  height: number;
+  index: number;
+  ok: boolean;
+  code: string | null;
+  message: string | null;
+}
+
+export interface CommitInput {
+  blockBytes: Uint8Array;
+  hash: Uint8Array;
+  height: number;
+  stateHash: Uint8Array;
+  time: number;
+  receipts: {
+    hash: string;
+    index: number;
+    ok: boolean;
+    code: string | null;
+    message: string | null;
+  }[];
+  writes: WriteSet;
+  /** Payload bodies to keep, by hash hex. */
+  payloads: Map<string, Uint8Array>;
+  /** Payload hashes (hex) whose bodies are erased by this block. */
+  erased: string[];
+  raftIndex: number;
+}
+
+const HEAD = key(Bucket.meta, utf8('head'));
+const GENESIS = key(Bucket.meta, utf8('genesis'));
+export const blockKey = (h: number) => key(Bucket.blockByHeight, u64(h));
+export const hashKey = (hash: Uint8Array) => key(Bucket.heightByHash, hash);
+export const txKey = (hash: Uint8Array) => key(Bucket.txByHash, hash);
+export const payloadKey = (hash: Uint8Array) => key(Bucket.payload, hash);
+export const writeSetKey = (h: number) => key(Bucket.writeSet, u64(h));
+
+function encodeHead(h: Head): Uint8Array {
+  return encode({ ...h });
+}
+
+function decodeHead(b: Uint8Array): Head {
+  const m = expectMap(decode(b), 'head');
+  return {
+    height: expectInteger(m['height'], 'head.height'),
+    hash: expectBytes(m['hash'], 'head.hash', 32),
+    stateHash: expectBytes(m['stateHash'], 'head.stateHash', 32),
+    time: expectInteger(m['time'], 'head.time'),
+    applied: expectInteger(m['applied'], 'head.applied'),
+  };
+}
+
+export class Store {
+  readonly db: Db;
+  readonly state: StateRepo;
+  readonly raft: RaftRepo;
+  readonly genesis: Genesis;
+  private current: Head;
+
+  private constructor(db: Db, genesis: Genesis, head: Head) {
+    this.db = db;
+    this.state = new StateRepo(db);
+    this.raft = new RaftRepo(db);
+    this.genesis = genesis;
+    this.current = head;
+  }
+
+  /**
+   * Opens (creating from `genesis` when empty) the store in `dir`. A store made from another
+   * genesis is refused: it belongs to another network.
+   */
+  static async open(dir: string, genesis: Genesis): Promise<Store> {
+    const db = await Db.open(dir);
+    try {
+      const stored = await db.get(GENESIS);
+      let head: Head;
+      if (!stored) {
+        head = {
+          height: 0,
+          hash: genesisBlockHash(genesis),
+          stateHash: genesisStateHash(genesis),
+          time: genesis.genesisTime,
+          applied: 0,
+        };
+        const writes = genesisWrites(genesis);
+        await db.batch(
+          [
+            ...StateRepo.ops(writes),
+            { type: 'put', key: writeSetKey(0), value: encodeWriteSet(writes) },
+            { type: 'put', key: GENESIS, value: utf8(genesisToJson(genesis)) },
+            { type: 'put', key: HEAD, value: encodeHead(head) },
+          ],
+          true,
+        );
+      } else {
+        const mine = parseGenesis(new TextDecoder().decode(stored), `${dir} (stored genesis)`);
+        if (toHex(genesisHash(mine)) !== toHex(genesisHash(genesis))) {
+          throw new EhrError(
+            'STORE_GENESIS_MISMATCH',
+            `the store at ${dir} belongs to chain "${mine.chainId}" with another genesis; use a fresh data directory for this network`,
+            { dir, storedChainId: mine.chainId },
+          );
+        }
+        const h = await db.get(HEAD);
+        if (!h)
+          throw new EhrError('STORE_CORRUPT', `the store at ${dir} has no head record`, {
+            dir,
+            height: 0,
+          });
+        head = decodeHead(h);
+      }
+      const store = new Store(db, genesis, head);
+      await store.raft.load();
+      return store;
+    } catch (err) {
+      await db.close();
+      throw err;
+    }
+  }
+
+  head(): Head {
+    return this.current;
+  }
+
+  async commitBlock(c: CommitInput): Promise<void> {
+    if (c.height !== this.current.height + 1) {
+      throw new EhrError(
+        'STORE_OUT_OF_ORDER',
+        `block ${c.height} does not follow the stored head ${this.current.height}`,
+        { height: c.height, head: this.current.height },
+      );
+    }
+    const head: Head = {
+      height: c.height,
+      hash: c.hash,
+      stateHash: c.stateHash,
+      time: c.time,
+      applied: Math.max(c.raftIndex, this.current.applied),
+    };
+    const ops: Op[] = [
+      { type: 'put', key: blockKey(c.height), value: c.blockBytes },
+      { type: 'put', key: hashKey(c.hash), value: u64(c.height) },
+    ];
+    for (const r of c.receipts) {
+      const rec: TxReceiptRecord = {
+        height: c.height,
+        index: r.index,
+        ok: r.ok,
+        code: r.code,
+        message: r.message,
+      };
+      ops.push({ type: 'put', key: txKey(fromHex(r.hash)), value: encode({ ...rec }) });
+    }
+    for (const [h, body] of c.payloads)
+      ops.push({ type: 'put', key: payloadKey(fromHex(h)), value: body });
+    for (const h of c.erased) ops.push({ type: 'del', key: payloadKey(fromHex(h)) });
+    ops.push(...StateRepo.ops(c.writes));
+    ops.push({ type: 'put', key: writeSetKey(c.height), value: encodeWriteSet(c.writes) });
+    ops.push({ type: 'put', key: HEAD, value: encodeHead(head) });
+    await this.db.batch(ops, true);
+    this.current = head;
+  }
+
+  /** Records that a non-block consensus entry (no-op, configuration) was applied. */
+  async setApplied(raftIndex: number): Promise<void> {
+    if (raftIndex <= this.current.applied) return;
+    const head = { ...this.current, applied: raftIndex };
+    await this.db.put(HEAD, encodeHead(head), true);
+    this.current = head;
+  }
+
+  async blockBytes(height: number): Promise<Uint8Array | undefined> {
+    return this.db.get(blockKey(height));
+  }
+
+  async block(height: number) {
+    const b = await this.blockBytes(height);
+    return b ? decodeBlock(b) : undefined;
+  }
+
+  async heightOf(hash: Uint8Array): Promise<number | undefined> {
+    const v = await this.db.get(hashKey(hash));
+    return v ? readU64(v) : undefined;
+  }
+
+  async receipt(txHash: Uint8Array): Promise<TxReceiptRecord | undefined> {
+    const v = await this.db.get(txKey(txHash));
+    if (!v) return undefined;
+    const m = expectMap(decode(v), 'receipt');
+    return {
+      height: m['height'] as number,
+      index: m['index'] as number,
+      ok: m['ok'] as boolean,
+      code: (m['code'] as string | null) ?? null,
+      message: (m['message'] as string | null) ?? null,
+    };
+  }
+
+  async payload(hashHex: string): Promise<Uint8Array | undefined> {
+    return this.db.get(payloadKey(fromHex(hashHex)));
+  }
+
+  async writeSetBytes(height: number): Promise<Uint8Array | undefined> {
+    return this.db.get(writeSetKey(height));
+  }
+
+  close(): Promise<void> {
+    return this.db.close();
+  }
+}
