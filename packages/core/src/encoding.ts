@@ -111,7 +111,8 @@ function writeValue(w: Writer, v: Value, depth: number, path: string): void {
     for (let i = 0; i < v.length; i++) writeValue(w, v[i] as Value, depth + 1, `${path}[${i}]`);
     return;
   }
-  if (typeof v === 'object' && Object.getPrototypeOf(v) === Object.prototype) {
+  const proto = typeof v === 'object' ? Object.getPrototypeOf(v) : undefined;
+  if (proto === Object.prototype || proto === null) {
     // Keys sort by their encoded bytes; absent and undefined are the same thing.
     const entries: [Uint8Array, string, Value][] = [];
     for (const key of Object.keys(v)) {

@@ -1,0 +1,166 @@
+/**
+ * Sealing health data. A payload is encrypted once with a fresh random data key
+ * (XChaCha20-Poly1305: 24-byte random nonces are safe to pick at random, and the cipher is
+ * constant-time in pure JS); the data key is then wrapped for each reader: X25519 between a fresh
+ * ephemeral key and the reader's key (derived from their Ed25519 account key, so an account has
+ * one key), HKDF-SHA256 to a key-encryption key, XChaCha20-Poly1305 with the reader's account key
+ * and the ephemeral key as associated data, so a wrapped key cannot be moved to another reader.
+ * Sharing with a new hospital = wrapping the same data key for it; nothing is re-encrypted.
+ */
+import { xchacha20poly1305 } from '@noble/ciphers/chacha.js';
+import { ed25519, x25519 } from '@noble/curves/ed25519.js';
+import { hkdf } from '@noble/hashes/hkdf.js';
+import { sha256 } from '@noble/hashes/sha2.js';
+import { randomBytes } from 'node:crypto';
+import { concatBytes, equalBytes, toHex, utf8 } from './bytes.ts';
+import { decode, encode } from './encoding.ts';
+import { EhrError } from './errors.ts';
+import { expectArray, expectBytes, expectKeys, expectMap } from './shape.ts';
+
+export interface WrappedKey {
+  /** Ed25519 public key of the reader the data key is wrapped for. */
+  recipient: Uint8Array;
+  ephemeral: Uint8Array;
+  wrapped: Uint8Array;
+}
+
+export interface SealedPayload {
+  ciphertext: Uint8Array;
+  nonce: Uint8Array;
+  keys: WrappedKey[];
+}
+
+const DATA_AAD = utf8('ehr-ledger/seal/v1');
+const WRAP_INFO = utf8('ehr-ledger/wrap/v1');
+const ZERO_NONCE = new Uint8Array(24);
+
+const random = (n: number) => new Uint8Array(randomBytes(n));
+
+function openFailed(message: string): EhrError {
+  return new EhrError('SEAL_OPEN_FAILED', message, {});
+}
+
+export function encryptionPublicKey(edPublicKey: Uint8Array): Uint8Array {
+  return ed25519.utils.toMontgomery(edPublicKey);
+}
+
+export function encryptionSecretKey(edSecretKey: Uint8Array): Uint8Array {
+  return ed25519.utils.toMontgomerySecret(edSecretKey);
+}
+
+function kek(shared: Uint8Array, ephemeral: Uint8Array, recipientX: Uint8Array): Uint8Array {
+  return hkdf(sha256, shared, concatBytes(ephemeral, recipientX), WRAP_INFO, 32);
+}
+
+export function wrapDataKey(dataKey: Uint8Array, recipientEdPublicKey: Uint8Array): WrappedKey {
+  let recipientX: Uint8Array;
+  try {
+    recipientX = encryptionPublicKey(recipientEdPublicKey);
+  } catch {
+    throw new EhrError(
+      'SEAL_BAD_RECIPIENT',
+      `not an Ed25519 public key: ${toHex(recipientEdPublicKey)}`,
+      {},
+    );
+  }
+  const eph = random(32);
+  const ephemeral = x25519.getPublicKey(eph);
+  const shared = x25519.getSharedSecret(eph, recipientX);
+  const aad = concatBytes(recipientEdPublicKey, ephemeral);
+  const wrapped = xchacha20poly1305(kek(shared, ephemeral, recipientX), ZERO_NONCE, aad).encrypt(
+    dataKey,
+  );
+  return { recipient: recipientEdPublicKey.slice(), ephemeral, wrapped };
+}
+
+export function unwrapDataKey(
+  source: SealedPayload | WrappedKey[] | WrappedKey,
+  edSecretKey: Uint8Array,
+): Uint8Array {
+  const me = ed25519.getPublicKey(edSecretKey);
+  const keys = Array.isArray(source) ? source : 'keys' in source ? source.keys : [source];
+  const mine = keys.find((k) => equalBytes(k.recipient, me));
+  if (!mine) throw openFailed('no data key is wrapped for this key: ask the owner to share it');
+  try {
+    const xs = encryptionSecretKey(edSecretKey);
+    const shared = x25519.getSharedSecret(xs, mine.ephemeral);
+    const aad = concatBytes(mine.recipient, mine.ephemeral);
+    return xchacha20poly1305(
+      kek(shared, mine.ephemeral, x25519.getPublicKey(xs)),
+      ZERO_NONCE,
+      aad,
+    ).decrypt(mine.wrapped);
+  } catch {
+    throw openFailed('the wrapped data key does not open with this key (wrong key or tampered)');
+  }
+}
+
+export function sealWithDataKey(
+  plaintext: Uint8Array,
+  dataKey: Uint8Array,
+  recipients: Uint8Array[],
+): SealedPayload {
+  const nonce = random(24);
+  const ciphertext = xchacha20poly1305(dataKey, nonce, DATA_AAD).encrypt(plaintext);
+  return { ciphertext, nonce, keys: recipients.map((r) => wrapDataKey(dataKey, r)) };
+}
+
+/** Encrypts for the given readers (Ed25519 account public keys). */
+export function seal(plaintext: Uint8Array, recipientEdPublicKeys: Uint8Array[]): SealedPayload {
+  if (recipientEdPublicKeys.length === 0) {
+    throw new EhrError('SEAL_NO_RECIPIENTS', 'a sealed payload needs at least one reader', {});
+  }
+  return sealWithDataKey(plaintext, random(32), recipientEdPublicKeys);
+}
+
+export function openWithDataKey(sealed: SealedPayload, dataKey: Uint8Array): Uint8Array {
+  try {
+    return xchacha20poly1305(dataKey, sealed.nonce, DATA_AAD).decrypt(sealed.ciphertext);
+  } catch {
+    throw openFailed(
+      'the payload does not decrypt with this data key (wrong key or tampered ciphertext)',
+    );
+  }
+}
+
+export function open(sealed: SealedPayload, edSecretKey: Uint8Array): Uint8Array {
+  return openWithDataKey(sealed, unwrapDataKey(sealed, edSecretKey));
+}
+
+export function encodeWrappedKey(k: WrappedKey): Uint8Array {
+  return encode({ recipient: k.recipient, ephemeral: k.ephemeral, wrapped: k.wrapped });
+}
+
+export function decodeWrappedKey(b: Uint8Array): WrappedKey {
+  const m = expectMap(decode(b), 'wrappedKey');
+  expectKeys(m, ['ephemeral', 'recipient', 'wrapped'], 'wrappedKey');
+  return {
+    recipient: expectBytes(m['recipient'], 'wrappedKey.recipient', 32),
+    ephemeral: expectBytes(m['ephemeral'], 'wrappedKey.ephemeral', 32),
+    wrapped: expectBytes(m['wrapped'], 'wrappedKey.wrapped', 48),
+  };
+}
+
+export function encodeSealed(s: SealedPayload): Uint8Array {
+  return encode({
+    ciphertext: s.ciphertext,
+    nonce: s.nonce,
+    keys: s.keys.map((k) => ({
+      recipient: k.recipient,
+      ephemeral: k.ephemeral,
+      wrapped: k.wrapped,
+    })),
+  });
+}
+
+export function decodeSealed(b: Uint8Array): SealedPayload {
+  const m = expectMap(decode(b), 'sealed');
+  expectKeys(m, ['ciphertext', 'keys', 'nonce'], 'sealed');
+  return {
+    ciphertext: expectBytes(m['ciphertext'], 'sealed.ciphertext'),
+    nonce: expectBytes(m['nonce'], 'sealed.nonce', 24),
+    keys: expectArray(m['keys'], 'sealed.keys').map((k, i) =>
+      decodeWrappedKey(encode(expectMap(k, `sealed.keys[${i}]`))),
+    ),
+  };
+}
