@@ -1,0 +1,890 @@
+/**
+ * A pure Raft engine (Ongaro & Ousterhout; structure after etcd-io/raft): no timers, sockets,
+ * disk, clock or global randomness. The node calls tick() on a timer, step() with messages,
+ * propose() with blocks; then takes ready(), persists its entries and hard state, sends its
+ * messages, applies its committed entries, and calls advance().
+ *
+ * Included: randomized election timeouts, PreVote, CheckQuorum with a leader lease, fast log
+ * backtracking, commit only of current-term entries, a no-op at the start of each term,
+ * single-server membership changes (learner -> voter -> removed; one at a time, applied at
+ * commit), leadership transfer (TimeoutNow), snapshots for far-behind followers, and refusal of
+ * block entries not signed by the term's leader or not linking to the previous block.
+ */
+import { EhrError } from '@ehr/core';
+import type {
+  BlockVerifier,
+  ConfChange,
+  Entry,
+  EntryType,
+  HardState,
+  Membership,
+  Message,
+  Ready,
+  Role,
+  Snapshot,
+  SoftState,
+} from './types.ts';
+import { decodeConfChange, encodeConfChange } from './codec.ts';
+
+export interface RaftOptions {
+  id: string;
+  /** Membership before any config entry (from genesis), used when there is no snapshot. */
+  initial: Membership;
+  /** Hash block 1 links to (the genesis block hash). */
+  genesisHash: Uint8Array;
+  storage: { hardState?: HardState; entries: Entry[]; snapshot?: Snapshot; applied?: number };
+  electionTick: number;
+  heartbeatTick: number;
+  /** Uniform in [0, 1): injected so that simulations are reproducible. */
+  random: () => number;
+  checkQuorum?: boolean;
+  preVote?: boolean;
+  maxEntriesPerMsg?: number;
+  maxInflightMsgs?: number;
+  blockVerifier?: BlockVerifier;
+}
+
+interface Progress {
+  match: number;
+  next: number;
+  /** Probe: one append in flight until answered; replicate: pipelined up to maxInflight. */
+  state: 'probe' | 'replicate' | 'snapshot';
+  inflight: number;
+  paused: boolean;
+  active: boolean;
+}
+
+const blank = (): Omit<Message, 'type' | 'from' | 'to' | 'term'> => ({
+  index: 0,
+  logTerm: 0,
+  entries: [],
+  commit: 0,
+  reject: false,
+  hintIndex: 0,
+  hintTerm: 0,
+  transfer: false,
+  snapshot: null,
+});
+
+export function notLeader(leader: string | null): EhrError {
+  return leader
+    ? new EhrError('CONSENSUS_NOT_LEADER', `this node is not the leader; send to ${leader}`, {
+        leader,
+      })
+    : new EhrError(
+        'CONSENSUS_NO_LEADER',
+        'there is no leader right now (election in progress); retry shortly',
+        {
+          leader: null,
+        },
+      );
+}
+
+export class RaftNode {
+  readonly id: string;
+  term = 0;
+  vote: string | null = null;
+  commit = 0;
+  applied = 0;
+  role: Role = 'follower';
+  leader: string | null = null;
+  membership: Membership;
+
+  private readonly opts: Required<Omit<RaftOptions, 'blockVerifier' | 'storage' | 'initial'>> & {
+    blockVerifier?: BlockVerifier;
+  };
+  /** log[i] has index offset + 1 + i. */
+  private log: Entry[] = [];
+  private offset = 0;
+  private offsetTerm = 0;
+  private snapshot: Snapshot | undefined;
+  private pendingSnapshot: Snapshot | undefined;
+  private stable = 0;
+  private electionElapsed = 0;
+  private heartbeatElapsed = 0;
+  private timeout = 0;
+  private votes = new Map<string, boolean>();
+  private progress = new Map<string, Progress>();
+  private outbox: Message[] = [];
+  private pendingConfIndex = 0;
+  private transferee: string | null = null;
+  private transferElapsed = 0;
+  private prevHard: HardState;
+  private prevSoft: SoftState;
+  private readonly hashCache = new Map<string, Uint8Array>();
+
+  constructor(o: RaftOptions) {
+    this.id = o.id;
+    this.opts = {
+      id: o.id,
+      genesisHash: o.genesisHash,
+      electionTick: o.electionTick,
+      heartbeatTick: o.heartbeatTick,
+      random: o.random,
+      checkQuorum: o.checkQuorum ?? true,
+      preVote: o.preVote ?? true,
+      maxEntriesPerMsg: o.maxEntriesPerMsg ?? 64,
+      maxInflightMsgs: o.maxInflightMsgs ?? 64,
+      ...(o.blockVerifier ? { blockVerifier: o.blockVerifier } : {}),
+    };
+    const snap = o.storage.snapshot;
+    this.membership = cloneMembership(snap ? snap.membership : o.initial);
+    if (snap) {
+      this.snapshot = snap;
+      this.offset = snap.index;
+      this.offsetTerm = snap.term;
+      this.commit = snap.index;
+      this.applied = snap.index;
+    }
+    this.log = o.storage.entries.filter((e) => e.index > this.offset);
+    for (let i = 0; i < this.log.length; i++) {
+      if (this.log[i]!.index !== this.offset + 1 + i) {
+        throw new EhrError(
+          'CONSENSUS_STORAGE',
+          `stored log has a gap at index ${this.offset + 1 + i}`,
+        );
+      }
+    }
+    this.stable = this.lastIndex();
+    const hs = o.storage.hardState;
+    if (hs) {
+      this.term = hs.term;
+      this.vote = hs.vote;
+      this.commit = Math.max(this.commit, Math.min(hs.commit, this.lastIndex()));
+    }
+    // Membership = snapshot's + every committed config entry after it.
+    for (const e of this.log) {
+      if (e.index > this.commit) break;
+      if (e.type === 'config') this.applyConf(decodeConfChange(e.data));
+    }
+    this.applied = Math.max(this.applied, Math.min(o.storage.applied ?? this.applied, this.commit));
+    this.resetTimeout();
+    this.prevHard = this.hardState();
+    this.prevSoft = { leader: null, role: 'follower' };
+  }
+
+  // ---- log helpers -------------------------------------------------------------------------
+
+  lastIndex(): number {
+    return this.offset + this.log.length;
+  }
+
+  termAt(index: number): number | undefined {
+    if (index === this.offset) return this.offsetTerm;
+    if (index < this.offset || index > this.lastIndex()) return undefined;
+    return this.log[index - this.offset - 1]!.term;
+  }
+
+  private lastTerm(): number {
+    return this.termAt(this.lastIndex())!;
+  }
+
+  entry(index: number): Entry | undefined {
+    if (index <= this.offset || index > this.lastIndex()) return undefined;
+    return this.log[index - this.offset - 1];
+  }
+
+  private slice(from: number, to: number): Entry[] {
+    return this.log.slice(from - this.offset - 1, to - this.offset);
+  }
+
+  private hashOfEntry(e: Entry): Uint8Array {
+    const key = `${e.index}:${e.term}`;
+    let h = this.hashCache.get(key);
+    if (!h) {
+      h = this.opts.blockVerifier!.hashOf(e.data);
+      this.hashCache.set(key, h);
+      if (this.hashCache.size > 4096) this.hashCache.delete(this.hashCache.keys().next().value!);
+    }
+    return h;
+  }
+
+  /** Hash of the last block entry before `index`. */
+  private prevBlockHash(index: number): Uint8Array {
+    for (let i = index - 1; i > this.offset; i--) {
+      const e = this.entry(i)!;
+      if (e.type === 'block') return this.hashOfEntry(e);
+    }
+    return this.snapshot?.lastBlockHash ?? this.opts.genesisHash;
+  }
+
+  /** What the next block must link to: the hash of the last block entry in the log. */
+  lastBlockHash(): Uint8Array {
+    return this.prevBlockHash(this.lastIndex() + 1);
+  }
+
+  private upToDate(index: number, term: number): boolean {
+    const lt = this.lastTerm();
+    return term > lt || (term === lt && index >= this.lastIndex());
+  }
+
+  // ---- membership --------------------------------------------------------------------------
+
+  isVoter(id = this.id): boolean {
+    return this.membership.voters.includes(id);
+  }
+
+  private members(): string[] {
+    return [...this.membership.voters, ...this.membership.learners];
+  }
+
+  private quorum(): number {
+    return Math.floor(this.membership.voters.length / 2) + 1;
+  }
+
+  private applyConf(cc: ConfChange): void {
+    const m = this.membership;
+    if (cc.op === 'addLearner') {
+      if (
+        !m.learners.includes(cc.node) &&
+        !m.voters.includes(cc.node) &&
+        !m.removed.includes(cc.node)
+      ) {
+        m.learners.push(cc.node);
+      }
+    } else if (cc.op === 'promote') {
+      if (m.learners.includes(cc.node)) {
+        m.learners = m.learners.filter((n) => n !== cc.node);
+        m.voters.push(cc.node);
+      }
+    } else {
+      m.voters = m.voters.filter((n) => n !== cc.node);
+      m.learners = m.learners.filter((n) => n !== cc.node);
+      if (!m.removed.includes(cc.node)) m.removed.push(cc.node);
+    }
+    if (this.role === 'leader') {
+      for (const n of this.members()) {
+        if (n !== this.id && !this.progress.has(n)) {
+          this.progress.set(n, {
+            match: 0,
+            next: this.lastIndex() + 1,
+            state: 'probe',
+            inflight: 0,
+            paused: false,
+            active: true,
+          });
+        }
+      }
+      for (const n of [...this.progress.keys()])
+        if (!this.members().includes(n)) this.progress.delete(n);
+      if (!this.isVoter()) this.becomeFollower(this.term, null);
+      else this.maybeCommit();
+    }
+  }
+
+  // ---- state transitions -------------------------------------------------------------------
+
+  private resetTimeout(): void {
+    const e = this.opts.electionTick;
+    this.timeout = e + Math.floor(this.opts.random() * e);
+  }
+
+  private reset(term: number): void {
+    if (this.term !== term) {
+      this.term = term;
+      this.vote = null;
+    }
+    this.leader = null;
+    this.electionElapsed = 0;
+    this.heartbeatElapsed = 0;
+    this.resetTimeout();
+    this.votes.clear();
+    this.transferee = null;
+  }
+
+  private becomeFollower(term: number, leader: string | null): void {
+    this.reset(term);
+    this.role = 'follower';
+    this.leader = leader;
+  }
+
+  private becomePreCandidate(): void {
+    this.role = 'precandidate';
+    this.votes.clear();
+    this.leader = null;
+    this.electionElapsed = 0;
+    this.resetTimeout();
+  }
+
+  private becomeCandidate(): void {
+    this.reset(this.term + 1);
+    this.role = 'candidate';
+    this.vote = this.id;
+  }
+
+  private becomeLeader(): void {
+    this.reset(this.term);
+    this.role = 'leader';
+    this.leader = this.id;
+    this.progress.clear();
+    for (const n of this.members()) {
+      if (n === this.id) continue;
+      this.progress.set(n, {
+        match: 0,
+        next: this.lastIndex() + 1,
+        state: 'probe',
+        inflight: 0,
+        paused: false,
+        active: true,
+      });
+    }
+    // Uncommitted config entries from earlier terms still count as pending.
+    this.pendingConfIndex = 0;
+    for (let i = this.commit + 1; i <= this.lastIndex(); i++) {
+      if (this.entry(i)!.type === 'config') this.pendingConfIndex = i;
+    }
+    this.appendLocal('noop', new Uint8Array(0));
+    this.broadcastAppend();
+  }
+
+  private campaign(kind: 'prevote' | 'vote', transfer = false): void {
+    if (!this.isVoter()) return;
+    if (kind === 'prevote') this.becomePreCandidate();
+    else this.becomeCandidate();
+    const term = kind === 'prevote' ? this.term + 1 : this.term;
+    this.votes.set(this.id, true);
+    if (this.tally() === 'won') return this.winElection(kind);
+    for (const v of this.membership.voters) {
+      if (v === this.id) continue;
+      this.send({
+        ...blank(),
+        type: kind,
+        from: this.id,
+        to: v,
+        term,
+        index: this.lastIndex(),
+        logTerm: this.lastTerm(),
+        transfer,
+      });
+    }
+  }
+
+  private tally(): 'won' | 'lost' | 'pending' {
+    let yes = 0;
+    let no = 0;
+    for (const v of this.membership.voters) {
+      const r = this.votes.get(v);
+      if (r === true) yes++;
+      else if (r === false) no++;
+    }
+    if (yes >= this.quorum()) return 'won';
+    if (no >= this.quorum()) return 'lost';
+    return 'pending';
+  }
+
+  private winElection(kind: 'prevote' | 'vote'): void {
+    if (kind === 'prevote') this.campaign('vote');
+    else this.becomeLeader();
+  }
+
+  // ---- inputs ------------------------------------------------------------------------------
+
+  tick(): void {
+    if (this.role === 'leader') {
+      this.heartbeatElapsed++;
+      this.electionElapsed++;
+      if (this.transferee !== null && ++this.transferElapsed >= this.opts.electionTick)
+        this.transferee = null;
+      if (this.electionElapsed >= this.opts.electionTick) {
+        this.electionElapsed = 0;
+        if (this.opts.checkQuorum && !this.quorumActive()) {
+          this.becomeFollower(this.term, null);
+          return;
+        }
+      }
+      if (this.heartbeatElapsed >= this.opts.heartbeatTick) {
+        this.heartbeatElapsed = 0;
+        this.heartbeat();
+      }
+      return;
+    }
+    this.electionElapsed++;
+    if (this.electionElapsed >= this.timeout && this.isVoter()) {
+      this.electionElapsed = 0;
+      this.campaign(this.opts.preVote ? 'prevote' : 'vote');
+    }
+  }
+
+  private quorumActive(): boolean {
+    let active = this.isVoter() ? 1 : 0;
+    for (const [n, pr] of this.progress) {
+      if (pr.active && this.membership.voters.includes(n)) active++;
+      pr.active = false;
+    }
+    return active >= this.quorum();
+  }
+
+  /** Appends a block (leader only); throws CONSENSUS_NOT_LEADER / CONSENSUS_NO_LEADER otherwise. */
+  propose(data: Uint8Array): number {
+    return this.proposeEntry('block', data);
+  }
+
+  proposeConfChange(cc: ConfChange): number {
+    if (this.role !== 'leader') throw notLeader(this.leader);
+    if (this.pendingConfIndex > this.commit) {
+      throw new EhrError(
+        'CONSENSUS_CONF_PENDING',
+        'another membership change is still being committed; retry after it',
+        {},
+      );
+    }
+    const m = this.membership;
+    if (m.removed.includes(cc.node)) {
+      throw new EhrError(
+        'CONSENSUS_ID_REMOVED',
+        `node ${cc.node.slice(0, 12)}… was removed and can never rejoin`,
+        { node: cc.node },
+      );
+    }
+    if (cc.op === 'addLearner' && (m.voters.includes(cc.node) || m.learners.includes(cc.node))) {
+      throw new EhrError('CONSENSUS_BAD_CHANGE', 'node is already a member', { node: cc.node });
+    }
+    if (cc.op === 'promote' && !m.learners.includes(cc.node)) {
+      throw new EhrError('CONSENSUS_BAD_CHANGE', 'only a learner can be promoted to voter', {
+        node: cc.node,
+      });
+    }
+    if (cc.op === 'remove' && !m.voters.includes(cc.node) && !m.learners.includes(cc.node)) {
+      throw new EhrError('CONSENSUS_BAD_CHANGE', 'node is not a member', { node: cc.node });
+    }
+    if (cc.op === 'remove' && m.voters.length === 1 && m.voters[0] === cc.node) {
+      throw new EhrError('CONSENSUS_BAD_CHANGE', 'cannot remove the last voter', { node: cc.node });
+    }
+    const index = this.proposeEntry('config', encodeConfChange(cc));
+    this.pendingConfIndex = index;
+    return index;
+  }
+
+  private proposeEntry(type: EntryType, data: Uint8Array): number {
+    if (this.role !== 'leader') throw notLeader(this.leader);
+    if (this.transferee !== null) {
+      throw new EhrError(
+        'CONSENSUS_TRANSFERRING',
+        'leadership is being transferred; retry shortly',
+        { to: this.transferee },
+      );
+    }
+    const index = this.appendLocal(type, data);
+    this.broadcastAppend();
+    return index;
+  }
+
+  transferLeadership(to: string): void {
+    if (this.role !== 'leader') throw notLeader(this.leader);
+    if (to === this.id || !this.membership.voters.includes(to)) {
+      throw new EhrError('CONSENSUS_BAD_TRANSFER', 'leadership can only go to another voter', {
+        to,
+      });
+    }
+    this.transferee = to;
+    this.transferElapsed = 0;
+    const pr = this.progress.get(to)!;
+    if (pr.match === this.lastIndex())
+      this.send({ ...blank(), type: 'timeoutNow', from: this.id, to, term: this.term });
+    else this.sendAppend(to);
+  }
+
+  /** The node has applied everything up to `index`; drop the log before it. */
+  compact(index: number, lastBlockHash: Uint8Array, data: Uint8Array): void {
+    if (index > this.applied || index <= this.offset) return;
+    const term = this.termAt(index)!;
+    this.snapshot = {
+      index,
+      term,
+      membership: cloneMembership(this.membership),
+      lastBlockHash,
+      data,
+    };
+    this.log = this.log.slice(index - this.offset);
+    this.offset = index;
+    this.offsetTerm = term;
+  }
+
+  currentSnapshot(): Snapshot | undefined {
+    return this.snapshot;
+  }
+
+  private appendLocal(type: EntryType, data: Uint8Array): number {
+    const index = this.lastIndex() + 1;
+    this.log.push({ index, term: this.term, type, data });
+    return index;
+  }
+
+  step(m: Message): void {
+    if (m.to !== this.id) return;
+    if (m.term > this.term) {
+      if ((m.type === 'prevote' || m.type === 'vote') && !m.transfer && this.inLease()) return;
+      if (m.type === 'prevote') {
+        // no term change for pre-votes
+      } else if (m.type === 'prevoteResp' && !m.reject) {
+        // a granted pre-vote carries the future term
+      } else if (m.type === 'append' || m.type === 'snapshot') {
+        this.becomeFollower(m.term, m.from);
+      } else {
+        this.becomeFollower(m.term, null);
+      }
+    } else if (m.term < this.term) {
+      if (m.type === 'append' || (m.type === 'prevote' && !this.inLease())) {
+        // Tell a stale leader (or a pre-candidate) the current term so it steps down.
+        this.send({
+          ...blank(),
+          type: m.type === 'append' ? 'appendResp' : 'prevoteResp',
+          from: this.id,
+          to: m.from,
+          term: this.term,
+          reject: true,
+        });
+      }
+      return;
+    }
+    switch (m.type) {
+      case 'prevote':
+      case 'vote':
+        return this.onVoteRequest(m);
+      case 'prevoteResp':
+      case 'voteResp':
+        return this.onVoteResponse(m);
+      case 'append':
+        return this.onAppend(m);
+      case 'appendResp':
+        return this.onAppendResponse(m);
+      case 'snapshot':
+        return this.onSnapshot(m);
+      case 'timeoutNow':
+        if (this.isVoter() && this.role !== 'leader') this.campaign('vote', true);
+        return;
+    }
+  }
+
+  private inLease(): boolean {
+    return (
+      this.opts.checkQuorum && this.leader !== null && this.electionElapsed < this.opts.electionTick
+    );
+  }
+
+  private onVoteRequest(m: Message): void {
+    const resp = m.type === 'prevote' ? 'prevoteResp' : 'voteResp';
+    const canVote =
+      m.type === 'prevote'
+        ? m.term > this.term || this.vote === null || this.vote === m.from
+        : this.vote === null || this.vote === m.from;
+    const grant =
+      this.isVoter() &&
+      this.membership.voters.includes(m.from) &&
+      canVote &&
+      this.upToDate(m.index, m.logTerm) &&
+      !(m.type === 'prevote' && this.role === 'leader');
+    if (grant && m.type === 'vote') {
+      this.vote = m.from;
+      this.electionElapsed = 0;
+    }
+    this.send({
+      ...blank(),
+      type: resp,
+      from: this.id,
+      to: m.from,
+      term: grant ? m.term : this.term,
+      reject: !grant,
+    });
+  }
+
+  private onVoteResponse(m: Message): void {
+    const expecting =
+      (this.role === 'precandidate' && m.type === 'prevoteResp') ||
+      (this.role === 'candidate' && m.type === 'voteResp');
+    if (!expecting) return;
+    if (m.type === 'prevoteResp' && !m.reject && m.term !== this.term + 1) return;
+    this.votes.set(m.from, !m.reject);
+    const t = this.tally();
+    if (t === 'won') this.winElection(m.type === 'prevoteResp' ? 'prevote' : 'vote');
+    else if (t === 'lost') this.becomeFollower(this.term, null);
+  }
+
+  private onAppend(m: Message): void {
+    if (this.role !== 'follower') this.becomeFollower(m.term, m.from);
+    this.leader = m.from;
+    this.electionElapsed = 0;
+    const reply = (extra: Partial<Message>) =>
+      this.send({
+        ...blank(),
+        type: 'appendResp',
+        from: this.id,
+        to: m.from,
+        term: this.term,
+        ...extra,
+      });
+    if (m.index < this.commit) return reply({ index: this.commit });
+    const t = this.termAt(m.index);
+    if (t === undefined || t !== m.logTerm) {
+      // Fast backtracking: skip back over the whole conflicting term.
+      let hint = Math.min(m.index, this.lastIndex());
+      while (hint > this.offset && (this.termAt(hint) ?? 0) > m.logTerm) hint--;
+      return reply({
+        reject: true,
+        index: m.index,
+        hintIndex: hint,
+        hintTerm: this.termAt(hint) ?? 0,
+      });
+    }
+    let last = m.index;
+    for (const e of m.entries) {
+      if (e.index <= this.offset) continue;
+      const existing = this.termAt(e.index);
+      if (existing === e.term) {
+        last = e.index;
+        continue;
+      }
+      if (e.type === 'block' && this.opts.blockVerifier) {
+        const why = this.opts.blockVerifier.check(e.data, {
+          term: e.term,
+          leader: e.term === m.term ? m.from : null,
+          prevHash: this.prevBlockHash(e.index),
+        });
+        if (why)
+          return reply({
+            reject: true,
+            index: m.index,
+            hintIndex: last,
+            hintTerm: this.termAt(last) ?? 0,
+          });
+      }
+      if (existing !== undefined) {
+        if (e.index <= this.commit)
+          throw new EhrError(
+            'CONSENSUS_SAFETY',
+            `leader tried to overwrite committed entry ${e.index}`,
+          );
+        this.log = this.log.slice(0, e.index - this.offset - 1);
+        this.stable = Math.min(this.stable, e.index - 1);
+      }
+      this.log.push(e);
+      last = e.index;
+    }
+    const commit = Math.min(m.commit, last);
+    if (commit > this.commit) this.commit = commit;
+    reply({ index: last });
+  }
+
+  private onSnapshot(m: Message): void {
+    const s = m.snapshot!;
+    this.leader = m.from;
+    this.electionElapsed = 0;
+    const reply = (index: number) =>
+      this.send({
+        ...blank(),
+        type: 'appendResp',
+        from: this.id,
+        to: m.from,
+        term: this.term,
+        index,
+      });
+    if (s.index <= this.commit) return reply(this.commit);
+    if (this.termAt(s.index) === s.term) {
+      // We hold the snapshot's entry: keep the log, just fast-forward the commit.
+      this.commit = s.index;
+      return reply(s.index);
+    }
+    this.log = [];
+    this.offset = s.index;
+    this.offsetTerm = s.term;
+    this.snapshot = s;
+    this.pendingSnapshot = s;
+    this.membership = cloneMembership(s.membership);
+    this.commit = s.index;
+    this.stable = s.index;
+    reply(s.index);
+  }
+
+  private onAppendResponse(m: Message): void {
+    if (this.role !== 'leader') return;
+    const pr = this.progress.get(m.from);
+    if (!pr) return;
+    pr.active = true;
+    if (m.reject) {
+      if (m.index < pr.match) return; // stale
+      let next = m.hintIndex + 1;
+      if (m.hintTerm > 0) {
+        let i = Math.min(m.hintIndex, this.lastIndex());
+        while (i > this.offset && (this.termAt(i) ?? 0) > m.hintTerm) i--;
+        next = i + 1;
+      }
+      pr.next = Math.max(pr.match + 1, Math.min(next, this.lastIndex() + 1));
+      pr.state = 'probe';
+      pr.inflight = 0;
+      pr.paused = false;
+      this.sendAppend(m.from);
+      return;
+    }
+    if (m.index > pr.match) {
+      pr.match = m.index;
+      if (pr.state !== 'replicate') {
+        pr.state = 'replicate';
+        pr.inflight = 0;
+      }
+    }
+    pr.next = Math.max(pr.next, pr.match + 1);
+    pr.inflight = Math.max(0, pr.inflight - 1);
+    pr.paused = false;
+    if (this.maybeCommit()) this.broadcastAppend();
+    else if (pr.next <= this.lastIndex()) this.sendAppend(m.from);
+    if (this.transferee === m.from && pr.match === this.lastIndex()) {
+      this.send({ ...blank(), type: 'timeoutNow', from: this.id, to: m.from, term: this.term });
+    }
+  }
+
+  private maybeCommit(): boolean {
+    const matches = this.membership.voters
+      .map((v) => (v === this.id ? this.stable : (this.progress.get(v)?.match ?? 0)))
+      .sort((a, b) => b - a);
+    const candidate = matches[this.quorum() - 1] ?? 0;
+    if (candidate > this.commit && this.termAt(candidate) === this.term) {
+      this.commit = candidate;
+      return true;
+    }
+    return false;
+  }
+
+  private broadcastAppend(): void {
+    for (const n of this.progress.keys()) this.sendAppend(n);
+  }
+
+  private heartbeat(): void {
+    for (const [n, pr] of this.progress) {
+      // Retransmit from the last acknowledged point if anything is unacknowledged: messages may
+      // have been lost. Otherwise an empty append carries the commit index.
+      if (pr.match < this.lastIndex()) {
+        pr.next = pr.match + 1;
+        pr.inflight = 0;
+        pr.paused = false;
+      }
+      this.sendAppend(n, true);
+    }
+  }
+
+  private sendAppend(to: string, force = false): void {
+    const pr = this.progress.get(to)!;
+    if (!force && (pr.paused || pr.inflight >= this.opts.maxInflightMsgs)) return;
+    const prev = pr.next - 1;
+    const prevTerm = this.termAt(prev);
+    if (prevTerm === undefined) {
+      if (!this.snapshot) return;
+      pr.state = 'snapshot';
+      pr.next = this.snapshot.index + 1;
+      this.send({
+        ...blank(),
+        type: 'snapshot',
+        from: this.id,
+        to,
+        term: this.term,
+        snapshot: this.snapshot,
+      });
+      return;
+    }
+    const last = Math.min(this.lastIndex(), pr.next + this.opts.maxEntriesPerMsg - 1);
+    if (last < pr.next && !force) return;
+    const entries = last >= pr.next ? this.slice(pr.next, last) : [];
+    this.send({
+      ...blank(),
+      type: 'append',
+      from: this.id,
+      to,
+      term: this.term,
+      index: prev,
+      logTerm: prevTerm,
+      entries,
+      commit: Math.min(this.commit, last >= pr.next ? last : prev),
+    });
+    if (entries.length > 0) {
+      if (pr.state === 'replicate') {
+        pr.next = last + 1;
+        pr.inflight++;
+      } else {
+        pr.paused = true;
+      }
+    }
+  }
+
+  private send(m: Message): void {
+    this.outbox.push(m);
+  }
+
+  // ---- Ready -------------------------------------------------------------------------------
+
+  hardState(): HardState {
+    return { term: this.term, vote: this.vote, commit: this.commit };
+  }
+
+  softState(): SoftState {
+    return { leader: this.leader, role: this.role };
+  }
+
+  private committedToApply(): Entry[] {
+    const upTo = Math.min(this.commit, this.stable);
+    if (upTo <= this.applied) return [];
+    return this.slice(Math.max(this.applied + 1, this.offset + 1), upTo);
+  }
+
+  hasReady(): boolean {
+    const hs = this.prevHard;
+    return (
+      this.outbox.length > 0 ||
+      this.lastIndex() > this.stable ||
+      this.pendingSnapshot !== undefined ||
+      hs.term !== this.term ||
+      hs.vote !== this.vote ||
+      hs.commit !== this.commit ||
+      this.prevSoft.leader !== this.leader ||
+      this.prevSoft.role !== this.role ||
+      this.committedToApply().length > 0
+    );
+  }
+
+  ready(): Ready {
+    const rd: Ready = {
+      entries: this.lastIndex() > this.stable ? this.slice(this.stable + 1, this.lastIndex()) : [],
+      messages: this.outbox,
+      committed: this.committedToApply(),
+    };
+    this.outbox = [];
+    const hs = this.hardState();
+    if (
+      hs.term !== this.prevHard.term ||
+      hs.vote !== this.prevHard.vote ||
+      hs.commit !== this.prevHard.commit
+    )
+      rd.hardState = hs;
+    const ss = this.softState();
+    if (ss.leader !== this.prevSoft.leader || ss.role !== this.prevSoft.role) rd.softState = ss;
+    if (this.pendingSnapshot) rd.snapshot = this.pendingSnapshot;
+    return rd;
+  }
+
+  advance(rd: Ready): void {
+    if (rd.hardState) this.prevHard = rd.hardState;
+    if (rd.softState) this.prevSoft = rd.softState;
+    if (rd.snapshot) {
+      if (this.pendingSnapshot === rd.snapshot) this.pendingSnapshot = undefined;
+      this.applied = Math.max(this.applied, rd.snapshot.index);
+      this.stable = Math.max(this.stable, rd.snapshot.index);
+    }
+    const lastNew = rd.entries.at(-1);
+    if (lastNew && this.termAt(lastNew.index) === lastNew.term)
+      this.stable = Math.max(this.stable, lastNew.index);
+    for (const e of rd.committed) {
+      if (e.index <= this.applied) continue;
+      if (e.type === 'config') this.applyConf(decodeConfChange(e.data));
+      this.applied = e.index;
+    }
+    if (this.role === 'leader' && this.maybeCommit()) this.broadcastAppend();
+  }
+
+  progressOf(): Record<string, number> {
+    const out: Record<string, number> = {};
+    for (const [n, pr] of this.progress) out[n] = pr.match;
+    return out;
+  }
+}
+
+function cloneMembership(m: Membership): Membership {
+  return { voters: [...m.voters], learners: [...m.learners], removed: [...m.removed] };
+}

@@ -1,0 +1,340 @@
+/**
+ * A deterministic, seeded network simulator for the Raft engine: N nodes, messages dropped,
+ * duplicated, delayed and reordered, partitions (symmetric and one-way), crash and restart from
+ * persisted state only, membership changes - and after every step the Raft safety invariants.
+ */
+import { fromUtf8, sha256, toHex, utf8 } from '@ehr/core';
+import { RaftNode } from '../src/raft.ts';
+import { decodeMessage, encodeMessage } from '../src/codec.ts';
+import type {
+  BlockVerifier,
+  Entry,
+  HardState,
+  Membership,
+  Message,
+  Snapshot,
+} from '../src/types.ts';
+
+export function mulberry32(seed: number): () => number {
+  let a = seed >>> 0;
+  return () => {
+    a = (a + 0x6d2b79f5) >>> 0;
+    let t = a;
+    t = Math.imul(t ^ (t >>> 15), t | 1);
+    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
+    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+  };
+}
+
+export const GENESIS_HASH = sha256(utf8('sim genesis'));
+
+/** Test blocks: JSON naming term, proposer and previous hash; hash = SHA-256 of the bytes. */
+export function makeBlock(
+  term: number,
+  proposer: string,
+  prevHash: Uint8Array,
+  n: number,
+): Uint8Array {
+  return utf8(JSON.stringify({ term, proposer, prev: toHex(prevHash), n }));
+}
+
+export const testVerifier: BlockVerifier = {
+  check(data, ctx) {
+    const b = JSON.parse(fromUtf8(data)) as { term: number; proposer: string; prev: string };
+    if (b.term !== ctx.term) return `block names term ${b.term}, entry is term ${ctx.term}`;
+    if (ctx.leader !== null && b.proposer !== ctx.leader)
+      return `block by ${b.proposer}, leader is ${ctx.leader}`;
+    if (b.prev !== toHex(ctx.prevHash)) return 'block does not link to the previous block';
+    return undefined;
+  },
+  hashOf: (data) => sha256(data),
+};
+
+interface Stored {
+  hardState: HardState | undefined;
+  entries: Entry[];
+  snapshot: Snapshot | undefined;
+  applied: number;
+}
+
+interface SimNode {
+  id: string;
+  raft: RaftNode;
+  stored: Stored;
+  up: boolean;
+  persistedCommit: number;
+  lastCommit: number;
+}
+
+export interface Faults {
+  drop: number;
+  duplicate: number;
+  maxDelay: number;
+}
+
+export class Violation extends Error {}
+
+const identities = new WeakMap<Entry, string>();
+/** term:type:sha256(data), cached per entry object (entries are immutable once made). */
+export function identityOf(e: Entry): string {
+  let id = identities.get(e);
+  if (!id) {
+    id = `${e.term}:${e.type}:${toHex(sha256(e.data))}`;
+    identities.set(e, id);
+  }
+  return id;
+}
+
+export class Sim {
+  readonly rng: () => number;
+  readonly nodes = new Map<string, SimNode>();
+  private queue: { at: number; bytes: Uint8Array; from: string; to: string }[] = [];
+  now = 0;
+  steps = 0;
+  faults: Faults = { drop: 0, duplicate: 0, maxDelay: 1 };
+  /** Directed links that are cut: `${from}>${to}`. */
+  cut = new Set<string>();
+  private readonly leaders = new Map<number, string>();
+  /** Index -> committed entry identity, and the term it was first seen committed in. */
+  readonly committed = new Map<number, { identity: string; term: number }>();
+  private readonly initial: Membership;
+  private blockNo = 0;
+  readonly opts: { electionTick: number; heartbeatTick: number; compactEvery: number };
+
+  constructor(seed: number, ids: string[], opts: Partial<Sim['opts']> = {}) {
+    this.rng = mulberry32(seed);
+    this.opts = { electionTick: 10, heartbeatTick: 2, compactEvery: 0, ...opts };
+    this.initial = { voters: [...ids], learners: [], removed: [] };
+    for (const id of ids) this.add(id);
+  }
+
+  add(id: string): void {
+    const stored: Stored = { hardState: undefined, entries: [], snapshot: undefined, applied: 0 };
+    this.nodes.set(id, {
+      id,
+      raft: this.build(id, stored),
+      stored,
+      up: true,
+      persistedCommit: 0,
+      lastCommit: 0,
+    });
+  }
+
+  private build(id: string, stored: Stored): RaftNode {
+    return new RaftNode({
+      id,
+      initial: this.initial,
+      genesisHash: GENESIS_HASH,
+      storage: {
+        ...(stored.hardState ? { hardState: stored.hardState } : {}),
+        entries: stored.entries,
+        ...(stored.snapshot ? { snapshot: stored.snapshot } : {}),
+        applied: stored.applied,
+      },
+      electionTick: this.opts.electionTick,
+      heartbeatTick: this.opts.heartbeatTick,
+      random: this.rng,
+      blockVerifier: testVerifier,
+    });
+  }
+
+  crash(id: string): void {
+    const n = this.nodes.get(id)!;
+    n.up = false;
+  }
+
+  restart(id: string): void {
+    const n = this.nodes.get(id)!;
+    if (n.up) return;
+    n.raft = this.build(id, n.stored);
+    n.up = true;
+    n.lastCommit = n.raft.commit;
+  }
+
+  leader(): SimNode | undefined {
+    let best: SimNode | undefined;
+    for (const n of this.nodes.values()) {
+      if (n.up && n.raft.role === 'leader' && (!best || n.raft.term > best.raft.term)) best = n;
+    }
+    return best;
+  }
+
+  /** A client asks the current leader (if any) to commit a block. */
+  propose(): boolean {
+    const l = this.leader();
+    if (!l) return false;
+    try {
+      l.raft.propose(makeBlock(l.raft.term, l.id, l.raft.lastBlockHash(), ++this.blockNo));
+      return true;
+    } catch {
+      return false;
+    }
+  }
+
+  private send(from: string, m: Message): void {
+    const bytes = encodeMessage(m);
+    const copies = this.rng() < this.faults.duplicate ? 2 : 1;
+    for (let c = 0; c < copies; c++) {
+      if (this.rng() < this.faults.drop) continue;
+      const delay = 1 + Math.floor(this.rng() * this.faults.maxDelay);
+      this.queue.push({ at: this.now + delay, bytes, from, to: m.to });
+    }
+  }
+
+  /** One tick of every live node, delivery of due messages, Ready processing, checks. */
+  step(): void {
+    this.now++;
+    this.steps++;
+    for (const n of this.nodes.values()) if (n.up) n.raft.tick();
+    const due = this.queue.filter((q) => q.at <= this.now);
+    this.queue = this.queue.filter((q) => q.at > this.now);
+    // Reorder deliveries that fall due together.
+    for (let i = due.length - 1; i > 0; i--) {
+      const j = Math.floor(this.rng() * (i + 1));
+      [due[i], due[j]] = [due[j]!, due[i]!];
+    }
+    for (const q of due) {
+      const n = this.nodes.get(q.to);
+      if (!n?.up || this.cut.has(`${q.from}>${q.to}`)) continue;
+      n.raft.step(decodeMessage(q.bytes));
+      this.process(n);
+    }
+    for (const n of this.nodes.values()) if (n.up) this.process(n);
+    this.check();
+  }
+
+  private process(n: SimNode): void {
+    while (n.raft.hasReady()) {
+      const rd = n.raft.ready();
+      const st = n.stored;
+      // persist, in this order, before anything is sent
+      if (rd.snapshot) {
+        st.snapshot = rd.snapshot;
+        st.entries = st.entries.filter((e) => e.index > rd.snapshot!.index);
+        st.applied = Math.max(st.applied, rd.snapshot.index);
+      }
+      if (rd.entries.length > 0) {
+        const first = rd.entries[0]!.index;
+        st.entries = [...st.entries.filter((e) => e.index < first), ...rd.entries];
+      }
+      if (rd.hardState) {
+        if (rd.hardState.commit < n.persistedCommit) {
+          throw new Violation(
+            `${n.id}: persisted commit went back ${n.persistedCommit} -> ${rd.hardState.commit}`,
+          );
+        }
+        n.persistedCommit = rd.hardState.commit;
+        st.hardState = rd.hardState;
+      }
+      for (const m of rd.messages) this.send(n.id, m);
+      for (const e of rd.committed) {
+        const identity = identityOf(e);
+        const seen = this.committed.get(e.index);
+        if (seen !== undefined && seen.identity !== identity) {
+          throw new Violation(
+            `state-machine safety: index ${e.index} applied as ${identity} on ${n.id}, ${seen.identity} elsewhere`,
+          );
+        }
+        if (!seen) this.committed.set(e.index, { identity, term: n.raft.term });
+        st.applied = e.index;
+      }
+      n.raft.advance(rd);
+      if (
+        this.opts.compactEvery > 0 &&
+        n.raft.applied % this.opts.compactEvery === 0 &&
+        n.raft.applied > 0
+      ) {
+        n.raft.compact(n.raft.applied, this.hashAt(n, n.raft.applied), new Uint8Array(0));
+        const snap = n.raft.currentSnapshot();
+        if (snap && snap.index === n.raft.applied) {
+          st.snapshot = snap;
+          st.entries = st.entries.filter((e) => e.index > snap.index);
+        }
+      }
+    }
+  }
+
+  private hashAt(n: SimNode, index: number): Uint8Array {
+    for (let i = index; i > 0; i--) {
+      const e = n.raft.entry(i);
+      if (!e) break;
+      if (e.type === 'block') return sha256(e.data);
+    }
+    return n.raft.currentSnapshot()?.lastBlockHash ?? GENESIS_HASH;
+  }
+
+  check(): void {
+    const live = [...this.nodes.values()].filter((n) => n.up);
+    for (const n of live) {
+      if (n.raft.role === 'leader') {
+        const prev = this.leaders.get(n.raft.term);
+        if (prev !== undefined && prev !== n.id) {
+          throw new Violation(`election safety: ${prev} and ${n.id} both led term ${n.raft.term}`);
+        }
+        this.leaders.set(n.raft.term, n.id);
+        // Leader completeness: every committed entry it could hold is in its log.
+        for (const [index, { identity, term }] of this.committed) {
+          // Only leaders elected after the commit must hold it.
+          if (term >= n.raft.term) continue;
+          const e = n.raft.entry(index);
+          if (!e) {
+            if (index > n.raft.lastIndex())
+              throw new Violation(
+                `leader completeness: leader ${n.id} (term ${n.raft.term}) lacks committed index ${index}`,
+              );
+            continue;
+          }
+          if (identityOf(e) !== identity) {
+            throw new Violation(
+              `leader completeness: leader ${n.id} holds a different entry at committed index ${index}`,
+            );
+          }
+        }
+      }
+      if (n.raft.commit < n.lastCommit)
+        throw new Violation(`${n.id}: commit index went back ${n.lastCommit} -> ${n.raft.commit}`);
+      n.lastCommit = n.raft.commit;
+    }
+    // Log matching: same index and term => same entry and same prefix (checked from the end).
+    for (let a = 0; a < live.length; a++) {
+      for (let b = a + 1; b < live.length; b++) this.checkLogMatching(live[a]!.raft, live[b]!.raft);
+    }
+  }
+
+  private checkLogMatching(x: RaftNode, y: RaftNode): void {
+    let i = Math.min(x.lastIndex(), y.lastIndex());
+    while (i > 0) {
+      const ex = x.entry(i);
+      const ey = y.entry(i);
+      if (!ex || !ey) return;
+      if (ex.term === ey.term) break;
+      i--;
+    }
+    for (let j = i; j > 0; j--) {
+      const ex = x.entry(j);
+      const ey = y.entry(j);
+      if (!ex || !ey) return;
+      if (ex !== ey && identityOf(ex) !== identityOf(ey)) {
+        throw new Violation(
+          `log matching: ${x.id} and ${y.id} differ at index ${j} below a matching entry at ${i}`,
+        );
+      }
+      if (j < i - 50) return; // bounded per step; earlier steps checked the older prefix
+    }
+  }
+
+  heal(): void {
+    this.cut.clear();
+    this.faults = { drop: 0, duplicate: 0, maxDelay: 1 };
+    for (const n of this.nodes.values()) if (!n.up) this.restart(n.id);
+  }
+
+  isolate(group: string[]): void {
+    const ids = [...this.nodes.keys()];
+    for (const a of ids) {
+      for (const b of ids) {
+        if (group.includes(a) !== group.includes(b)) this.cut.add(`${a}>${b}`);
+      }
+    }
+  }
+}
