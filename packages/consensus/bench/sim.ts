@@ -2,7 +2,7 @@
  * sim:consensus - runs many more seeded fault schedules than CI does and reports how many
  * schedules and steps ran with zero invariant violations. SCHEDULES (default 5000), FROM (1).
  */
-import { runSchedule } from '../test/simulator.test.ts';
+import { runSchedule } from '../test/schedule.ts';
 
 const count = Number(process.env.SCHEDULES ?? 5000);
 const from = Number(process.env.FROM ?? 1);
