@@ -1,0 +1,335 @@
+/**
+ * The libp2p host of a node: TCP + Noise + Yamux, identify, ping, a private Kademlia DHT (its
+ * protocol id is derived from the chain id, so it never joins the public DHT), gossipsub for
+ * transactions, a length-prefixed consensus channel (one long-lived stream per peer) and
+ * request/response protocols. A connection gater refuses every peer that is not a member on
+ * chain, asked at each connection, so membership changes apply without a restart.
+ */
+import { noise } from '@chainsafe/libp2p-noise';
+import { yamux } from '@chainsafe/libp2p-yamux';
+import { EhrError } from '@ehr/core';
+import { gossipsub, TopicValidatorResult } from '@libp2p/gossipsub';
+import { identify } from '@libp2p/identify';
+import type { PeerId, Stream } from '@libp2p/interface';
+import { kadDHT, passthroughMapper } from '@libp2p/kad-dht';
+import { ping } from '@libp2p/ping';
+import { tcp } from '@libp2p/tcp';
+import { lpStream, type LengthPrefixedStream } from '@libp2p/utils';
+import { multiaddr } from '@multiformats/multiaddr';
+import { createLibp2p } from 'libp2p';
+import { libp2pKey, nodeIdOf, peerIdOf } from './identity.ts';
+
+export interface HostOptions {
+  chainId: string;
+  secretKey: Uint8Array;
+  listen: string[];
+  announce?: string[];
+  /** Multiaddrs with /p2p/<peer id>. */
+  bootstrap: string[];
+  /** Is this node id (hex) a member on chain right now? */
+  isMember: (nodeId: string) => boolean;
+  maxFrameBytes?: number;
+  log?: (msg: string, data?: Record<string, unknown>) => void;
+}
+
+type Validate = (from: string, bytes: Uint8Array) => Promise<'accept' | 'reject' | 'ignore'>;
+
+const MAX_QUEUED = 1024;
+
+interface Outbound {
+  lp?: LengthPrefixedStream<Stream>;
+  stream?: Stream;
+  opening?: Promise<void>;
+  queued: Uint8Array[];
+  writing: boolean;
+}
+
+export class P2PHost {
+  readonly nodeId: string;
+  private readonly node: Awaited<ReturnType<typeof createHost>>;
+  private readonly opts: HostOptions;
+  private readonly raftProtocol: string;
+  private readonly outbound = new Map<string, Outbound>();
+  private consensusHandler: ((from: string, bytes: Uint8Array) => void) | undefined;
+  private readonly bootstrapIds: Set<string>;
+  private stopped = false;
+
+  private constructor(
+    node: Awaited<ReturnType<typeof createHost>>,
+    opts: HostOptions,
+    nodeId: string,
+  ) {
+    this.node = node;
+    this.opts = opts;
+    this.nodeId = nodeId;
+    this.raftProtocol = `/ehr/${opts.chainId}/raft/1.0.0`;
+    this.bootstrapIds = new Set(
+      opts.bootstrap.map((a) => {
+        const id = multiaddr(a)
+          .getComponents()
+          .find((c) => c.name === 'p2p')?.value;
+        return id ?? '';
+      }),
+    );
+  }
+
+  static async create(opts: HostOptions): Promise<P2PHost> {
+    const node = await createHost(opts);
+    const nodeId = nodeIdOf(node.peerId)!;
+    const host = new P2PHost(node, opts, nodeId);
+    await host.start();
+    return host;
+  }
+
+  get addresses(): string[] {
+    return this.node.getMultiaddrs().map((a) => a.toString());
+  }
+
+  get peerId(): string {
+    return this.node.peerId.toString();
+  }
+
+  private async start(): Promise<void> {
+    const max = this.opts.maxFrameBytes ?? 16 * 1024 * 1024;
+    await this.node.handle(
+      this.raftProtocol,
+      async (stream, connection) => {
+        const from = nodeIdOf(connection.remotePeer);
+        if (!from || !this.opts.isMember(from)) {
+          stream.abort(new Error('not a member'));
+          return;
+        }
+        const lp = lpStream(stream, { maxDataLength: max });
+        try {
+          for (;;) {
+            const frame = await lp.read();
+            this.consensusHandler?.(from, frame.subarray());
+          }
+        } catch {
+          // stream ended or broke: the sender reopens
+        }
+      },
+      { maxInboundStreams: 64, runOnLimitedConnection: false },
+    );
+    // Connect to bootstrap peers; the DHT then finds everyone else by peer id.
+    for (const a of this.opts.bootstrap) {
+      this.node
+        .dial(multiaddr(a))
+        .catch((err: Error) =>
+          this.opts.log?.('bootstrap dial failed', { addr: a, err: err.message }),
+        );
+    }
+  }
+
+  onConsensusMessage(handler: (from: string, bytes: Uint8Array) => void): void {
+    this.consensusHandler = handler;
+  }
+
+  /** Best effort, in order per peer; drops when a peer is unreachable or too slow (Raft retries). */
+  send(to: string, bytes: Uint8Array): void {
+    if (this.stopped || to === this.nodeId) return;
+    let o = this.outbound.get(to);
+    if (!o) {
+      o = { queued: [], writing: false };
+      this.outbound.set(to, o);
+    }
+    if (o.queued.length >= MAX_QUEUED) return;
+    o.queued.push(bytes);
+    void this.flush(to, o);
+  }
+
+  private async flush(to: string, o: Outbound): Promise<void> {
+    if (o.writing) return;
+    o.writing = true;
+    try {
+      while (o.queued.length > 0 && !this.stopped) {
+        if (!o.lp) {
+          try {
+            const stream = await this.node.dialProtocol(peerIdOf(to), this.raftProtocol, {
+              signal: AbortSignal.timeout(3000),
+            });
+            o.stream = stream;
+            o.lp = lpStream(stream, { maxDataLength: this.opts.maxFrameBytes ?? 16 * 1024 * 1024 });
+          } catch (err) {
+            o.queued = [];
+            this.opts.log?.('consensus dial failed', { to, err: (err as Error).message });
+            return;
+          }
+        }
+        const batch = o.queued;
+        o.queued = [];
+        try {
+          await o.lp.writeV(batch);
+        } catch {
+          o.lp = undefined;
+          o.stream = undefined;
+        }
+      }
+    } finally {
+      o.writing = false;
+    }
+  }
+
+  async request(
+    to: string,
+    protocol: string,
+    bytes: Uint8Array,
+    timeoutMs: number,
+  ): Promise<Uint8Array> {
+    const signal = AbortSignal.timeout(timeoutMs);
+    let stream: Stream;
+    try {
+      stream = await this.node.dialProtocol(peerIdOf(to), this.proto(protocol), { signal });
+    } catch (err) {
+      throw new EhrError(
+        'P2P_UNREACHABLE',
+        `cannot reach ${to.slice(0, 12)}… for ${protocol}: ${(err as Error).message}`,
+        { to, protocol },
+      );
+    }
+    const lp = lpStream(stream, { maxDataLength: this.opts.maxFrameBytes ?? 64 * 1024 * 1024 });
+    try {
+      await lp.write(bytes, { signal });
+      const reply = await lp.read({ signal });
+      await stream.close().catch(() => {});
+      return reply.subarray();
+    } catch (err) {
+      stream.abort(err as Error);
+      if (signal.aborted)
+        throw new EhrError(
+          'P2P_TIMEOUT',
+          `${protocol} request to ${to.slice(0, 12)}… timed out after ${timeoutMs} ms`,
+          { to, protocol },
+        );
+      throw new EhrError(
+        'P2P_REQUEST_FAILED',
+        `${protocol} request to ${to.slice(0, 12)}… failed: ${(err as Error).message}`,
+        { to, protocol },
+      );
+    }
+  }
+
+  private proto(name: string): string {
+    return `/ehr/${this.opts.chainId}/${name}/1.0.0`;
+  }
+
+  handle(
+    protocol: string,
+    handler: (from: string, bytes: Uint8Array) => Promise<Uint8Array>,
+  ): void {
+    void this.node.handle(this.proto(protocol), async (stream, connection) => {
+      const from = nodeIdOf(connection.remotePeer);
+      if (!from || !this.opts.isMember(from)) {
+        stream.abort(new Error('not a member'));
+        return;
+      }
+      const lp = lpStream(stream, { maxDataLength: this.opts.maxFrameBytes ?? 16 * 1024 * 1024 });
+      try {
+        const req = await lp.read({ signal: AbortSignal.timeout(10_000) });
+        await lp.write(await handler(from, req.subarray()));
+        await stream.close();
+      } catch (err) {
+        stream.abort(err as Error);
+      }
+    });
+  }
+
+  private topic(name: string): string {
+    return `/ehr/${this.opts.chainId}/${name}/1`;
+  }
+
+  async publish(topic: string, bytes: Uint8Array): Promise<void> {
+    await this.node.services.pubsub.publish(this.topic(topic), bytes);
+  }
+
+  subscribe(topic: string, validate: Validate): void {
+    const t = this.topic(topic);
+    const ps = this.node.services.pubsub;
+    ps.topicValidators.set(t, async (peer, msg) => {
+      if (msg.type !== 'signed') return TopicValidatorResult.Reject;
+      const author = nodeIdOf(msg.from);
+      const relay = nodeIdOf(peer);
+      if (!author || !this.opts.isMember(author) || !relay || !this.opts.isMember(relay))
+        return TopicValidatorResult.Reject;
+      const verdict = await validate(author, msg.data);
+      return verdict === 'accept'
+        ? TopicValidatorResult.Accept
+        : verdict === 'reject'
+          ? TopicValidatorResult.Reject
+          : TopicValidatorResult.Ignore;
+    });
+    ps.subscribe(t);
+  }
+
+  peers(): { nodeId: string; addresses: string[] }[] {
+    const out = new Map<string, string[]>();
+    for (const c of this.node.getConnections()) {
+      const id = nodeIdOf(c.remotePeer);
+      if (!id) continue;
+      out.set(id, [...(out.get(id) ?? []), c.remoteAddr.toString()]);
+    }
+    return [...out].map(([nodeId, addresses]) => ({ nodeId, addresses }));
+  }
+
+  /** Finds a member's addresses by node id through the DHT. */
+  async findMember(nodeId: string, timeoutMs = 5000): Promise<string[]> {
+    const info = await this.node.peerRouting.findPeer(peerIdOf(nodeId), {
+      signal: AbortSignal.timeout(timeoutMs),
+    });
+    return info.multiaddrs.map((a) => a.toString());
+  }
+
+  /** Closes connections to peers that are no longer members. */
+  async refreshMembership(): Promise<void> {
+    for (const c of this.node.getConnections()) {
+      const id = nodeIdOf(c.remotePeer);
+      if (!id || (!this.opts.isMember(id) && !this.bootstrapIds.has(c.remotePeer.toString()))) {
+        await c.close().catch(() => {});
+        if (id) this.outbound.delete(id);
+      }
+    }
+  }
+
+  async stop(): Promise<void> {
+    this.stopped = true;
+    await this.node.stop();
+  }
+}
+
+async function createHost(opts: HostOptions) {
+  const privateKey = await libp2pKey(opts.secretKey);
+  const allowed = (peer: PeerId): boolean => {
+    const id = nodeIdOf(peer);
+    return id !== undefined && opts.isMember(id);
+  };
+  return createLibp2p({
+    privateKey,
+    addresses: {
+      listen: opts.listen,
+      ...(opts.announce && opts.announce.length > 0 ? { announce: opts.announce } : {}),
+    },
+    transports: [tcp()],
+    connectionEncrypters: [noise()],
+    streamMuxers: [yamux()],
+    connectionGater: {
+      denyDialPeer: (peer) => !allowed(peer),
+      denyInboundEncryptedConnection: (peer) => !allowed(peer),
+      denyOutboundEncryptedConnection: (peer) => !allowed(peer),
+      denyDialMultiaddr: () => false,
+    },
+    services: {
+      identify: identify(),
+      ping: ping(),
+      dht: kadDHT({
+        protocol: `/ehr/${opts.chainId}/kad/1.0.0`,
+        clientMode: false,
+        peerInfoMapper: passthroughMapper,
+        allowQueryWithZeroPeers: true,
+      }),
+      pubsub: gossipsub({
+        allowPublishToZeroTopicPeers: true,
+        emitSelf: false,
+      }),
+    },
+  });
+}
