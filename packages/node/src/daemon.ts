@@ -272,7 +272,9 @@ export class Daemon extends EventEmitter {
       time: header.time,
       receipts: result.receipts,
       writes: result.writes,
-      payloads: entry.payloads,
+      payloads: new Map(
+        [...entry.payloads].filter(([h]) => result.payloads.referenced.includes(h)),
+      ),
       erased: result.payloads.erased,
       raftIndex: e.index,
     });

@@ -7,3 +7,6 @@ export * from './metrics-server.ts';
 export * from './proposer.ts';
 export * from './range-fetcher.ts';
 export * from './tx-tracker.ts';
+export * from './adapters.ts';
+export * from './daemon.ts';
+export * from './start.ts';

@@ -27,6 +27,8 @@ export interface RaftSnapshotMeta {
 }
 
 export interface RaftReady {
+  /** The engine's own Ready, handed back on advance. */
+  raw: unknown;
   hardState?: RaftHardState;
   entries: RaftEntry[];
   snapshot?: RaftSnapshotMeta;

@@ -1,0 +1,112 @@
+/** Binds the real engine, store and host to the daemon's ports. */
+import {
+  type BlockVerifier,
+  decodeConfChange,
+  decodeMessage,
+  encodeMessage,
+  type Ready,
+  type RaftNode,
+} from '@ehr/consensus';
+import { blockHash, equalBytes, toHex, verifyBlockSignature } from '@ehr/core';
+import type { Store } from '@ehr/store';
+import { decodeBlockEntry } from './block-entry.ts';
+import type { BlockCommit, ChainHead, NodeStore, Raft, RaftEntry, RaftReady } from './ports.ts';
+
+/** What a follower checks on every block entry it appends (see @ehr/consensus). */
+export const blockVerifier: BlockVerifier = {
+  check(data, ctx) {
+    let entry: ReturnType<typeof decodeBlockEntry>;
+    try {
+      entry = decodeBlockEntry(data);
+    } catch (err) {
+      return `block entry does not decode: ${(err as Error).message}`;
+    }
+    const h = entry.block.header;
+    if (h.term !== ctx.term) return `block names term ${h.term}, entry is term ${ctx.term}`;
+    if (ctx.leader !== null && toHex(h.proposer) !== ctx.leader)
+      return 'block is not signed by the term leader';
+    if (!equalBytes(h.prevHash, ctx.prevHash)) return 'block does not link to the previous block';
+    if (!verifyBlockSignature(entry.block)) return 'proposer signature does not verify';
+    return undefined;
+  },
+  hashOf: (data) => blockHash(decodeBlockEntry(data).block.header),
+};
+
+export function raftPort(raft: RaftNode): Raft {
+  return {
+    tick: () => raft.tick(),
+    step(from, bytes) {
+      const m = decodeMessage(bytes);
+      // The transport authenticated the sender; a message claiming another sender is dropped.
+      if (m.from !== from) return;
+      raft.step(m);
+    },
+    proposeBlock: (data) => void raft.propose(data),
+    proposeMembership(change) {
+      const op = change.op === 'add' ? 'addLearner' : change.op;
+      raft.proposeConfChange({ op, node: change.node });
+    },
+    applyConfig(entry) {
+      decodeConfChange(entry.data);
+      return { voters: [...raft.membership.voters], learners: [...raft.membership.learners] };
+    },
+    transferLeadership: (to) => raft.transferLeadership(to),
+    hasReady: () => raft.hasReady(),
+    ready(): RaftReady {
+      const rd = raft.ready();
+      return {
+        raw: rd,
+        ...(rd.hardState ? { hardState: rd.hardState } : {}),
+        entries: rd.entries,
+        ...(rd.snapshot
+          ? {
+              snapshot: {
+                index: rd.snapshot.index,
+                term: rd.snapshot.term,
+                data: rd.snapshot.data,
+              },
+            }
+          : {}),
+        messages: rd.messages.map((m) => ({ to: m.to, bytes: encodeMessage(m) })),
+        committed: rd.committed,
+      };
+    },
+    advance: (rd) => raft.advance(rd.raw as Ready),
+    status: () => ({
+      id: raft.id,
+      term: raft.term,
+      leader: raft.leader,
+      role: raft.isVoter() ? raft.role : 'learner',
+      commit: raft.commit,
+      applied: raft.applied,
+      voters: [...raft.membership.voters],
+      learners: [...raft.membership.learners],
+      progress: raft.progressOf(),
+    }),
+  };
+}
+
+export function storePort(store: Store): NodeStore {
+  return {
+    state: store.state,
+    head: (): ChainHead => store.head(),
+    saveRaft: (entries: RaftEntry[], hs) => store.raft.save(entries, hs),
+    commitBlock: (c: BlockCommit) =>
+      store.commitBlock({
+        blockBytes: c.blockBytes,
+        hash: c.hash,
+        height: c.height,
+        stateHash: c.stateHash,
+        time: c.time,
+        receipts: c.receipts as Parameters<Store['commitBlock']>[0]['receipts'],
+        writes: c.writes,
+        payloads: c.payloads,
+        erased: c.erased,
+        raftIndex: c.raftIndex,
+      }),
+    setApplied: (i) => store.setApplied(i),
+    blockByHeight: (h) => store.blockBytes(h),
+    payload: (h) => store.payload(h),
+    close: () => store.close(),
+  };
+}

@@ -1,0 +1,243 @@
+/**
+ * Starting a node: builds the parts in order (key, genesis, store - verified, consensus engine
+ * from what the store persisted, libp2p host, daemon, metrics), and `stop()` tears them down in
+ * reverse. Every refusal names what is wrong: a corrupt store names its first bad height.
+ */
+import { readFileSync } from 'node:fs';
+import { mkdirSync } from 'node:fs';
+import { RaftNode } from '@ehr/consensus';
+import {
+  decode,
+  EhrError,
+  encode,
+  expectArray,
+  expectInteger,
+  expectMap,
+  loadKeyFile,
+  toHex,
+} from '@ehr/core';
+import { genesisBlockHash, listMembers, type Member, parseGenesis } from '@ehr/ledger';
+import { P2PHost } from '@ehr/p2p';
+import { Store, verifyStore } from '@ehr/store';
+import { blockVerifier, raftPort, storePort } from './adapters.ts';
+import type { NodeConfig } from './config.ts';
+import { Daemon } from './daemon.ts';
+import { createLogger, type Logger } from './logger.ts';
+import { nodeMetrics } from './metrics.ts';
+import { startMetricsServer } from './metrics-server.ts';
+
+export interface RunningNode {
+  daemon: Daemon;
+  host: P2PHost;
+  store: Store;
+  config: NodeConfig;
+  logger: Logger;
+  metrics: ReturnType<typeof nodeMetrics>;
+  metricsUrl: string | null;
+  members(): Member[];
+  stop(): Promise<void>;
+}
+
+const SYNC_PROTOCOL = 'sync';
+const MAX_SYNC_BATCH = 256;
+
+export async function startNode(
+  config: NodeConfig,
+  opts: { logger?: Logger; verify?: boolean } = {},
+): Promise<RunningNode> {
+  const logger = opts.logger ?? createLogger(config.name, config.log.level);
+  const passphrase = config.keyPassphraseEnv ? process.env[config.keyPassphraseEnv] : undefined;
+  const key = loadKeyFile(config.keyFile, passphrase);
+  if (key.dev)
+    logger.warn('this node runs with a development key (unencrypted); never use it in production');
+  let genesisText: string;
+  try {
+    genesisText = readFileSync(config.genesisFile, 'utf8');
+  } catch (err) {
+    throw new EhrError(
+      'GENESIS_UNREADABLE',
+      `cannot read genesis file ${config.genesisFile}: ${(err as Error).message}`,
+    );
+  }
+  const genesis = parseGenesis(genesisText, config.genesisFile);
+  mkdirSync(config.dataDir, { recursive: true });
+  const store = await Store.open(config.dataDir, genesis);
+  const closers: (() => Promise<void>)[] = [() => store.close()];
+  const fail = async (err: unknown): Promise<never> => {
+    for (const c of closers.reverse()) await c().catch(() => {});
+    throw err;
+  };
+  try {
+    if (opts.verify !== false) {
+      const report = await verifyStore(store);
+      logger.info({ height: report.height, txs: report.txs }, 'store verified');
+    }
+  } catch (err) {
+    return fail(err);
+  }
+  const nodeId = toHex(key.publicKey);
+  let members: Member[] = await listMembers(store.state);
+  const memberSet = () => new Set(members.map((m) => m.node));
+  let allowed = memberSet();
+
+  const stored = await store.raft.hardState();
+  const entries = await store.raft.entries(store.raft.firstIndex, store.raft.lastIndex);
+  if (await store.raft.snapshot()) {
+    // This node never compacts its consensus log (blocks are kept whole in the store), so a
+    // snapshot record means the data directory was written by something else.
+    return fail(
+      new EhrError(
+        'STORE_UNSUPPORTED',
+        `${config.dataDir} holds a compacted consensus log, which this version does not read`,
+      ),
+    );
+  }
+  const raft = new RaftNode({
+    id: nodeId,
+    initial: { voters: [...genesis.validators], learners: [...genesis.observers], removed: [] },
+    genesisHash: genesisBlockHash(genesis),
+    storage: {
+      ...(stored ? { hardState: stored } : {}),
+      entries,
+      ...(snapshot
+        ? {
+            snapshot: {
+              index: snapshot.index,
+              term: snapshot.term,
+              membership: { voters: [], learners: [], removed: [] },
+              lastBlockHash: store.head().hash,
+              data: snapshot.data,
+            },
+          }
+        : {}),
+      applied: store.head().applied,
+    },
+    electionTick: config.consensus.electionTicks,
+    heartbeatTick: config.consensus.heartbeatTicks,
+    random: Math.random,
+    blockVerifier,
+  });
+  const isMember = (id: string) =>
+    allowed.has(id) || raft.membership.voters.includes(id) || raft.membership.learners.includes(id);
+  let host: P2PHost;
+  try {
+    host = await P2PHost.create({
+      chainId: genesis.chainId,
+      secretKey: key.secretKey,
+      listen: config.p2p.listen,
+      announce: config.p2p.announce,
+      bootstrap: config.p2p.bootstrap,
+      isMember,
+      log: (msg, data) => logger.debug(data ?? {}, msg),
+    });
+  } catch (err) {
+    return fail(err);
+  }
+  closers.push(() => host.stop());
+  const metrics = nodeMetrics();
+  const daemon = new Daemon({
+    config,
+    chainId: genesis.chainId,
+    secretKey: key.secretKey,
+    store: storePort(store),
+    network: host,
+    raft: raftPort(raft),
+    logger,
+    metrics,
+    maxTxBytes: genesis.limits.maxTxBytes,
+  });
+  // Block range sync: serve committed blocks to members catching up.
+  host.handle(SYNC_PROTOCOL, async (_from, bytes) => {
+    const m = expectMap(decode(bytes), 'sync');
+    const from = expectInteger(m['from'], 'sync.from', 1);
+    const to = Math.min(
+      expectInteger(m['to'], 'sync.to', from),
+      from + MAX_SYNC_BATCH - 1,
+      store.head().height,
+    );
+    const blocks: Uint8Array[] = [];
+    for (let h = from; h <= to; h++) blocks.push((await store.blockBytes(h))!);
+    return encode({ blocks });
+  });
+  const refreshMembers = async () => {
+    members = await listMembers(store.state);
+    allowed = memberSet();
+    await host.refreshMembership();
+  };
+  daemon.on('block', () => {
+    metrics.peers.set(host.peers().length);
+  });
+  daemon.on('consensusChanges', () => void refreshMembers().then(() => reconcile()));
+  // On the leader, bring the consensus membership in line with the chain's member list, one
+  // single-server change at a time (the engine refuses a second while one is pending).
+  const reconcile = () => {
+    if (raft.role !== 'leader') return;
+    const want = new Map(members.map((m) => [m.node, m.role]));
+    const { voters, learners } = raft.membership;
+    try {
+      for (const [node, role] of want) {
+        if (role === 'validator' && learners.includes(node))
+          return void raft.proposeConfChange({ op: 'promote', node });
+        if (
+          !voters.includes(node) &&
+          !learners.includes(node) &&
+          !raft.membership.removed.includes(node)
+        ) {
+          return void raft.proposeConfChange({ op: 'addLearner', node });
+        }
+      }
+      for (const node of [...voters, ...learners]) {
+        if (!want.has(node)) {
+          if (node === nodeId) {
+            const next = voters.find((v) => v !== nodeId);
+            if (next) raft.transferLeadership(next);
+            return;
+          }
+          return void raft.proposeConfChange({ op: 'remove', node });
+        }
+      }
+    } catch (err) {
+      logger.debug({ err: (err as Error).message }, 'membership change deferred');
+    }
+  };
+  const reconcileTimer = setInterval(reconcile, 1000);
+  reconcileTimer.unref();
+  daemon.start();
+  let metricsUrl: string | null = null;
+  if (config.metrics) {
+    const ms = await startMetricsServer(metrics.registry, config.metrics.host, config.metrics.port);
+    closers.push(ms.close);
+    metricsUrl = ms.url;
+  }
+  logger.info({ nodeId, addresses: host.addresses, height: store.head().height }, 'node started');
+  return {
+    daemon,
+    host,
+    store,
+    config,
+    logger,
+    metrics,
+    metricsUrl,
+    members: () => members,
+    async stop() {
+      clearInterval(reconcileTimer);
+      await daemon.stop();
+      for (const c of closers.reverse()) await c().catch(() => {});
+      logger.info('node stopped');
+    },
+  };
+}
+
+/** Fetches blocks [from, to] from a member (used by catch-up sync). */
+export async function fetchBlocks(
+  host: P2PHost,
+  peer: string,
+  from: number,
+  to: number,
+): Promise<Uint8Array[]> {
+  const reply = expectMap(
+    decode(await host.request(peer, SYNC_PROTOCOL, encode({ from, to }), 10_000)),
+    'sync reply',
+  );
+  return expectArray(reply['blocks'], 'sync.blocks') as Uint8Array[];
+}
