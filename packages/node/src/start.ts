@@ -99,17 +99,6 @@ export async function startNode(
     storage: {
       ...(stored ? { hardState: stored } : {}),
       entries,
-      ...(snapshot
-        ? {
-            snapshot: {
-              index: snapshot.index,
-              term: snapshot.term,
-              membership: { voters: [], learners: [], removed: [] },
-              lastBlockHash: store.head().hash,
-              data: snapshot.data,
-            },
-          }
-        : {}),
       applied: store.head().applied,
     },
     electionTick: config.consensus.electionTicks,
