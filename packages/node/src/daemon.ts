@@ -413,6 +413,32 @@ export class Daemon extends EventEmitter {
     return { status };
   }
 
+  status() {
+    const st = this.parts.raft.status();
+    const head = this.parts.store.head();
+    return {
+      name: this.parts.config.name,
+      nodeId: this.nodeId,
+      chainId: this.parts.chainId,
+      role: st.role,
+      term: st.term,
+      leader: st.leader,
+      height: head.height,
+      hash: toHex(head.hash),
+      stateHash: toHex(head.stateHash),
+      time: head.time,
+      // Consensus replicates everything a follower misses, so a node is catching up while its
+      // applied position trails the commit it knows of.
+      catchingUp: st.applied < st.commit,
+      commitIndex: st.commit,
+      peers: this.parts.network.peers().length,
+      validators: st.voters,
+      observers: st.learners,
+      mempool: { txs: this.mempool.size, bytes: this.mempool.byteSize },
+      halted: this.fatal ? this.fatal.message : null,
+    };
+  }
+
   isHalted(): Error | undefined {
     return this.fatal;
   }

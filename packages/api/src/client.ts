@@ -1,0 +1,94 @@
+/** A small typed JSON-RPC client over HTTP; signing happens here, on the caller's side. */
+import { encodeTx, type SignedTx, signTx, type TxBody, toHex } from '@ehr/core';
+import { RpcError } from './errors.ts';
+
+export class RpcClient {
+  readonly url: string;
+  private id = 0;
+  constructor(url: string) {
+    this.url = url;
+  }
+
+  async call<T = unknown>(method: string, params?: unknown, timeoutMs = 30_000): Promise<T> {
+    const res = await fetch(this.url, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify({
+        jsonrpc: '2.0',
+        id: ++this.id,
+        method,
+        ...(params === undefined ? {} : { params }),
+      }),
+      signal: AbortSignal.timeout(timeoutMs),
+    });
+    const body = (await res.json()) as {
+      result?: T;
+      error?: { code: number; message: string; data?: unknown };
+    };
+    if (body.error) throw new RpcError(body.error.code, body.error.message, body.error.data);
+    return body.result as T;
+  }
+
+  status() {
+    return this.call<NodeStatus>('status');
+  }
+
+  /** Signs locally and submits; the secret key never leaves this process. */
+  async submit(
+    body: Omit<TxBody, 'author'>,
+    secretKey: Uint8Array,
+    opts: { mode?: 'async' | 'sync' | 'commit'; payloads?: Uint8Array[]; timeoutMs?: number } = {},
+  ): Promise<SubmitResult> {
+    const tx: SignedTx = signTx({ ...body, author: new Uint8Array(32) }, secretKey);
+    return this.submitEncoded(encodeTx(tx), opts);
+  }
+
+  submitEncoded(
+    tx: Uint8Array,
+    opts: { mode?: 'async' | 'sync' | 'commit'; payloads?: Uint8Array[]; timeoutMs?: number } = {},
+  ): Promise<SubmitResult> {
+    return this.call<SubmitResult>(
+      'tx_submit',
+      {
+        tx: toHex(tx),
+        payloads: (opts.payloads ?? []).map(toHex),
+        mode: opts.mode ?? 'commit',
+        ...(opts.timeoutMs ? { timeoutMs: opts.timeoutMs } : {}),
+      },
+      (opts.timeoutMs ?? 10_000) + 5_000,
+    );
+  }
+}
+
+export interface NodeStatus {
+  name: string;
+  nodeId: string;
+  chainId: string;
+  role: string;
+  term: number;
+  leader: string | null;
+  height: number;
+  hash: string;
+  stateHash: string;
+  catchingUp: boolean;
+  peers: number;
+  validators: string[];
+  observers: string[];
+  mempool: { txs: number; bytes: number };
+  halted: string | null;
+}
+
+export interface SubmitResult {
+  hash: string;
+  status:
+    | { status: 'pending' }
+    | {
+        status: 'committed';
+        height: number;
+        index: number;
+        ok: boolean;
+        code: string | null;
+        message: string | null;
+      }
+    | { status: 'rejected'; code: string; message: string };
+}

@@ -1,0 +1,162 @@
+/**
+ * JSON-RPC 2.0 dispatcher, transport-agnostic: `receive(text)` returns the response text, or
+ * null when nothing is owed (notifications). Batches, notifications, id echo and the standard
+ * error codes follow the specification; handlers throw EhrError for application errors, which
+ * become -32000..-32099 with `data: { code, ...details }`.
+ */
+import { appCode, RpcCode } from '@ehr/api';
+import { isEhrError } from '@ehr/core';
+
+export class InvalidParams extends Error {}
+
+export type Handler = (params: unknown) => Promise<unknown>;
+
+type Id = string | number | null;
+
+interface Response {
+  jsonrpc: '2.0';
+  id: Id;
+  result?: unknown;
+  error?: { code: number; message: string; data?: unknown };
+}
+
+const err = (id: Id, code: number, message: string, data?: unknown): Response => ({
+  jsonrpc: '2.0',
+  id,
+  error: { code, message, ...(data === undefined ? {} : { data }) },
+});
+
+export class Dispatcher {
+  private readonly methods = new Map<string, Handler>();
+  readonly maxBatch: number;
+
+  constructor(opts: { maxBatch?: number } = {}) {
+    this.maxBatch = opts.maxBatch ?? 100;
+  }
+
+  register(method: string, handler: Handler): void {
+    this.methods.set(method, handler);
+  }
+
+  names(): string[] {
+    return [...this.methods.keys()];
+  }
+
+  async receive(text: string): Promise<string | null> {
+    let parsed: unknown;
+    try {
+      parsed = JSON.parse(text);
+    } catch {
+      return JSON.stringify(
+        err(null, RpcCode.PARSE_ERROR, 'Parse error: the body is not valid JSON'),
+      );
+    }
+    if (Array.isArray(parsed)) {
+      if (parsed.length === 0)
+        return JSON.stringify(err(null, RpcCode.INVALID_REQUEST, 'Invalid Request: empty batch'));
+      if (parsed.length > this.maxBatch) {
+        return JSON.stringify(
+          err(
+            null,
+            RpcCode.INVALID_REQUEST,
+            `Invalid Request: batch of ${parsed.length} exceeds the limit of ${this.maxBatch}`,
+            { limit: this.maxBatch },
+          ),
+        );
+      }
+      const out = (await Promise.all(parsed.map((r) => this.one(r)))).filter(
+        (r): r is Response => r !== null,
+      );
+      return out.length > 0 ? JSON.stringify(out) : null;
+    }
+    const r = await this.one(parsed);
+    return r ? JSON.stringify(r) : null;
+  }
+
+  private async one(req: unknown): Promise<Response | null> {
+    if (req === null || typeof req !== 'object' || Array.isArray(req)) {
+      return err(null, RpcCode.INVALID_REQUEST, 'Invalid Request: expected an object');
+    }
+    const r = req as Record<string, unknown>;
+    const hasId = 'id' in r;
+    const id = r['id'];
+    const idOk =
+      id === null || typeof id === 'string' || (typeof id === 'number' && Number.isFinite(id));
+    if (r['jsonrpc'] !== '2.0')
+      return err(
+        idOk ? ((id as Id) ?? null) : null,
+        RpcCode.INVALID_REQUEST,
+        'Invalid Request: jsonrpc must be "2.0"',
+      );
+    if (typeof r['method'] !== 'string')
+      return err(
+        idOk ? ((id as Id) ?? null) : null,
+        RpcCode.INVALID_REQUEST,
+        'Invalid Request: method must be a string',
+      );
+    if (hasId && !idOk)
+      return err(
+        null,
+        RpcCode.INVALID_REQUEST,
+        'Invalid Request: id must be a string, a number or null',
+      );
+    if ('params' in r && (r['params'] === null || typeof r['params'] !== 'object')) {
+      return err(
+        hasId ? (id as Id) : null,
+        RpcCode.INVALID_REQUEST,
+        'Invalid Request: params must be an object or an array',
+      );
+    }
+    const handler = this.methods.get(r['method']);
+    const respond = (x: Response) => (hasId ? x : null);
+    if (!handler)
+      return respond(
+        err(id as Id, RpcCode.METHOD_NOT_FOUND, `Method not found: ${r['method']}`, {
+          available: this.names(),
+        }),
+      );
+    try {
+      const result = await handler(r['params'] ?? {});
+      return respond({ jsonrpc: '2.0', id: id as Id, result: result ?? null });
+    } catch (e) {
+      if (e instanceof InvalidParams)
+        return respond(err(id as Id, RpcCode.INVALID_PARAMS, `Invalid params: ${e.message}`));
+      if (isEhrError(e))
+        return respond(err(id as Id, appCode(e.code), e.message, { code: e.code, ...e.data }));
+      return respond(
+        err(id as Id, RpcCode.INTERNAL_ERROR, 'Internal error', { message: (e as Error).message }),
+      );
+    }
+  }
+}
+
+/** Param readers that name the field and the reason. */
+export function obj(p: unknown): Record<string, unknown> {
+  if (p === null || typeof p !== 'object' || Array.isArray(p))
+    throw new InvalidParams('params: expected an object with named fields');
+  return p as Record<string, unknown>;
+}
+
+export function hexParam(p: Record<string, unknown>, name: string, bytes?: number): string {
+  const v = p[name];
+  const re = bytes ? new RegExp(`^[0-9a-f]{${bytes * 2}}$`) : /^([0-9a-f]{2})*$/;
+  if (typeof v !== 'string' || !re.test(v)) {
+    throw new InvalidParams(
+      `params.${name}: expected ${bytes ? `${bytes * 2} lowercase hex characters` : 'lowercase hex'}`,
+    );
+  }
+  return v;
+}
+
+export function intParam(
+  p: Record<string, unknown>,
+  name: string,
+  min: number,
+  max: number,
+  def?: number,
+): number {
+  const v = p[name] ?? def;
+  if (typeof v !== 'number' || !Number.isInteger(v) || v < min || v > max)
+    throw new InvalidParams(`params.${name}: expected an integer in ${min}..${max}`);
+  return v;
+}

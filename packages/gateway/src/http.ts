@@ -1,0 +1,131 @@
+/** JSON-RPC over HTTP POST: loopback by default, body size limit, per-connection rate limit. */
+import { createServer, type Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { RpcCode } from '@ehr/api';
+import { EhrError } from '@ehr/core';
+import type { Dispatcher } from './dispatcher.ts';
+
+export interface HttpOptions {
+  host: string;
+  port: number;
+  allowRemote?: boolean;
+  maxBodyBytes?: number;
+  /** Requests per second per connection (token bucket, burst = 2x). */
+  rateLimit?: number;
+}
+
+const LOOPBACK = new Set(['127.0.0.1', '::1', 'localhost']);
+
+export async function serveHttp(
+  dispatcher: Dispatcher,
+  opts: HttpOptions,
+): Promise<{ server: Server; url: string; close(): Promise<void> }> {
+  if (!opts.allowRemote && !LOOPBACK.has(opts.host)) {
+    throw new EhrError(
+      'GATEWAY_NOT_LOOPBACK',
+      `refusing to expose the gateway on ${opts.host} without allowRemote`,
+      { host: opts.host },
+    );
+  }
+  const maxBody = opts.maxBodyBytes ?? 16 * 1024 * 1024;
+  const rate = opts.rateLimit ?? 2000;
+  const buckets = new WeakMap<object, { tokens: number; at: number }>();
+  const server = createServer((req, res) => {
+    const reply = (status: number, body: string | null) => {
+      if (body === null) {
+        res.writeHead(204).end();
+        return;
+      }
+      res.writeHead(status, { 'content-type': 'application/json' }).end(body);
+    };
+    if (req.method !== 'POST') {
+      reply(
+        405,
+        JSON.stringify({
+          jsonrpc: '2.0',
+          id: null,
+          error: {
+            code: RpcCode.INVALID_REQUEST,
+            message: 'use HTTP POST with a JSON-RPC 2.0 body',
+          },
+        }),
+      );
+      return;
+    }
+    const now = Date.now();
+    const b = buckets.get(req.socket) ?? { tokens: rate * 2, at: now };
+    b.tokens = Math.min(rate * 2, b.tokens + ((now - b.at) / 1000) * rate);
+    b.at = now;
+    buckets.set(req.socket, b);
+    if (b.tokens < 1) {
+      reply(
+        429,
+        JSON.stringify({
+          jsonrpc: '2.0',
+          id: null,
+          error: {
+            code: -32041,
+            message: `rate limit: at most ${rate} requests per second per connection`,
+            data: { code: 'RATE_LIMITED' },
+          },
+        }),
+      );
+      return;
+    }
+    b.tokens -= 1;
+    const chunks: Buffer[] = [];
+    let size = 0;
+    let tooBig = false;
+    req.on('data', (c: Buffer) => {
+      size += c.length;
+      if (size > maxBody) {
+        tooBig = true;
+        return;
+      }
+      chunks.push(c);
+    });
+    req.on('end', () => {
+      if (tooBig) {
+        reply(
+          413,
+          JSON.stringify({
+            jsonrpc: '2.0',
+            id: null,
+            error: {
+              code: RpcCode.INVALID_REQUEST,
+              message: `Invalid Request: body of ${size} bytes exceeds the limit of ${maxBody}`,
+              data: { code: 'REQUEST_TOO_LARGE', limit: maxBody },
+            },
+          }),
+        );
+        return;
+      }
+      dispatcher.receive(Buffer.concat(chunks).toString('utf8')).then(
+        (out) => reply(200, out),
+        (e: Error) =>
+          reply(
+            500,
+            JSON.stringify({
+              jsonrpc: '2.0',
+              id: null,
+              error: { code: RpcCode.INTERNAL_ERROR, message: e.message },
+            }),
+          ),
+      );
+    });
+  });
+  await new Promise<void>((resolve, reject) => {
+    server.once('error', reject);
+    server.listen(opts.port, opts.host, () => resolve());
+  });
+  const addr = server.address() as AddressInfo;
+  return {
+    server,
+    url: `http://${opts.host}:${addr.port}/`,
+    close: () =>
+      new Promise<void>((resolve) => {
+        server.closeAllConnections();
+        server.close(() => resolve());
+      }),
+  };
+}

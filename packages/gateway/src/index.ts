@@ -1,0 +1,3 @@
+export * from './dispatcher.ts';
+export * from './http.ts';
+export * from './node-methods.ts';

@@ -1,0 +1,143 @@
+/**
+ * The chain, transaction and node methods, bound to a running node through the small
+ * NodeService interface (the daemon satisfies it; the gateway never imports the daemon).
+ */
+import {
+  blockHash,
+  EhrError,
+  decodeBlock,
+  decodeTx,
+  fromHex,
+  merkleProof,
+  toHex,
+  txHash,
+} from '@ehr/core';
+import { type Dispatcher, hexParam, intParam, InvalidParams, obj } from './dispatcher.ts';
+
+export interface NodeService {
+  status(): Record<string, unknown>;
+  submit(
+    tx: Uint8Array,
+    payloads: Uint8Array[],
+    mode: 'async' | 'sync' | 'commit',
+    timeoutMs: number,
+  ): Promise<{ hash: string; status: unknown }>;
+  txStatus(hash: string): unknown;
+  blockBytes(height: number): Promise<Uint8Array | undefined>;
+  heightOf(hash: Uint8Array): Promise<number | undefined>;
+  receipt(
+    hash: Uint8Array,
+  ): Promise<
+    | { height: number; index: number; ok: boolean; code: string | null; message: string | null }
+    | undefined
+  >;
+  peers(): { nodeId: string; addresses: string[] }[];
+  metricsText(): string;
+}
+
+const notFound = (what: string) => new EhrError('NOT_FOUND', `${what} not found`, {});
+
+function blockJson(bytes: Uint8Array) {
+  const b = decodeBlock(bytes);
+  const h = b.header;
+  return {
+    height: h.height,
+    hash: toHex(blockHash(h)),
+    header: {
+      chainId: h.chainId,
+      height: h.height,
+      prevHash: toHex(h.prevHash),
+      term: h.term,
+      proposer: toHex(h.proposer),
+      time: h.time,
+      txCount: h.txCount,
+      txRoot: toHex(h.txRoot),
+      stateHash: toHex(h.stateHash),
+    },
+    signature: toHex(b.signature),
+    txs: b.txs.map((t) => toHex(txHash(t))),
+  };
+}
+
+export function registerNodeMethods(d: Dispatcher, node: NodeService): void {
+  d.register('status', async () => node.status());
+
+  d.register('chain_getBlock', async (params) => {
+    const p = obj(params);
+    let height: number;
+    if (p['hash'] !== undefined) {
+      const h = await node.heightOf(fromHex(hexParam(p, 'hash', 32)));
+      if (h === undefined) throw notFound(`block ${p['hash']}`);
+      height = h;
+    } else {
+      height = intParam(p, 'height', 1, Number.MAX_SAFE_INTEGER);
+    }
+    const bytes = await node.blockBytes(height);
+    if (!bytes) throw notFound(`block at height ${height}`);
+    return { ...blockJson(bytes), raw: toHex(bytes) };
+  });
+
+  d.register('chain_getTx', async (params) => {
+    const hash = hexParam(obj(params), 'hash', 32);
+    const r = await node.receipt(fromHex(hash));
+    if (!r) {
+      const s = node.txStatus(hash);
+      if (s) return { hash, status: s };
+      throw notFound(`transaction ${hash}`);
+    }
+    const block = decodeBlock((await node.blockBytes(r.height))!);
+    const tx = decodeTx(block.txs[r.index]!);
+    return {
+      hash,
+      status: { status: 'committed', ...r },
+      kind: tx.kind,
+      author: toHex(tx.author),
+      nonce: tx.nonce,
+    };
+  });
+
+  d.register('chain_getProof', async (params) => {
+    const hash = hexParam(obj(params), 'hash', 32);
+    const r = await node.receipt(fromHex(hash));
+    if (!r) throw notFound(`transaction ${hash}`);
+    const block = decodeBlock((await node.blockBytes(r.height))!);
+    const leaves = block.txs.map(txHash);
+    return {
+      height: r.height,
+      index: r.index,
+      count: leaves.length,
+      txRoot: toHex(block.header.txRoot),
+      proof: merkleProof(leaves, r.index).map(toHex),
+    };
+  });
+
+  d.register('tx_submit', async (params) => {
+    const p = obj(params);
+    const tx = fromHex(hexParam(p, 'tx'));
+    const raw = p['payloads'] ?? [];
+    if (!Array.isArray(raw))
+      throw new InvalidParams('params.payloads: expected a list of hex strings');
+    const payloads = raw.map((x, i) => {
+      if (typeof x !== 'string' || !/^([0-9a-f]{2})*$/.test(x))
+        throw new InvalidParams(`params.payloads[${i}]: expected lowercase hex`);
+      return fromHex(x);
+    });
+    const mode = p['mode'] ?? 'commit';
+    if (mode !== 'async' && mode !== 'sync' && mode !== 'commit')
+      throw new InvalidParams('params.mode: expected "async", "sync" or "commit"');
+    const timeoutMs = intParam(p, 'timeoutMs', 1, 120_000, 10_000);
+    return node.submit(tx, payloads, mode, timeoutMs);
+  });
+
+  d.register('tx_status', async (params) => {
+    const hash = hexParam(obj(params), 'hash', 32);
+    const r = await node.receipt(fromHex(hash));
+    if (r) return { hash, status: { status: 'committed', ...r } };
+    const s = node.txStatus(hash);
+    if (!s) throw notFound(`transaction ${hash}`);
+    return { hash, status: s };
+  });
+
+  d.register('node_peers', async () => node.peers());
+  d.register('node_metrics', async () => node.metricsText());
+}
