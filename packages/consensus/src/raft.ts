@@ -725,7 +725,7 @@ export class RaftNode {
     pr.next = Math.max(pr.next, pr.match + 1);
     pr.inflight = Math.max(0, pr.inflight - 1);
     pr.paused = false;
-    if (this.maybeCommit()) this.broadcastAppend();
+    if (this.maybeCommit()) this.broadcastAppend(true);
     else if (pr.next <= this.lastIndex()) this.sendAppend(m.from);
     if (this.transferee === m.from && pr.match === this.lastIndex()) {
       this.send({ ...blank(), type: 'timeoutNow', from: this.id, to: m.from, term: this.term });
@@ -744,8 +744,9 @@ export class RaftNode {
     return false;
   }
 
-  private broadcastAppend(): void {
-    for (const n of this.progress.keys()) this.sendAppend(n);
+  /** `commitOnly`: also send empty appends, so followers learn a new commit index at once. */
+  private broadcastAppend(commitOnly = false): void {
+    for (const n of this.progress.keys()) this.sendAppend(n, commitOnly);
   }
 
   private heartbeat(): void {
@@ -875,7 +876,7 @@ export class RaftNode {
       if (e.type === 'config') this.applyConf(decodeConfChange(e.data));
       this.applied = e.index;
     }
-    if (this.role === 'leader' && this.maybeCommit()) this.broadcastAppend();
+    if (this.role === 'leader' && this.maybeCommit()) this.broadcastAppend(true);
   }
 
   progressOf(): Record<string, number> {
