@@ -1,0 +1,140 @@
+/**
+ * Test harness: a generated network of real daemon processes on 127.0.0.1, with free ports,
+ * its own temp directory, and cleanup of every process it started.
+ */
+import { type ChildProcess, spawn } from 'node:child_process';
+import { closeSync, mkdtempSync, openSync, readFileSync, rmSync } from 'node:fs';
+import { createServer } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join, resolve } from 'node:path';
+import { RpcClient } from '@ehr/api';
+import { generateNetwork, type NetworkPlan } from '../../scripts/network.ts';
+
+const BIN = resolve(import.meta.dirname, '../../packages/cli/src/bin.ts');
+
+async function portFree(port: number): Promise<boolean> {
+  return new Promise((res) => {
+    const s = createServer();
+    s.once('error', () => res(false));
+    s.listen(port, '127.0.0.1', () => s.close(() => res(true)));
+  });
+}
+
+/** A base port whose p2p, gateway and metrics ranges (base+1.., +1000, +2000) are all free. */
+export async function freeBasePort(count: number): Promise<number> {
+  for (let attempt = 0; attempt < 50; attempt++) {
+    const base = 20_000 + Math.floor(Math.random() * 40_000);
+    const ports = Array.from({ length: count }, (_, k) => [
+      base + k + 1,
+      base + 1000 + k + 1,
+      base + 2000 + k + 1,
+    ]).flat();
+    if ((await Promise.all(ports.map(portFree))).every(Boolean)) return base;
+  }
+  throw new Error('no free port range found');
+}
+
+export class TestCluster {
+  readonly dir: string;
+  readonly plan: NetworkPlan;
+  private readonly procs = new Map<string, ChildProcess>();
+
+  private constructor(dir: string, plan: NetworkPlan) {
+    this.dir = dir;
+    this.plan = plan;
+  }
+
+  static async create(opts: { validators: number; observers?: number }): Promise<TestCluster> {
+    const dir = mkdtempSync(join(tmpdir(), 'ehr-e2e-'));
+    const total = opts.validators + (opts.observers ?? 0);
+    const plan = generateNetwork({
+      dir: join(dir, 'net'),
+      nodes: opts.validators,
+      observers: opts.observers ?? 0,
+      chainId: 'ehr-e2e',
+      basePort: await freeBasePort(total + 1),
+    });
+    return new TestCluster(dir, plan);
+  }
+
+  node(name: string) {
+    const n = this.plan.nodes.find((x) => x.name === name);
+    if (!n) throw new Error(`no node ${name}`);
+    return n;
+  }
+
+  client(name: string): RpcClient {
+    return new RpcClient(this.node(name).gatewayUrl);
+  }
+
+  start(name: string, configFile = this.node(name).config): void {
+    const log = join(this.dir, `${name}.log`);
+    const fd = openSync(log, 'a');
+    const child = spawn(process.execPath, [BIN, 'node', 'start', '--config', configFile], {
+      stdio: ['ignore', fd, fd],
+    });
+    closeSync(fd);
+    this.procs.set(name, child);
+  }
+
+  log(name: string): string {
+    try {
+      return readFileSync(join(this.dir, `${name}.log`), 'utf8');
+    } catch {
+      return '';
+    }
+  }
+
+  startAll(): void {
+    for (const n of this.plan.nodes) this.start(n.name);
+  }
+
+  async kill(name: string, signal: NodeJS.Signals = 'SIGKILL'): Promise<void> {
+    const p = this.procs.get(name);
+    if (!p || p.exitCode !== null || p.signalCode !== null) return;
+    const exited = new Promise((r) => p.once('exit', r));
+    p.kill(signal);
+    await exited;
+    this.procs.delete(name);
+  }
+
+  running(name: string): boolean {
+    const p = this.procs.get(name);
+    return p !== undefined && p.exitCode === null && p.signalCode === null;
+  }
+
+  async status(name: string) {
+    try {
+      return await this.client(name).status();
+    } catch {
+      return undefined;
+    }
+  }
+
+  async leader(names = this.plan.nodes.map((n) => n.name)): Promise<string | undefined> {
+    for (const name of names) {
+      const s = await this.status(name);
+      if (s?.role === 'leader') return name;
+    }
+    return undefined;
+  }
+
+  async stop(): Promise<void> {
+    await Promise.all([...this.procs.keys()].map((n) => this.kill(n, 'SIGKILL')));
+    rmSync(this.dir, { recursive: true, force: true });
+  }
+}
+
+export async function until<T>(
+  what: string,
+  fn: () => Promise<T | undefined | false>,
+  ms = 30_000,
+): Promise<T> {
+  const end = Date.now() + ms;
+  for (;;) {
+    const v = await fn().catch(() => undefined);
+    if (v !== undefined && v !== false) return v as T;
+    if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, 200));
+  }
+}
