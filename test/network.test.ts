@@ -72,13 +72,11 @@ describe('five-node network', () => {
     expect(head.height).toBeGreaterThanOrEqual(1);
     expect(
       (
-        await cluster
-          .client('node2')
-          .call<{ count: number }>('chain_getProof', {
-            hash: (
-              await cluster.client('node1').submit(hospital(99), admin, { mode: 'commit' })
-            ).hash,
-          })
+        await cluster.client('node2').call<{ count: number }>('chain_getProof', {
+          hash: (
+            await cluster.client('node1').submit(hospital(99), admin, { mode: 'commit' })
+          ).hash,
+        })
       ).count,
     ).toBeGreaterThan(0);
   }, 120_000);

@@ -15,6 +15,6 @@ export function peerIdOf(nodeIdHex: string): PeerId {
 /** The node id (hex Ed25519 public key) behind a peer id, or undefined for non-Ed25519 peers. */
 export function nodeIdOf(peer: PeerId): string | undefined {
   const pk = peer.publicKey;
-  if (!pk || pk.type !== 'Ed25519') return undefined;
+  if (pk?.type !== 'Ed25519') return undefined;
   return toHex(pk.raw);
 }
