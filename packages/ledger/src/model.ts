@@ -51,7 +51,11 @@ export type Hospital = {
   contact: string;
   /** Node public keys (hex) that serve this hospital. */
   nodes: string[];
-  /** Public key data keys are wrapped to for this hospital (see @ehr/core sealing). */
+  /**
+   * Ed25519 public key data keys are wrapped to for this hospital (`wrapDataKey(dataKey,
+   * encryptionKey)` in @ehr/core; the X25519 key is derived from it). The hospital's nodes hold
+   * the secret and serve doctors after canRead allows them.
+   */
   encryptionKey: Uint8Array;
   active: boolean;
   registeredAt: number;

@@ -185,7 +185,12 @@ export class TestChain {
   }
 }
 
-export function hospitalPayload(id: string, specializations: string[], node?: Account): ValueMap {
+export function hospitalPayload(
+  id: string,
+  specializations: string[],
+  node?: Account,
+  encryptionKey: Uint8Array = sha256(utf8(`enc ${id}`)),
+): ValueMap {
   return {
     id,
     name: `${id} hospital`,
@@ -193,7 +198,7 @@ export function hospitalPayload(id: string, specializations: string[], node?: Ac
     specializations,
     contact: `desk@${id}.example`,
     nodes: node ? [node.key] : [],
-    encryptionKey: sha256(utf8(`enc ${id}`)),
+    encryptionKey,
   };
 }
 

@@ -5,7 +5,18 @@
  * the patient sees the prescription and the doctor's name; the patient revokes; the doctor is
  * denied from then on; the audit trail lists who read what.
  */
-import { toHex, txHash } from '@ehr/core';
+import {
+  decodeSealed,
+  decodeWrappedKey,
+  encodeSealed,
+  encodeWrappedKey,
+  openWithDataKey,
+  seal,
+  toHex,
+  txHash,
+  unwrapDataKey,
+  utf8,
+} from '@ehr/core';
 import { describe, expect, it } from 'vitest';
 import {
   canRead,
@@ -34,6 +45,17 @@ import {
   wrapped,
 } from './helpers.ts';
 
+/** What a client does: seal for readers; the body and each reader's wrapped key. */
+function sealFor(text: string, readers: Uint8Array[]): { body: Uint8Array; keys: Uint8Array[] } {
+  const sealed = seal(utf8(text), readers);
+  return { body: encodeSealed(sealed), keys: sealed.keys.map(encodeWrappedKey) };
+}
+
+function openWith(body: Uint8Array, wrappedKey: Uint8Array, secret: Uint8Array): string {
+  const dataKey = unwrapDataKey(decodeWrappedKey(wrappedKey), secret);
+  return new TextDecoder().decode(openWithDataKey(decodeSealed(body), dataKey));
+}
+
 describe('the three-role story', () => {
   it('runs from hospital registration to revoked consent and the audit trail', async () => {
     const chain = new TestChain();
@@ -42,6 +64,7 @@ describe('the three-role story', () => {
     const skin = account('skin');
     const river = account('river');
     const alice = account('alice');
+    const cityKey = account('city-general encryption');
     const node = chain.proposer;
     const ok = (r: { receipts: { ok: boolean; code: string | null; kind: string | null }[] }) =>
       expect(r.receipts.map((x) => [x.kind, x.code])).toEqual(
@@ -54,7 +77,7 @@ describe('the three-role story', () => {
         chain.tx(
           admin,
           'hospital.register',
-          hospitalPayload('city-general', ['cardiology', 'dermatology'], node),
+          hospitalPayload('city-general', ['cardiology', 'dermatology'], node, cityKey.key),
         ),
         chain.tx(admin, 'hospital.register', hospitalPayload('river-clinic', ['cardiology'])),
         chain.tx(admin, 'doctor.register', doctorPayload(heart, 'city-general', 'cardiology')),
@@ -66,8 +89,15 @@ describe('the three-role story', () => {
     // Patient: sign up, then a report for cardiology at city-general with a receipt attached.
     const signup = patientPayload(alice);
     ok(await chain.commit([chain.tx(alice, 'patient.register', signup.payload)], [signup.profile]));
-    const report = reportPayload('chest pain', 'city-general', 'cardiology');
-    const submit = chain.tx(alice, 'record.submit', report.payload);
+    // Sealed for real: one data key, wrapped for alice and for city-general's encryption key.
+    const report = sealFor('chest pain since Monday', [alice.key, cityKey.key]);
+    const submit = chain.tx(alice, 'record.submit', {
+      hospital: 'city-general',
+      specialization: 'cardiology',
+      ...ref(report.body),
+      patientKey: report.keys[0]!,
+      hospitalKeys: { 'city-general': report.keys[1]! },
+    });
     const reportId = toHex(txHash(submit));
     const receipt = body('old receipt', 300);
     const attach = chain.tx(alice, 'record.attach', {
@@ -94,7 +124,9 @@ describe('the three-role story', () => {
       reason: 'PENDING_REPORT',
       keyHolder: 'city-general',
     });
-    expect(seen.wrappedKey).toEqual(wrapped('chest pain for city-general'));
+    expect(seen.wrappedKey).toEqual(report.keys[1]);
+    // The hospital's node can open what it serves the doctor.
+    expect(openWith(report.body, seen.wrappedKey!, cityKey.secret)).toBe('chest pain since Monday');
     expect(await canRead(chain.state, heart.key, documentId, chain.time)).toMatchObject({
       allowed: true,
       reason: 'PENDING_REPORT',
@@ -149,17 +181,17 @@ describe('the three-role story', () => {
     });
 
     // Doctor prescribes: pending -> prescribed, doctor recorded.
-    const rx = body('aspirin 75mg daily', 90);
+    const rx = sealFor('aspirin 75mg daily, 30 days', [alice.key, cityKey.key]);
     const b6 = await chain.commit(
       [
         chain.tx(heart, 'prescription.write', {
           record: reportId,
-          ...ref(rx),
-          patientKey: wrapped('rx for patient'),
-          hospitalKey: wrapped('rx for city-general'),
+          ...ref(rx.body),
+          patientKey: rx.keys[0]!,
+          hospitalKey: rx.keys[1]!,
         }),
       ],
-      [rx],
+      [rx.body],
     );
     ok(b6);
     const rxId = b6.receipts[0]!.hash;
@@ -175,11 +207,11 @@ describe('the three-role story', () => {
     expect(mine.map((p) => [p.id, p.record, p.doctorName, p.hospital])).toEqual([
       [rxId, reportId, 'Dr. heart', 'city-general'],
     ]);
-    expect(await canRead(chain.state, alice.key, rxId, chain.time)).toMatchObject({
-      allowed: true,
-      reason: 'PATIENT_OWN',
-      wrappedKey: wrapped('rx for patient'),
-    });
+    const own = await canRead(chain.state, alice.key, rxId, chain.time);
+    expect(own).toMatchObject({ allowed: true, reason: 'PATIENT_OWN', wrappedKey: rx.keys[0] });
+    expect(
+      openWith(chain.bodies.get(own.target!.payloadHash)!, own.wrappedKey!, alice.secret),
+    ).toBe('aspirin 75mg daily, 30 days');
     // No longer pending, but the consent keeps the report readable for the hospital's doctors.
     expect(await canRead(chain.state, heart.key, reportId, chain.time)).toMatchObject({
       allowed: true,
