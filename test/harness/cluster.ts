@@ -121,7 +121,8 @@ export class TestCluster {
 
   async stop(): Promise<void> {
     await Promise.all([...this.procs.keys()].map((n) => this.kill(n, 'SIGKILL')));
-    rmSync(this.dir, { recursive: true, force: true });
+    if (process.env.KEEP_E2E) console.log(`kept ${this.dir}`);
+    else rmSync(this.dir, { recursive: true, force: true });
   }
 }
 

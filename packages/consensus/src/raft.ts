@@ -108,6 +108,8 @@ export class RaftNode {
   private outbox: Message[] = [];
   private pendingConfIndex = 0;
   private transferee: string | null = null;
+  /** Index of the no-op that opened this leader's term. */
+  private termStart = Number.MAX_SAFE_INTEGER;
   private transferElapsed = 0;
   private prevHard: HardState;
   private prevSoft: SoftState;
@@ -333,8 +335,16 @@ export class RaftNode {
     for (let i = this.commit + 1; i <= this.lastIndex(); i++) {
       if (this.entry(i)!.type === 'config') this.pendingConfIndex = i;
     }
-    this.appendLocal('noop', new Uint8Array(0));
+    this.termStart = this.appendLocal('noop', new Uint8Array(0));
     this.broadcastAppend();
+  }
+
+  /**
+   * True once this leader's term no-op is applied: every block from earlier terms is then
+   * committed and applied, so a new block can build on the applied chain and link correctly.
+   */
+  canPropose(): boolean {
+    return this.role === 'leader' && this.transferee === null && this.applied >= this.termStart;
   }
 
   private campaign(kind: 'prevote' | 'vote', transfer = false): void {
@@ -702,6 +712,9 @@ export class RaftNode {
     pr.active = true;
     if (m.reject) {
       if (m.index < pr.match) return; // stale
+      // A follower whose log ends below what it once acknowledged lost its storage (a wiped
+      // data directory being resynced): believe its log, not our memory of it.
+      if (m.hintIndex < pr.match) pr.match = m.hintIndex;
       let next = m.hintIndex + 1;
       if (m.hintTerm > 0) {
         let i = Math.min(m.hintIndex, this.lastIndex());

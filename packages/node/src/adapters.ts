@@ -81,6 +81,7 @@ export function raftPort(raft: RaftNode): Raft {
       applied: raft.applied,
       voters: [...raft.membership.voters],
       learners: [...raft.membership.learners],
+      canPropose: raft.canPropose(),
       progress: raft.progressOf(),
     }),
   };

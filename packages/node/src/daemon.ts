@@ -54,6 +54,7 @@ export interface BlockEvent {
 }
 
 const TX_TOPIC = 'tx';
+const MEMPOOL_TTL_MS = 120_000;
 
 export class Daemon extends EventEmitter {
   readonly nodeId: string;
@@ -69,6 +70,9 @@ export class Daemon extends EventEmitter {
   private fatal: Error | undefined;
   private idle: Promise<void> = Promise.resolve();
   private wasLeader = false;
+  /** When the current consensus-loop pass began (0 when idle); a stuck pass shows in status. */
+  private loopStartedAt = 0;
+  private loopStage = 'idle';
 
   constructor(parts: DaemonParts) {
     super();
@@ -110,9 +114,25 @@ export class Daemon extends EventEmitter {
       this.schedule();
     });
     network.subscribe(TX_TOPIC, (from, bytes) => this.onGossipTx(from, bytes));
+    let ticks = 0;
+    const hygieneEvery = Math.max(1, Math.round(5000 / config.consensus.tickMs));
     this.tickTimer = setInterval(() => {
       if (this.stopped) return;
       this.parts.raft.tick();
+      // Every few seconds: drop what the chain moved past, and what waited too long to be
+      // included (it was refused by the leader, or its nonce gap never closed).
+      if (++ticks % hygieneEvery === 0) {
+        void this.mempool.evictStale().catch(() => {});
+        for (const p of this.mempool.evictOlderThan(this.now(), MEMPOOL_TTL_MS)) {
+          if (this.tracker.get(p.hash)?.status === 'pending') {
+            this.tracker.set(p.hash, {
+              status: 'rejected',
+              code: 'EXPIRED',
+              message: `not included within ${MEMPOOL_TTL_MS / 1000} s; check its nonce and resubmit`,
+            });
+          }
+        }
+      }
       this.schedule();
     }, config.consensus.tickMs);
     this.tickTimer.unref?.();
@@ -182,6 +202,7 @@ export class Daemon extends EventEmitter {
   }
 
   private async loop(): Promise<void> {
+    this.loopStartedAt = Date.now();
     try {
       do {
         this.again = false;
@@ -201,18 +222,25 @@ export class Daemon extends EventEmitter {
         'consensus loop stopped',
       );
       this.emit('fatal', err);
+    } finally {
+      this.loopStartedAt = 0;
+      this.loopStage = 'idle';
     }
   }
 
   private async handleReady(rd: RaftReady): Promise<void> {
     // 1. persist: the log and the vote must be durable before anyone hears of them.
+    this.loopStage = 'persist';
     if (rd.entries.length > 0 || rd.hardState) {
       await this.parts.store.saveRaft(rd.entries, rd.hardState);
     }
     // 2. send
+    this.loopStage = 'send';
     for (const m of rd.messages) this.parts.network.send(m.to, m.bytes);
     // 3. apply
+    this.loopStage = 'apply';
     for (const e of rd.committed) await this.applyEntry(e);
+    this.loopStage = 'advance';
   }
 
   private noteRole(): void {
@@ -305,9 +333,10 @@ export class Daemon extends EventEmitter {
 
   private async maybePropose(): Promise<void> {
     const st = this.parts.raft.status();
-    if (st.role !== 'leader' || this.stopped) return;
+    if (!st.canPropose || this.stopped) return;
     const max = this.parts.config.consensus.maxInflightBlocks;
     while (this.proposer.inflightCount < max && this.mempool.size > 0) {
+      this.loopStage = 'build';
       const { built, rejected } = await this.proposer.build(st.term);
       for (const r of rejected) {
         this.mempool.remove(r.hash);
@@ -381,9 +410,10 @@ export class Daemon extends EventEmitter {
     });
     this.schedule();
     if (mode === 'async') return { hash, status: { status: 'pending' } };
-    if (mode === 'sync') {
-      return { hash, ...(await this.dryRun(pending.bytes, bodies, hash)) };
-    }
+    // sync and commit both run the rules against the committed state first, so a transaction
+    // the rules refuse is reported at once with its code instead of timing out.
+    const checked = await this.dryRun(pending.bytes, bodies, hash);
+    if (mode === 'sync' || checked.status.status === 'rejected') return { hash, ...checked };
     const status = await this.tracker.wait(hash, timeoutMs);
     this.parts.metrics.commitLatency.observe((performance.now() - started) / 1000);
     return { hash, status };
@@ -436,6 +466,11 @@ export class Daemon extends EventEmitter {
       observers: st.learners,
       mempool: { txs: this.mempool.size, bytes: this.mempool.byteSize },
       halted: this.fatal ? this.fatal.message : null,
+      loop: {
+        stage: this.loopStage,
+        busyMs: this.loopStartedAt ? Date.now() - this.loopStartedAt : 0,
+        inflightBlocks: this.proposer.inflightCount,
+      },
     };
   }
 

@@ -58,6 +58,8 @@ export interface Raft {
     applied: number;
     voters: string[];
     learners: string[];
+    /** Leader whose term no-op is applied: new blocks build on the applied chain. */
+    canPropose: boolean;
     /** Per-follower match index when leader. */
     progress: Record<string, number>;
   };

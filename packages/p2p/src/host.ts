@@ -35,6 +35,7 @@ export interface HostOptions {
 type Validate = (from: string, bytes: Uint8Array) => Promise<'accept' | 'reject' | 'ignore'>;
 
 const MAX_QUEUED = 1024;
+const WRITE_TIMEOUT_MS = 2000;
 
 interface Outbound {
   lp?: LengthPrefixedStream<Stream>;
@@ -51,7 +52,6 @@ export class P2PHost {
   private readonly raftProtocol: string;
   private readonly outbound = new Map<string, Outbound>();
   private consensusHandler: ((from: string, bytes: Uint8Array) => void) | undefined;
-  private readonly bootstrapIds: Set<string>;
   private stopped = false;
 
   private constructor(
@@ -63,14 +63,6 @@ export class P2PHost {
     this.opts = opts;
     this.nodeId = nodeId;
     this.raftProtocol = `/ehr/${opts.chainId}/raft/1.0.0`;
-    this.bootstrapIds = new Set(
-      opts.bootstrap.map((a) => {
-        const id = multiaddr(a)
-          .getComponents()
-          .find((c) => c.name === 'p2p')?.value;
-        return id ?? '';
-      }),
-    );
   }
 
   static async create(opts: HostOptions): Promise<P2PHost> {
@@ -149,7 +141,16 @@ export class P2PHost {
               signal: AbortSignal.timeout(3000),
             });
             o.stream = stream;
-            o.lp = lpStream(stream, { maxDataLength: this.opts.maxFrameBytes ?? 16 * 1024 * 1024 });
+            o.lp = lpStream(stream, {
+              maxDataLength: this.opts.maxFrameBytes ?? 16 * 1024 * 1024,
+            });
+            // A stream that closes (peer restarted, connection lost) is replaced on next send.
+            stream.addEventListener('close', () => {
+              if (o.stream === stream) {
+                o.stream = undefined;
+                o.lp = undefined;
+              }
+            });
           } catch (err) {
             o.queued = [];
             this.opts.log?.('consensus dial failed', { to, err: (err as Error).message });
@@ -159,8 +160,10 @@ export class P2PHost {
         const batch = o.queued;
         o.queued = [];
         try {
-          await o.lp.writeV(batch);
-        } catch {
+          // A write to a peer that vanished can stall forever; bound it and start afresh.
+          await o.lp.writeV(batch, { signal: AbortSignal.timeout(WRITE_TIMEOUT_MS) });
+        } catch (err) {
+          o.stream?.abort(err as Error);
           o.lp = undefined;
           o.stream = undefined;
         }
@@ -279,11 +282,11 @@ export class P2PHost {
     return info.multiaddrs.map((a) => a.toString());
   }
 
-  /** Closes connections to peers that are no longer members. */
+  /** Closes connections to peers that are no longer members (bootstrap peers included). */
   async refreshMembership(): Promise<void> {
     for (const c of this.node.getConnections()) {
       const id = nodeIdOf(c.remotePeer);
-      if (!id || (!this.opts.isMember(id) && !this.bootstrapIds.has(c.remotePeer.toString()))) {
+      if (!id || !this.opts.isMember(id)) {
         await c.close().catch(() => {});
         if (id) this.outbound.delete(id);
       }
