@@ -17,6 +17,7 @@ import { patientSignup, runLoad } from '../../test/harness/load.ts';
 const SECONDS = Number(process.env.BENCH_SECONDS ?? 8);
 const KILLS = Number(process.env.BENCH_KILLS ?? 3);
 const CATCHUP = Number(process.env.BENCH_CATCHUP_TXS ?? 3000);
+const CATCHUP_MAX_SECONDS = Number(process.env.BENCH_CATCHUP_MAX_SECONDS ?? 60);
 const log = (s: string) => process.stderr.write(`${s}\n`);
 const q = (xs: number[], p: number) => {
   const s = [...xs].sort((a, b) => a - b);
@@ -241,8 +242,13 @@ async function benchEtcd() {
   }
 }
 
-const ours = await benchOurs();
-const etcd = await benchEtcd();
+const ours = process.env.BENCH_ONLY === 'etcd' ? null : await benchOurs();
+const etcd =
+  process.env.BENCH_ONLY === 'ours' ? { skipped: 'not run (BENCH_ONLY=ours)' } : await benchEtcd();
+if (!ours) {
+  console.log(JSON.stringify(etcd, null, 2));
+  process.exit(0);
+}
 const med = (xs: number[]) => q(xs, 0.5);
 const result = {
   when: new Date().toISOString(),

@@ -49,9 +49,14 @@ export function patientSignup(chainId: string): { tx: Uint8Array; body: Uint8Arr
 
 export async function runLoad(
   cluster: TestCluster,
-  opts: { clients: number; until: () => boolean; nodes: () => string[] },
+  opts: { clients: number; until: () => boolean; nodes: () => string[]; result?: LoadResult },
 ): Promise<LoadResult> {
-  const result: LoadResult = { acknowledged: new Set(), failures: 0, latenciesMs: [] };
+  // Pass `result` to watch progress while the load runs.
+  const result: LoadResult = opts.result ?? {
+    acknowledged: new Set(),
+    failures: 0,
+    latenciesMs: [],
+  };
   const chainId = cluster.plan.chainId;
   await Promise.all(
     Array.from({ length: opts.clients }, async (_, c) => {
