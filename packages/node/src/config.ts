@@ -39,7 +39,7 @@ export const CONFIG_DEFAULTS = {
     heartbeatTicks: 2,
     maxBlockTxs: 2000,
     maxBlockBytes: 4 * 1024 * 1024,
-    maxInflightBlocks: 4,
+    maxInflightBlocks: 1,
   },
   mempool: { maxTxs: 50_000, maxBytes: 256 * 1024 * 1024, maxPerAccount: 256 },
   log: { level: 'info' },
