@@ -11,13 +11,63 @@ export const stateKey = (k: string): Uint8Array => key(Bucket.state, utf8(k));
 
 export class StateRepo implements StateScanner {
   private readonly db: Db;
-  constructor(db: Db) {
+  /**
+   * Encoded values (null = absent) of recently read or written keys. Every write to the state
+   * bucket goes through `committing`, so the cache never disagrees with the store; values are
+   * kept encoded because callers may mutate what `get` returns.
+   */
+  private readonly cache = new Map<string, Uint8Array | null>();
+  private readonly cacheMax: number;
+  /** Bumped around every commit; a read that overlapped one is not cached. */
+  private epoch = 0;
+  private writing = false;
+
+  constructor(db: Db, cacheMax = 100_000) {
     this.db = db;
+    this.cacheMax = cacheMax;
   }
 
   async get(k: string): Promise<Value | undefined> {
-    const v = await this.db.get(stateKey(k));
-    return v === undefined ? undefined : decode(v);
+    let raw = this.cache.get(k);
+    if (raw === undefined) {
+      const epoch = this.epoch;
+      raw = (await this.db.get(stateKey(k))) ?? null;
+      if (epoch === this.epoch && !this.writing) this.remember(k, raw);
+    }
+    return raw === null ? undefined : decode(raw);
+  }
+
+  private remember(k: string, raw: Uint8Array | null): void {
+    if (this.cache.size >= this.cacheMax) {
+      // Drop the oldest insertion: cheap, and hot keys are re-read and re-inserted.
+      const first = this.cache.keys().next();
+      if (!first.done) this.cache.delete(first.value);
+    }
+    this.cache.set(k, raw);
+  }
+
+  /**
+   * Wraps a batch that writes `writes`: reads during it bypass the cache, and once it is durable
+   * the cache holds the new values.
+   */
+  async committing<T>(writes: WriteSet, batch: () => Promise<T>): Promise<T> {
+    this.writing = true;
+    this.epoch++;
+    try {
+      const out = await batch();
+      for (const [k, v] of writes) {
+        this.cache.delete(k);
+        this.remember(k, v === null ? null : encode(v));
+      }
+      return out;
+    } catch (err) {
+      // The batch may or may not have reached the disk: forget what it touched.
+      for (const [k] of writes) this.cache.delete(k);
+      throw err;
+    } finally {
+      this.epoch++;
+      this.writing = false;
+    }
   }
 
   async *scan(prefix: string, opts: { limit?: number } = {}): AsyncIterable<[string, Value]> {

@@ -201,7 +201,7 @@ export class Store {
     ops.push(...StateRepo.ops(c.writes));
     ops.push({ type: 'put', key: writeSetKey(c.height), value: encodeWriteSet(c.writes) });
     ops.push({ type: 'put', key: HEAD, value: encodeHead(head) });
-    await this.db.batch(ops, true);
+    await this.state.committing(c.writes, () => this.db.batch(ops, true));
     this.current = head;
   }
 
