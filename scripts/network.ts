@@ -4,8 +4,11 @@
  * per node with its own ports and the others as bootstrap peers.
  *
  *   node scripts/network.ts [--nodes 5] [--dir .run/network] [--chain-id ehr-local] [--base-port 47000]
+ *                           [--hosts 10.0.0.11,10.0.0.12,… | --hosts P2P_IP:API_IP,…]
  *
- * Ports for node i (1-based): p2p base+i, gateway base+1000+i, metrics base+2000+i.
+ * Ports for node i (1-based): p2p base+i, gateway base+1000+i, metrics base+2000+i. By default
+ * every node is on 127.0.0.1; with per-node hosts (one machine or network namespace per node)
+ * each node listens, announces and is dialled on its own address.
  */
 import { existsSync, mkdirSync, rmSync, writeFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
@@ -26,9 +29,17 @@ export interface NetworkPlan {
     gatewayPort: number;
     gatewayUrl: string;
     metricsPort: number;
+    /** Set when the network was generated with per-node hosts. */
+    host?: NodeHost;
   }[];
   adminKey: string;
   genesis: string;
+}
+
+/** Where one node is reached: p2p on `p2p`, gateway and metrics on `api` (may be the same). */
+export interface NodeHost {
+  p2p: string;
+  api: string;
 }
 
 export function generateNetwork(opts: {
@@ -40,8 +51,16 @@ export function generateNetwork(opts: {
   observers?: number;
   /** Configs for docker-compose: listen on all interfaces, reach peers by service name. */
   docker?: boolean;
+  /** Per-node addresses, index k for node k+1 (IPv4); gateways then accept remote clients. */
+  hosts?: NodeHost[];
 }): NetworkPlan {
   const dir = resolve(opts.dir);
+  const total = opts.nodes + (opts.observers ?? 0);
+  if (opts.hosts && opts.docker) throw new Error('hosts and docker are exclusive');
+  if (opts.hosts && opts.hosts.length !== total) {
+    throw new Error(`hosts: expected ${total} entries (one per node), got ${opts.hosts.length}`);
+  }
+  const hostOf = (k: number): NodeHost => opts.hosts?.[k] ?? { p2p: '127.0.0.1', api: '127.0.0.1' };
   if (existsSync(dir)) {
     if (!opts.force) throw new Error(`${dir} exists; pass --force to replace it`);
     rmSync(dir, { recursive: true, force: true });
@@ -50,7 +69,6 @@ export function generateNetwork(opts: {
   const admin = generateKeyPair();
   const adminKey = join(dir, 'admin.key.json');
   saveKeyFile(adminKey, admin, { dev: true, label: 'admin (development)' });
-  const total = opts.nodes + (opts.observers ?? 0);
   const nodes = Array.from({ length: total }, (_, k) => {
     const i = k + 1;
     const pair = generateKeyPair();
@@ -65,8 +83,9 @@ export function generateNetwork(opts: {
       config: join(ndir, 'node.yaml'),
       p2pPort: opts.basePort + i,
       gatewayPort: opts.basePort + 1000 + i,
-      gatewayUrl: `http://127.0.0.1:${opts.basePort + 1000 + i}/`,
+      gatewayUrl: `http://${hostOf(k).api}:${opts.basePort + 1000 + i}/`,
       metricsPort: opts.basePort + 2000 + i,
+      ...(opts.hosts ? { host: hostOf(k) } : {}),
     };
   });
   const genesis = validateGenesis({
@@ -79,7 +98,9 @@ export function generateNetwork(opts: {
   const genesisFile = join(dir, 'genesis.json');
   writeFileSync(genesisFile, genesisToJson(genesis));
   for (const n of nodes) {
-    const host = (o: typeof n) => (opts.docker ? `/dns4/${o.name}` : '/ip4/127.0.0.1');
+    const host = (o: typeof n) =>
+      opts.docker ? `/dns4/${o.name}` : `/ip4/${o.host?.p2p ?? '127.0.0.1'}`;
+    const own = n.host;
     const bootstrap = nodes
       .filter((o) => o !== n)
       .map((o) => `${host(o)}/tcp/${o.p2pPort}/p2p/${peerIdOf(o.nodeId).toString()}`);
@@ -91,17 +112,22 @@ export function generateNetwork(opts: {
       'keyFile: node.key.json',
       'genesisFile: ../genesis.json',
       'p2p:',
-      `  listen: [/ip4/${opts.docker ? '0.0.0.0' : '127.0.0.1'}/tcp/${n.p2pPort}]`,
-      ...(opts.docker ? [`  announce: [/dns4/${n.name}/tcp/${n.p2pPort}]`] : []),
+      `  listen: [/ip4/${opts.docker ? '0.0.0.0' : (own?.p2p ?? '127.0.0.1')}/tcp/${n.p2pPort}]`,
+      ...(opts.docker || own ? [`  announce: [${host(n)}/tcp/${n.p2pPort}]`] : []),
       '  bootstrap:',
       ...bootstrap.map((b) => `    - ${b}`),
       'gateway:',
       // In a container the gateway must listen beyond loopback; compose publishes it on the
       // host's loopback only.
-      ...(opts.docker ? ['  host: 0.0.0.0', '  allowRemote: true'] : ['  host: 127.0.0.1']),
+      // With per-node hosts the clients are on other machines (or namespaces) by design.
+      ...(opts.docker
+        ? ['  host: 0.0.0.0', '  allowRemote: true']
+        : own
+          ? [`  host: ${own.api}`, '  allowRemote: true']
+          : ['  host: 127.0.0.1']),
       `  port: ${n.gatewayPort}`,
       'metrics:',
-      `  host: ${opts.docker ? '0.0.0.0' : '127.0.0.1'}`,
+      `  host: ${opts.docker ? '0.0.0.0' : (own?.api ?? '127.0.0.1')}`,
       `  port: ${n.metricsPort}`,
       'log:',
       '  level: info',
@@ -124,7 +150,13 @@ if (import.meta.url === `file://${process.argv[1]}`) {
       'base-port': { type: 'string', default: '47000' },
       force: { type: 'boolean', default: false },
       docker: { type: 'boolean', default: false },
+      hosts: { type: 'string' },
     },
+  });
+  // "IP" (p2p and api on one address) or "P2P_IP:API_IP", comma-separated, one per node.
+  const hosts = values.hosts?.split(',').map((h) => {
+    const [p2p, api] = h.trim().split(':');
+    return { p2p: p2p!, api: api ?? p2p! };
   });
   const plan = generateNetwork({
     dir: values.dir!,
@@ -134,6 +166,7 @@ if (import.meta.url === `file://${process.argv[1]}`) {
     basePort: Number(values['base-port']),
     force: values.force!,
     docker: values.docker!,
+    ...(hosts ? { hosts } : {}),
   });
   console.log(`network "${plan.chainId}" with ${plan.nodes.length} nodes in ${plan.dir}`);
   for (const n of plan.nodes)
