@@ -1,6 +1,7 @@
 /**
  * Test harness: a generated network of real daemon processes on 127.0.0.1, with free ports,
- * its own temp directory, and cleanup of every process it started.
+ * its own temp directory, and cleanup of every process it started. Given a NetnsLab, each node
+ * runs in its own network namespace on its own addresses instead (see netns.ts).
  */
 import { type ChildProcess, spawn } from 'node:child_process';
 import { closeSync, mkdtempSync, openSync, readFileSync, rmSync } from 'node:fs';
@@ -9,6 +10,7 @@ import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { RpcClient } from '@ehr/api';
 import { generateNetwork, type NetworkPlan } from '../../scripts/network.ts';
+import type { NetnsLab } from './netns.ts';
 
 const BIN = resolve(import.meta.dirname, '../../packages/cli/src/bin.ts');
 
@@ -37,24 +39,34 @@ export async function freeBasePort(count: number): Promise<number> {
 export class TestCluster {
   readonly dir: string;
   readonly plan: NetworkPlan;
+  readonly netns: NetnsLab | undefined;
   private readonly procs = new Map<string, ChildProcess>();
 
-  private constructor(dir: string, plan: NetworkPlan) {
+  private constructor(dir: string, plan: NetworkPlan, netns: NetnsLab | undefined) {
     this.dir = dir;
     this.plan = plan;
+    this.netns = netns;
   }
 
-  static async create(opts: { validators: number; observers?: number }): Promise<TestCluster> {
+  /** With `netns`, node k+1 runs in the lab's namespace for `node${k+1}`. */
+  static async create(opts: {
+    validators: number;
+    observers?: number;
+    netns?: NetnsLab;
+  }): Promise<TestCluster> {
     const dir = mkdtempSync(join(tmpdir(), 'ehr-e2e-'));
     const total = opts.validators + (opts.observers ?? 0);
+    const lab = opts.netns;
     const plan = generateNetwork({
       dir: join(dir, 'net'),
       nodes: opts.validators,
       observers: opts.observers ?? 0,
       chainId: 'ehr-e2e',
-      basePort: await freeBasePort(total + 1),
+      // Fresh namespaces have every port free.
+      basePort: lab ? 40_000 : await freeBasePort(total + 1),
+      ...(lab ? { hosts: Array.from({ length: total }, (_, k) => lab.host(`node${k + 1}`)) } : {}),
     });
-    return new TestCluster(dir, plan);
+    return new TestCluster(dir, plan, lab);
   }
 
   node(name: string) {
@@ -70,9 +82,10 @@ export class TestCluster {
   start(name: string, configFile = this.node(name).config): void {
     const log = join(this.dir, `${name}.log`);
     const fd = openSync(log, 'a');
-    const child = spawn(process.execPath, [BIN, 'node', 'start', '--config', configFile], {
-      stdio: ['ignore', fd, fd],
-    });
+    const argv = [process.execPath, BIN, 'node', 'start', '--config', configFile];
+    // `ip netns exec` execs the command in place, so the child's pid is the daemon's.
+    const [cmd, args] = this.netns ? this.netns.command(name, argv) : [argv[0]!, argv.slice(1)];
+    const child = spawn(cmd, args, { stdio: ['ignore', fd, fd] });
     closeSync(fd);
     this.procs.set(name, child);
   }

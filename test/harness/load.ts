@@ -49,7 +49,14 @@ export function patientSignup(chainId: string): { tx: Uint8Array; body: Uint8Arr
 
 export async function runLoad(
   cluster: TestCluster,
-  opts: { clients: number; until: () => boolean; nodes: () => string[]; result?: LoadResult },
+  opts: {
+    clients: number;
+    until: () => boolean;
+    nodes: () => string[];
+    result?: LoadResult;
+    /** Called with each acknowledged hash and the node that acknowledged it. */
+    onAck?: (hash: string, node: string) => void;
+  },
 ): Promise<LoadResult> {
   // Pass `result` to watch progress while the load runs.
   const result: LoadResult = opts.result ?? {
@@ -76,6 +83,7 @@ export async function runLoad(
             if (r.status.status === 'committed') {
               result.acknowledged.add(r.hash);
               result.latenciesMs.push(performance.now() - t0);
+              opts.onAck?.(r.hash, name);
               break;
             }
           } catch {
