@@ -1,0 +1,144 @@
+/**
+ * A small JSON Schema subset for JSON-RPC params. The gateway validates params with it and
+ * `rpc.discover` publishes the same objects in its OpenRPC document, so the two cannot drift.
+ */
+
+export type Schema =
+  | {
+      type: 'string';
+      description?: string;
+      pattern?: string;
+      minLength?: number;
+      maxLength?: number;
+      enum?: string[];
+    }
+  | { type: 'integer'; description?: string; minimum?: number; maximum?: number }
+  | { type: 'boolean'; description?: string }
+  | { type: 'array'; description?: string; items: Schema; maxItems?: number }
+  | {
+      type: 'object';
+      description?: string;
+      properties: Record<string, Schema>;
+      required?: string[];
+      additionalProperties?: false;
+    };
+
+const HEX = (n: number) => `^[0-9a-f]{${n * 2}}$`;
+
+export const s = {
+  hex32: (description: string): Schema => ({ type: 'string', pattern: HEX(32), description }),
+  hex: (description: string, maxLength?: number): Schema => ({
+    type: 'string',
+    pattern: '^([0-9a-f]{2})*$',
+    ...(maxLength ? { maxLength } : {}),
+    description,
+  }),
+  slug: (description: string): Schema => ({
+    type: 'string',
+    pattern: '^[a-z0-9](?:[a-z0-9-]{0,46}[a-z0-9])?$',
+    description,
+  }),
+  text: (description: string, maxLength = 500): Schema => ({
+    type: 'string',
+    minLength: 1,
+    maxLength,
+    description,
+  }),
+  int: (description: string, minimum: number, maximum: number): Schema => ({
+    type: 'integer',
+    minimum,
+    maximum,
+    description,
+  }),
+  oneOf: (description: string, values: string[]): Schema => ({
+    type: 'string',
+    enum: values,
+    description,
+  }),
+  list: (description: string, items: Schema, maxItems: number): Schema => ({
+    type: 'array',
+    items,
+    maxItems,
+    description,
+  }),
+  object: (
+    description: string,
+    properties: Record<string, Schema>,
+    required: string[] = [],
+  ): Schema => ({ type: 'object', properties, required, additionalProperties: false, description }),
+};
+
+const describe = (sc: Schema): string => {
+  switch (sc.type) {
+    case 'string':
+      if (sc.enum) return `one of ${sc.enum.map((e) => JSON.stringify(e)).join(', ')}`;
+      if (sc.pattern === HEX(32)) return '64 lowercase hex characters';
+      if (sc.pattern === '^([0-9a-f]{2})*$') return 'lowercase hex (an even number of 0-9a-f)';
+      if (sc.pattern?.startsWith('^[a-z0-9]'))
+        return 'a slug: 1-48 of a-z, 0-9 and "-", not starting or ending with "-"';
+      return `a string${sc.minLength ? ` of ${sc.minLength}` : ''}${sc.maxLength ? `..${sc.maxLength}` : ''} characters`;
+    case 'integer':
+      return `an integer from ${sc.minimum ?? '-inf'} to ${sc.maximum ?? 'inf'}`;
+    case 'boolean':
+      return 'true or false';
+    case 'array':
+      return `a list of at most ${sc.maxItems ?? 'any number of'} items`;
+    case 'object':
+      return 'an object';
+  }
+};
+
+const shown = (v: unknown): string => {
+  const t = JSON.stringify(v);
+  return t === undefined ? String(v) : t.length > 40 ? `${t.slice(0, 37)}...` : t;
+};
+
+/** Returns null when `value` fits, otherwise "path: expected ..., got ..." for the first misfit. */
+export function check(sc: Schema, value: unknown, path: string): string | null {
+  const fail = (expected = describe(sc)) => `${path}: expected ${expected}, got ${shown(value)}`;
+  switch (sc.type) {
+    case 'string': {
+      if (typeof value !== 'string') return fail();
+      if (sc.enum && !sc.enum.includes(value)) return fail();
+      if (sc.pattern && !new RegExp(sc.pattern).test(value)) return fail();
+      if (sc.minLength !== undefined && value.length < sc.minLength) return fail();
+      if (sc.maxLength !== undefined && value.length > sc.maxLength) return fail();
+      return null;
+    }
+    case 'integer':
+      if (typeof value !== 'number' || !Number.isSafeInteger(value)) return fail();
+      if (sc.minimum !== undefined && value < sc.minimum) return fail();
+      if (sc.maximum !== undefined && value > sc.maximum) return fail();
+      return null;
+    case 'boolean':
+      return typeof value === 'boolean' ? null : fail();
+    case 'array': {
+      if (!Array.isArray(value)) return fail();
+      if (sc.maxItems !== undefined && value.length > sc.maxItems) return fail();
+      for (const [i, item] of value.entries()) {
+        const e = check(sc.items, item, `${path}[${i}]`);
+        if (e) return e;
+      }
+      return null;
+    }
+    case 'object': {
+      if (value === null || typeof value !== 'object' || Array.isArray(value)) return fail();
+      const o = value as Record<string, unknown>;
+      for (const k of sc.required ?? []) {
+        if (o[k] === undefined) return `${path}.${k}: required (${describe(sc.properties[k]!)})`;
+      }
+      for (const [k, v] of Object.entries(o)) {
+        const field = sc.properties[k];
+        if (!field) {
+          if (sc.additionalProperties === false)
+            return `${path}.${k}: unknown field; expected one of ${Object.keys(sc.properties).join(', ') || '(none)'}`;
+          continue;
+        }
+        if (v === undefined) continue;
+        const e = check(field, v, `${path}.${k}`);
+        if (e) return e;
+      }
+      return null;
+    }
+  }
+}
