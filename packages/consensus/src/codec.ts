@@ -61,6 +61,15 @@ function entryFrom(v: Value, path: string): Entry {
   };
 }
 
+/** Log entries as catch-up sync serves them (same shape as in append messages). */
+export function encodeEntries(entries: Entry[]): Uint8Array {
+  return encode(entries.map(entryValue));
+}
+
+export function decodeEntries(b: Uint8Array): Entry[] {
+  return expectArray(decode(b), 'entries').map((e, i) => entryFrom(e, `entries[${i}]`));
+}
+
 const membershipValue = (m: Membership): Value => ({
   voters: m.voters,
   learners: m.learners,

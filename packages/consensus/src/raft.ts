@@ -514,6 +514,89 @@ export class RaftNode {
     return this.snapshot;
   }
 
+  /**
+   * Catch-up sync: takes entries that a member served as committed (fetched outside replication,
+   * in bulk, and checked by the node), appends what this log lacks and moves the commit index to
+   * the last one, so they are persisted and applied through Ready exactly as if the leader had
+   * replicated them. A suffix of this log that conflicts is replaced: an index holds at most one
+   * committed entry, so an entry of another term there was never committed, nor anything after
+   * it (log matching). Entries at or below this node's commit index must equal its own (throws
+   * CONSENSUS_SAFETY otherwise); block entries are checked by the verifier (without a leader,
+   * as for entries of earlier terms), and nothing changes unless every entry passes. A leader
+   * already holds every committed entry, so it refuses (CONSENSUS_IS_LEADER).
+   */
+  acceptCommitted(entries: Entry[]): void {
+    if (this.role === 'leader')
+      throw new EhrError('CONSENSUS_IS_LEADER', 'a leader holds every committed entry', {});
+    const fresh = entries.filter((e) => e.index > this.offset);
+    if (fresh.length === 0) return;
+    for (let i = 0; i < fresh.length; i++) {
+      const e = fresh[i]!;
+      if (e.index !== fresh[0]!.index + i || (i > 0 && e.term < fresh[i - 1]!.term)) {
+        throw new EhrError(
+          'CONSENSUS_BAD_ENTRIES',
+          `entries are not contiguous at index ${e.index}`,
+          {
+            index: e.index,
+          },
+        );
+      }
+    }
+    // They must continue this node's committed prefix: only that is known to match the log
+    // they come from.
+    if (fresh[0]!.index > this.commit + 1) {
+      throw new EhrError(
+        'CONSENSUS_BAD_ENTRIES',
+        `entries start at ${fresh[0]!.index}, after this node's commit index ${this.commit} + 1`,
+        { index: fresh[0]!.index },
+      );
+    }
+    if (fresh[0]!.index > this.offset + 1 && this.termAt(fresh[0]!.index - 1)! > fresh[0]!.term) {
+      throw new EhrError(
+        'CONSENSUS_BAD_ENTRIES',
+        `entry ${fresh[0]!.index} has a term below its predecessor's`,
+        { index: fresh[0]!.index },
+      );
+    }
+    // The first entry this log does not already hold; everything before it is identical.
+    const k = fresh.findIndex((e) => this.termAt(e.index) !== e.term);
+    if (k >= 0) {
+      const from = fresh[k]!.index;
+      if (from <= this.commit) {
+        throw new EhrError(
+          'CONSENSUS_SAFETY',
+          `served entry ${from} (term ${fresh[k]!.term}) differs from this node's committed one (term ${this.termAt(from)})`,
+          { index: from },
+        );
+      }
+      const adding = fresh.slice(k);
+      if (this.opts.blockVerifier) {
+        let prevHash = this.prevBlockHash(from);
+        for (const e of adding) {
+          if (e.type !== 'block') continue;
+          const why = this.opts.blockVerifier.check(e.data, {
+            term: e.term,
+            leader: null,
+            prevHash,
+          });
+          if (why) {
+            throw new EhrError('CONSENSUS_BAD_ENTRIES', `entry ${e.index} refused: ${why}`, {
+              index: e.index,
+            });
+          }
+          prevHash = this.opts.blockVerifier.hashOf(e.data);
+        }
+      }
+      this.log = [...this.log.slice(0, from - this.offset - 1), ...adding];
+      this.stable = Math.min(this.stable, from - 1);
+    }
+    const lastTerm = this.lastTerm();
+    // A term seen in the log is a term that happened: adopt it (and forget an older vote) as a
+    // follower does on hearing from a newer leader.
+    if (lastTerm > this.term) this.becomeFollower(lastTerm, null);
+    this.commit = Math.max(this.commit, fresh.at(-1)!.index);
+  }
+
   private appendLocal(type: EntryType, data: Uint8Array): number {
     const index = this.lastIndex() + 1;
     this.log.push({ index, term: this.term, type, data });

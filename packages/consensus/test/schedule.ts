@@ -1,17 +1,33 @@
 /** One seeded fault schedule against five engines (shared by the test and sim:consensus). */
-import { Sim } from './sim.ts';
+import { mulberry32, Sim } from './sim.ts';
 
 const IDS = ['n1', 'n2', 'n3', 'n4', 'n5'];
 
+/**
+ * `catchUp`: a node also takes committed entries from a random member now and then (catch-up
+ * sync beside replication). Those events draw from their own random stream, so every schedule
+ * is otherwise the same as without them.
+ */
 export function runSchedule(
   seed: number,
   steps = 220,
   debug?: (sim: Sim, s: number) => void,
-): { steps: number; commits: number } {
+  opts: { catchUp?: boolean } = {},
+): { steps: number; commits: number; caughtUp: number } {
   const sim = new Sim(seed, IDS, { compactEvery: seed % 3 === 0 ? 7 : 0 });
   const r = sim.rng;
+  const cr = mulberry32(seed * 7919 + 1);
+  let caughtUp = 0;
+  const maybeCatchUp = () => {
+    if (!opts.catchUp || cr() >= 0.08) return;
+    const ids = [...sim.nodes.keys()];
+    const to = ids[Math.floor(cr() * ids.length)]!;
+    const from = ids[Math.floor(cr() * ids.length)]!;
+    if (sim.catchUp(to, from, 1 + Math.floor(cr() * 24))) caughtUp++;
+  };
   let learnerSeq = 0;
   for (let s = 0; s < steps; s++) {
+    maybeCatchUp();
     if (s % 20 === 0) {
       sim.faults = { drop: r() * 0.3, duplicate: r() * 0.2, maxDelay: 1 + Math.floor(r() * 6) };
       sim.cut.clear();
@@ -64,6 +80,7 @@ export function runSchedule(
   const before = sim.committed.size;
   let proposed = false;
   for (let s = 0; s < 400; s++) {
+    maybeCatchUp();
     sim.step();
     debug?.(sim, s);
     if (!proposed && sim.leader()) proposed = sim.propose();
@@ -72,7 +89,7 @@ export function runSchedule(
       const voters = l.raft.membership.voters.filter((v) => sim.nodes.get(v)?.up);
       const target = l.raft.commit;
       if (voters.every((v) => sim.nodes.get(v)!.raft.commit >= target))
-        return { steps: sim.steps, commits: sim.committed.size };
+        return { steps: sim.steps, commits: sim.committed.size, caughtUp };
     }
   }
   throw new Error(

@@ -151,6 +151,33 @@ export class Sim {
     n.lastCommit = n.raft.commit;
   }
 
+  /**
+   * Catch-up sync as the node does it: `id` takes up to `max` entries that `from` has applied,
+   * starting after its own applied index, through acceptCommitted, then handles its Ready.
+   * False when there is nothing to take (or `from` compacted it away). A refusal is a bug.
+   */
+  catchUp(id: string, from: string, max = 16): boolean {
+    const n = this.nodes.get(id);
+    const src = this.nodes.get(from);
+    if (!n?.up || !src?.up || n === src || n.raft.role === 'leader') return false;
+    const entries: Entry[] = [];
+    for (let i = n.raft.applied + 1; i <= src.raft.applied && entries.length < max; i++) {
+      const e = src.raft.entry(i);
+      if (!e) return false;
+      entries.push(e);
+    }
+    if (entries.length === 0) return false;
+    try {
+      n.raft.acceptCommitted(entries);
+    } catch (err) {
+      throw new Violation(
+        `${id} refused committed entries from ${from}: ${(err as Error).message}`,
+      );
+    }
+    this.process(n);
+    return true;
+  }
+
   leader(): SimNode | undefined {
     let best: SimNode | undefined;
     for (const n of this.nodes.values()) {
