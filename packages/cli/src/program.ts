@@ -5,11 +5,11 @@
 import { readFileSync, writeFileSync } from 'node:fs';
 import { RpcClient, RpcError } from '@ehr/api';
 import { generateKeyPair, isEhrError, loadKeyFile, saveKeyFile, toHex } from '@ehr/core';
-import { Dispatcher, registerNodeMethods, serveHttp } from '@ehr/gateway';
+import { startGateway } from '@ehr/gateway';
 import { genesisToJson, validateGenesis } from '@ehr/ledger';
 import { loadConfig, startNode } from '@ehr/node';
 import { Command } from 'commander';
-import { nodeService } from './service.ts';
+import { gatewayNode } from './service.ts';
 
 export const EXIT = { OK: 0, FAILURE: 1, USAGE: 2, UNREACHABLE: 3 } as const;
 
@@ -106,10 +106,11 @@ export function buildProgram(io: Io = defaultIo): Command {
     .action(async (o: { config: string }) => {
       const config = loadConfig(o.config);
       const running = await startNode(config);
-      const dispatcher = new Dispatcher();
-      registerNodeMethods(dispatcher, nodeService(running));
-      const gw = await serveHttp(dispatcher, config.gateway);
-      running.logger.info({ gateway: gw.url, metrics: running.metricsUrl }, 'gateway listening');
+      const gw = await startGateway(gatewayNode(running), config.gateway);
+      running.logger.info(
+        { gateway: gw.url, ws: gw.wsUrl, metrics: running.metricsUrl },
+        'gateway listening',
+      );
       running.daemon.on('fatal', (err: Error) =>
         running.logger.fatal(
           { err: err.message },

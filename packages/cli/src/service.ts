@@ -1,16 +1,50 @@
-/** Presents a running node to the gateway as a NodeService. */
-import type { NodeService } from '@ehr/gateway';
-import type { RunningNode } from '@ehr/node';
+/** Presents a running node to the gateway: node methods, role queries, audit, events. */
+import type { BlockNotice, GatewayNode } from '@ehr/gateway';
+import type { BlockEvent, RunningNode } from '@ehr/node';
 
-export function nodeService(n: RunningNode): NodeService {
+export function gatewayNode(n: RunningNode): GatewayNode {
+  const chainId = n.daemon.status().chainId;
   return {
-    status: () => n.daemon.status(),
-    submit: (tx, payloads, mode, timeoutMs) => n.daemon.submit(tx, payloads, mode, timeoutMs),
-    txStatus: (hash) => n.daemon.tracker.get(hash),
-    blockBytes: (h) => n.store.blockBytes(h),
-    heightOf: (hash) => n.store.heightOf(hash),
-    receipt: (hash) => n.store.receipt(hash),
-    peers: () => n.host.peers(),
-    metricsText: () => n.metrics.registry.render(),
+    chainId,
+    node: {
+      status: () => n.daemon.status(),
+      submit: (tx, payloads, mode, timeoutMs) => n.daemon.submit(tx, payloads, mode, timeoutMs),
+      txStatus: (hash) => n.daemon.tracker.get(hash),
+      blockBytes: (h) => n.store.blockBytes(h),
+      heightOf: (hash) => n.store.heightOf(hash),
+      receipt: (hash) => n.store.receipt(hash),
+      peers: () => n.host.peers(),
+      metricsText: () => n.metrics.registry.render(),
+    },
+    query: {
+      state: n.store.state,
+      now: () => Math.max(Date.now(), n.store.head().time),
+      consensus: () => {
+        const st = n.daemon.status();
+        return { voters: st.validators, learners: st.observers };
+      },
+      payload: (hash) => n.store.payload(hash),
+      pendingNonce: (key) => n.daemon.mempool.nextNonceFor(key),
+      recordAccess: (reader, target, purpose) => n.access.record(reader, target, purpose),
+    },
+    events: {
+      onBlock(fn) {
+        const l = (b: BlockEvent) =>
+          fn({
+            height: b.height,
+            hash: b.hash,
+            time: b.time,
+            txs: b.receipts,
+          } satisfies BlockNotice);
+        n.daemon.on('block', l);
+        return () => void n.daemon.off('block', l);
+      },
+      onTxStatus: (fn) => n.daemon.tracker.onChange(fn),
+      async txStatus(hash) {
+        const r = await n.store.receipt(Buffer.from(hash, 'hex'));
+        if (r) return { status: 'committed', ...r };
+        return n.daemon.tracker.get(hash);
+      },
+    },
   };
 }

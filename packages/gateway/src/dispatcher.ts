@@ -4,12 +4,17 @@
  * error codes follow the specification; handlers throw EhrError for application errors, which
  * become -32000..-32099 with `data: { code, ...details }`.
  */
-import { appCode, RpcCode } from '@ehr/api';
+import { appCode, check, METHOD_BY_NAME, paramsSchema, RpcCode } from '@ehr/api';
 import { isEhrError } from '@ehr/core';
 
 export class InvalidParams extends Error {}
 
-export type Handler = (params: unknown) => Promise<unknown>;
+/** Per-transport context: WebSocket calls carry their connection (for subscriptions). */
+export interface CallContext {
+  ws?: { subscribe(params: Record<string, unknown>): string; unsubscribe(id: string): boolean };
+}
+
+export type Handler = (params: unknown, ctx: CallContext) => Promise<unknown>;
 
 type Id = string | number | null;
 
@@ -42,7 +47,7 @@ export class Dispatcher {
     return [...this.methods.keys()];
   }
 
-  async receive(text: string): Promise<string | null> {
+  async receive(text: string, ctx: CallContext = {}): Promise<string | null> {
     let parsed: unknown;
     try {
       parsed = JSON.parse(text);
@@ -64,16 +69,16 @@ export class Dispatcher {
           ),
         );
       }
-      const out = (await Promise.all(parsed.map((r) => this.one(r)))).filter(
+      const out = (await Promise.all(parsed.map((r) => this.one(r, ctx)))).filter(
         (r): r is Response => r !== null,
       );
       return out.length > 0 ? JSON.stringify(out) : null;
     }
-    const r = await this.one(parsed);
+    const r = await this.one(parsed, ctx);
     return r ? JSON.stringify(r) : null;
   }
 
-  private async one(req: unknown): Promise<Response | null> {
+  private async one(req: unknown, ctx: CallContext): Promise<Response | null> {
     if (req === null || typeof req !== 'object' || Array.isArray(req)) {
       return err(null, RpcCode.INVALID_REQUEST, 'Invalid Request: expected an object');
     }
@@ -116,11 +121,31 @@ export class Dispatcher {
         }),
       );
     try {
-      const result = await handler(r['params'] ?? {});
+      // Params are checked against the published schema before any handler runs.
+      const spec = METHOD_BY_NAME.get(r['method']);
+      const params = r['params'] ?? {};
+      if (spec) {
+        if (Array.isArray(params) && (params.length > 0 || Object.keys(spec.params).length > 0))
+          throw new InvalidParams('params: this method takes named params (an object)');
+        const problem = check(paramsSchema(spec), Array.isArray(params) ? {} : params, 'params');
+        if (problem) throw new InvalidParams(problem);
+        if (spec.wsOnly && !ctx.ws)
+          return respond(
+            err(id as Id, appCode('WS_ONLY'), `${spec.name} works over WebSocket only`, {
+              code: 'WS_ONLY',
+            }),
+          );
+      }
+      const result = await handler(Array.isArray(params) ? {} : params, ctx);
       return respond({ jsonrpc: '2.0', id: id as Id, result: result ?? null });
     } catch (e) {
       if (e instanceof InvalidParams)
-        return respond(err(id as Id, RpcCode.INVALID_PARAMS, `Invalid params: ${e.message}`));
+        return respond(
+          err(id as Id, RpcCode.INVALID_PARAMS, `Invalid params: ${e.message}`, {
+            code: 'INVALID_PARAMS',
+            reason: e.message,
+          }),
+        );
       if (isEhrError(e))
         return respond(err(id as Id, appCode(e.code), e.message, { code: e.code, ...e.data }));
       return respond(

@@ -12,6 +12,10 @@ export interface HttpOptions {
   maxBodyBytes?: number;
   /** Requests per second per connection (token bucket, burst = 2x). */
   rateLimit?: number;
+  /** Whole-request limit; above the longest commit wait a client may ask for (120 s). */
+  requestTimeoutMs?: number;
+  /** Time allowed for the request headers. */
+  headersTimeoutMs?: number;
 }
 
 const LOOPBACK = new Set(['127.0.0.1', '::1', 'localhost']);
@@ -114,6 +118,8 @@ export async function serveHttp(
       );
     });
   });
+  server.requestTimeout = opts.requestTimeoutMs ?? 130_000;
+  server.headersTimeout = opts.headersTimeoutMs ?? 10_000;
   await new Promise<void>((resolve, reject) => {
     server.once('error', reject);
     server.listen(opts.port, opts.host, () => resolve());

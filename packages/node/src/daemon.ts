@@ -8,6 +8,7 @@ import { EventEmitter } from 'node:events';
 import {
   blockHash,
   decode,
+  decodeTx,
   EhrError,
   encode,
   expectArray,
@@ -46,11 +47,30 @@ export interface DaemonParts {
 
 export type SubmitMode = 'async' | 'sync' | 'commit';
 
+/** Catch-up sync progress, shown in status while a sync runs and after the last one. */
+export interface SyncStatus {
+  active: boolean;
+  /** Raft index and block height this sync fetches up to. */
+  targetIndex: number;
+  target: number;
+  /** Raft index and block height applied so far. */
+  index: number;
+  height: number;
+  /** Batches fetched, per serving peer. */
+  batches: number;
+  peers: Record<string, number>;
+  startedAt: number;
+  finishedAt: number | null;
+  error: string | null;
+}
+
 export interface BlockEvent {
   height: number;
   hash: string;
   txs: string[];
   time: number;
+  /** Per transaction, in block order: who sent it, what it was, how it went. */
+  receipts: { hash: string; author: string; kind: string; ok: boolean; code: string | null }[];
 }
 
 const TX_TOPIC = 'tx';
@@ -73,6 +93,12 @@ export class Daemon extends EventEmitter {
   /** When the current consensus-loop pass began (0 when idle); a stuck pass shows in status. */
   private loopStartedAt = 0;
   private loopStage = 'idle';
+  /** While catch-up sync runs the engine neither ticks nor hears the network. */
+  private paused = false;
+  /** Results of blocks catch-up sync already executed to verify them, by block hash. */
+  private readonly preverified = new Map<string, BlockResult>();
+  /** Set by the catch-up sync; shown in status. */
+  syncStatus: SyncStatus | null = null;
 
   constructor(parts: DaemonParts) {
     super();
@@ -105,7 +131,8 @@ export class Daemon extends EventEmitter {
   start(): void {
     const { network, config } = this.parts;
     network.onConsensusMessage((from, bytes) => {
-      if (this.stopped) return;
+      // Dropped while syncing: Raft retransmits, and the sync is appending to the log.
+      if (this.stopped || this.paused) return;
       try {
         this.parts.raft.step(from, bytes);
       } catch (err) {
@@ -118,7 +145,7 @@ export class Daemon extends EventEmitter {
     const hygieneEvery = Math.max(1, Math.round(5000 / config.consensus.tickMs));
     this.tickTimer = setInterval(() => {
       if (this.stopped) return;
-      this.parts.raft.tick();
+      if (!this.paused) this.parts.raft.tick();
       // Every few seconds: drop what the chain moved past, and what waited too long to be
       // included (it was refused by the leader, or its nonce gap never closed).
       if (++ticks % hygieneEvery === 0) {
@@ -186,7 +213,7 @@ export class Daemon extends EventEmitter {
 
   /** Runs the loop soon; coalesces many triggers into one pass. */
   private schedule(): void {
-    if (this.stopped || this.fatal) return;
+    if (this.stopped || this.fatal || this.paused) return;
     if (this.looping) {
       this.again = true;
       return;
@@ -206,26 +233,98 @@ export class Daemon extends EventEmitter {
     try {
       do {
         this.again = false;
-        const raft = this.parts.raft;
-        while (raft.hasReady()) {
-          const rd = raft.ready();
-          await this.handleReady(rd);
-          raft.advance(rd);
-        }
+        await this.drainReady();
         this.noteRole();
         await this.maybePropose();
       } while (this.again && !this.stopped);
     } catch (err) {
-      this.fatal = err as Error;
-      this.logger.fatal(
-        { err: (err as Error).message, code: (err as EhrError).code },
-        'consensus loop stopped',
-      );
-      this.emit('fatal', err);
+      this.halt(err as Error);
     } finally {
       this.loopStartedAt = 0;
       this.loopStage = 'idle';
     }
+  }
+
+  /** Handles every pending Ready: persist, send, apply, advance. */
+  private async drainReady(): Promise<void> {
+    const raft = this.parts.raft;
+    while (raft.hasReady()) {
+      const rd = raft.ready();
+      await this.handleReady(rd);
+      raft.advance(rd);
+      // The engine takes a configuration change on advance: only now does a removed member stop
+      // counting as one, so only now can its connections be dropped.
+      if (rd.committed.some((e) => e.type === 'config')) {
+        const { voters, learners } = raft.status();
+        this.logger.info({ voters, learners }, 'membership now');
+        await this.parts.network.refreshMembership();
+        this.emit('membership');
+      }
+    }
+  }
+
+  /**
+   * Runs `fn` while the consensus loop is idle and holds the loop off until it is done (the
+   * catch-up sync uses this to pause the engine and to feed it entries).
+   */
+  private async exclusive<T>(fn: () => Promise<T>): Promise<T> {
+    while (this.looping) await this.idle;
+    this.looping = true;
+    const run = fn();
+    this.idle = run.then(
+      () => {},
+      () => {},
+    );
+    try {
+      return await run;
+    } finally {
+      this.looping = false;
+      if (this.again && !this.stopped) {
+        this.again = false;
+        this.schedule();
+      }
+    }
+  }
+
+  /** Stops ticking and hearing the network (catch-up sync), once the current pass is done. */
+  async pauseConsensus(): Promise<void> {
+    await this.exclusive(async () => {
+      this.paused = true;
+    });
+  }
+
+  resumeConsensus(): void {
+    this.paused = false;
+    this.schedule();
+  }
+
+  /**
+   * Catch-up sync: hands the engine entries a member served as committed, then persists and
+   * applies them through the same Ready path as replicated ones. `results` holds what executing
+   * their blocks gave when they were verified, so they are not executed twice.
+   */
+  async ingestCommitted(entries: RaftEntry[], results: Map<string, BlockResult>): Promise<void> {
+    if (this.fatal) throw this.fatal;
+    await this.exclusive(async () => {
+      for (const [h, r] of results) this.preverified.set(h, r);
+      try {
+        this.parts.raft.acceptCommitted(entries);
+        await this.drainReady();
+      } catch (err) {
+        // A failure while applying what was verified is this node's own problem: stop, as the
+        // loop does.
+        if (!isEhrError(err) || !err.code.startsWith('CONSENSUS_')) this.halt(err as Error);
+        throw err;
+      } finally {
+        this.preverified.clear();
+      }
+    });
+  }
+
+  private halt(err: Error): void {
+    this.fatal = err;
+    this.logger.fatal({ err: err.message, code: (err as EhrError).code }, 'consensus loop stopped');
+    this.emit('fatal', err);
   }
 
   private async handleReady(rd: RaftReady): Promise<void> {
@@ -259,9 +358,8 @@ export class Daemon extends EventEmitter {
     const { store } = this.parts;
     if (e.index <= store.head().applied) return;
     if (e.type === 'config') {
-      const members = this.parts.raft.applyConfig(e);
-      this.logger.info(members, 'membership changed');
-      await this.parts.network.refreshMembership();
+      const change = this.parts.raft.applyConfig(e);
+      this.logger.info(change, 'membership change committed');
       await store.setApplied(e.index);
       return;
     }
@@ -274,7 +372,8 @@ export class Daemon extends EventEmitter {
     const hash = blockHash(header);
     const hashHex = toHex(hash);
     const head = store.head();
-    let result: BlockResult | undefined = this.proposer.committed(header.height, hashHex)?.result;
+    let result: BlockResult | undefined =
+      this.proposer.committed(header.height, hashHex)?.result ?? this.preverified.get(hashHex);
     if (!result) {
       if (!verifyBlockSignature(entry.block)) {
         throw new EhrError(
@@ -307,8 +406,17 @@ export class Daemon extends EventEmitter {
       raftIndex: e.index,
     });
     const txs: string[] = [];
+    const receipts: BlockEvent['receipts'] = [];
     for (const r of result.receipts) {
       txs.push(r.hash);
+      const tx = decodeTx(entry.block.txs[r.index]!);
+      receipts.push({
+        hash: r.hash,
+        author: toHex(tx.author),
+        kind: tx.kind,
+        ok: r.ok,
+        code: r.code,
+      });
       this.mempool.remove(r.hash);
       this.tracker.set(r.hash, {
         status: 'committed',
@@ -328,6 +436,7 @@ export class Daemon extends EventEmitter {
       hash: hashHex,
       txs,
       time: header.time,
+      receipts,
     } satisfies BlockEvent);
   }
 
@@ -352,11 +461,7 @@ export class Daemon extends EventEmitter {
         return;
       }
       // Drain the engine so the block goes out now, not at the next tick.
-      while (this.parts.raft.hasReady()) {
-        const rd = this.parts.raft.ready();
-        await this.handleReady(rd);
-        this.parts.raft.advance(rd);
-      }
+      await this.drainReady();
     }
   }
 
@@ -457,10 +562,10 @@ export class Daemon extends EventEmitter {
       hash: toHex(head.hash),
       stateHash: toHex(head.stateHash),
       time: head.time,
-      // Consensus replicates everything a follower misses, so a node is catching up while its
-      // applied position trails the commit it knows of.
-      catchingUp: st.applied < st.commit,
+      // Catching up: a catch-up sync runs, or applying trails the commit index it knows of.
+      catchingUp: this.syncStatus?.active === true || st.applied < st.commit,
       commitIndex: st.commit,
+      sync: this.syncStatus,
       peers: this.parts.network.peers().length,
       validators: st.voters,
       observers: st.learners,

@@ -222,6 +222,17 @@ export class Mempool {
     return out;
   }
 
+  /**
+   * The nonce an account's next transaction should carry: the committed next nonce, moved past
+   * the run of pending transactions that follow it without a gap.
+   */
+  async nextNonceFor(author: string): Promise<number> {
+    let n = await this.nextNonce(author);
+    const account = this.byAccount.get(author);
+    while (account?.has(n)) n++;
+    return n;
+  }
+
   accounts(): string[] {
     return [...this.byAccount.keys()];
   }

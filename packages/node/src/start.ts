@@ -3,6 +3,7 @@
  * from what the store persisted, libp2p host, daemon, metrics), and `stop()` tears them down in
  * reverse. Every refusal names what is wrong: a corrupt store names its first bad height.
  */
+import { AccessRecorder } from './access-recorder.ts';
 import { readFileSync } from 'node:fs';
 import { mkdirSync } from 'node:fs';
 import { RaftNode } from '@ehr/consensus';
@@ -35,6 +36,8 @@ export interface RunningNode {
   metrics: ReturnType<typeof nodeMetrics>;
   metricsUrl: string | null;
   members(): Member[];
+  /** Records a read of health data on chain (access.record signed by this node). */
+  access: AccessRecorder;
   stop(): Promise<void>;
 }
 
@@ -208,6 +211,7 @@ export async function startNode(
     metrics,
     metricsUrl,
     members: () => members,
+    access: new AccessRecorder(daemon, genesis.chainId, key.secretKey),
     async stop() {
       clearInterval(reconcileTimer);
       await daemon.stop();

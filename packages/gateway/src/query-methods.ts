@@ -1,0 +1,273 @@
+/**
+ * Queries for each role. Directory data (hospitals, doctors, governance) is public. Everything
+ * about a patient needs a signed read by that patient (or, for doctors, by that doctor), and
+ * reading a body goes through the ledger's access rules and is recorded on chain by this node.
+ */
+import { EhrError } from '@ehr/core';
+import {
+  type AccessDecision,
+  canRead,
+  getDoctor,
+  getHospital,
+  getPatient,
+  getProposal,
+  listAdmins,
+  listDocuments,
+  listHospitalConsents,
+  listHospitals,
+  listDoctors,
+  listMembers,
+  listPatientAudit,
+  listPatientConsents,
+  listPatientPrescriptions,
+  listPatientRecords,
+  listPendingForDoctor,
+  listProposals,
+  listVotes,
+  getMember,
+  nextNonce,
+  type HealthRecord,
+  roleOf,
+  type StateScanner,
+} from '@ehr/ledger';
+import type { Dispatcher } from './dispatcher.ts';
+import { toJson } from './json.ts';
+import type { ReadGuard } from './read-guard.ts';
+
+export interface QueryService {
+  state: StateScanner;
+  now(): number;
+  consensus(): { voters: string[]; learners: string[] };
+  /** The nonce an account's next transaction should carry (after its pending ones). */
+  pendingNonce(key: string): Promise<number>;
+  /** A sealed body by payload hash (hex), if this node holds it. */
+  payload(hash: string): Promise<Uint8Array | undefined>;
+  /** Records on chain that `reader` read `target`; resolves with the audit transaction hash. */
+  recordAccess(reader: string, target: string, purpose: string): Promise<string>;
+}
+
+type P = Record<string, unknown>;
+
+const notFound = (code: string, what: string) => new EhrError(code, `${what} not found`, {});
+
+function mustBeReader(reader: string, subject: string, role: string): void {
+  if (reader !== subject) {
+    throw new EhrError(
+      'UNAUTHORIZED',
+      `only the ${role} may list this: the read is signed by ${reader.slice(0, 12)}…, not by the ${role} ${subject.slice(0, 12)}…`,
+      { reader, subject },
+    );
+  }
+}
+
+const recordJson = (r: HealthRecord) => toJson(r) as Record<string, unknown>;
+
+export function registerQueryMethods(d: Dispatcher, q: QueryService, guard: ReadGuard): void {
+  const lim = (p: P) => ({ limit: (p['limit'] as number | undefined) ?? 100 });
+  const pub = (name: string, fn: (p: P) => Promise<unknown>) =>
+    d.register(name, async (params) => toJson(await fn(params as P)));
+  const signed = (name: string, fn: (p: P, reader: string) => Promise<unknown>) =>
+    d.register(name, async (params) => {
+      const p = params as P;
+      return toJson(await fn(p, guard.check(name, p)));
+    });
+
+  pub('account_get', async (p) => {
+    const key = p['key'] as string;
+    const role = (await roleOf(q.state, key)) ?? ((await getMember(q.state, key)) ? 'node' : null);
+    return {
+      key,
+      nonce: await q.pendingNonce(key),
+      committedNonce: await nextNonce(q.state, key),
+      role,
+    };
+  });
+  pub('hospital_list', (p) => listHospitals(q.state, lim(p)));
+  pub('hospital_get', async (p) => {
+    const h = await getHospital(q.state, p['id'] as string);
+    if (!h) throw notFound('UNKNOWN_HOSPITAL', `hospital "${p['id']}"`);
+    return h;
+  });
+  pub('doctor_list', async (p) => {
+    const h = p['hospital'] as string;
+    if (!(await getHospital(q.state, h))) throw notFound('UNKNOWN_HOSPITAL', `hospital "${h}"`);
+    return listDoctors(q.state, h, lim(p));
+  });
+  pub('doctor_get', async (p) => {
+    const doc = await getDoctor(q.state, p['key'] as string);
+    if (!doc) throw notFound('UNKNOWN_ACCOUNT', `doctor ${(p['key'] as string).slice(0, 12)}…`);
+    return doc;
+  });
+  pub('gov_proposals', async (p) => {
+    const all = await listProposals(q.state, { limit: 10_000 });
+    const st = p['status'];
+    return all
+      .filter((x) => st === undefined || x.status === st)
+      .sort((a, b) => b.createdAt - a.createdAt)
+      .slice(0, lim(p).limit);
+  });
+  pub('gov_proposal', async (p) => {
+    const id = p['id'] as string;
+    const prop = await getProposal(q.state, id);
+    if (!prop) throw notFound('UNKNOWN_PROPOSAL', `proposal ${id.slice(0, 12)}…`);
+    return { ...prop, votes: await listVotes(q.state, id) };
+  });
+  pub('gov_validators', async () => {
+    const members = await listMembers(q.state, { limit: 10_000 });
+    const c = q.consensus();
+    return {
+      onChain: members.filter((m) => m.role === 'validator').map((m) => m.node),
+      voters: c.voters,
+      learners: c.learners,
+    };
+  });
+  pub('gov_members', async () => ({
+    members: await listMembers(q.state, { limit: 10_000 }),
+    admins: await listAdmins(q.state, { limit: 10_000 }),
+  }));
+
+  signed('patient_reports', async (p, reader) => {
+    mustBeReader(reader, p['patient'] as string, 'patient');
+    const all = await listPatientRecords(q.state, reader, { limit: 10_000 });
+    return all.filter((r) => r.kind === 'report').slice(0, lim(p).limit);
+  });
+  signed('patient_documents', async (p, reader) => {
+    mustBeReader(reader, p['patient'] as string, 'patient');
+    const report = p['report'] as string | undefined;
+    if (report !== undefined) {
+      const docs = await listDocuments(q.state, report, lim(p));
+      return docs.filter((r) => r.patient === reader);
+    }
+    const all = await listPatientRecords(q.state, reader, { limit: 10_000 });
+    return all.filter((r) => r.kind === 'document').slice(0, lim(p).limit);
+  });
+  signed('patient_prescriptions', async (p, reader) => {
+    mustBeReader(reader, p['patient'] as string, 'patient');
+    return listPatientPrescriptions(q.state, reader, lim(p));
+  });
+  signed('patient_consents', async (p, reader) => {
+    mustBeReader(reader, p['patient'] as string, 'patient');
+    const now = q.now();
+    return (await listPatientConsents(q.state, reader, lim(p))).map((c) => ({
+      ...c,
+      inForce: c.revokedAt === null && (c.expiresAt === null || now < c.expiresAt),
+    }));
+  });
+  signed('patient_audit', async (p, reader) => {
+    mustBeReader(reader, p['patient'] as string, 'patient');
+    const events = await listPatientAudit(q.state, reader, lim(p));
+    // Name the readers the patient can recognise (doctors), not just their keys.
+    return Promise.all(
+      events.map(async (e) => {
+        const doc = await getDoctor(q.state, e.reader);
+        return {
+          ...e,
+          readerName: doc?.name ?? (e.reader === reader ? 'you' : null),
+          readerHospital: doc?.hospital ?? null,
+        };
+      }),
+    );
+  });
+
+  const doctorView = async (doctor: string, limit: number) => {
+    const doc = await getDoctor(q.state, doctor);
+    if (!doc) throw notFound('UNKNOWN_ACCOUNT', `doctor ${doctor.slice(0, 12)}…`);
+    const now = q.now();
+    const seen = new Map<string, Record<string, unknown>>();
+    for (const r of await listPendingForDoctor(q.state, doctor, { limit })) {
+      seen.set(r.id, { ...recordJson(r), access: 'PENDING_REPORT' });
+    }
+    if (doc.active) {
+      for (const c of await listHospitalConsents(q.state, doc.hospital, { limit: 10_000 })) {
+        if (c.revokedAt !== null || (c.expiresAt !== null && now >= c.expiresAt)) continue;
+        for (const r of await listPatientRecords(q.state, c.patient, { limit: 10_000 })) {
+          if (r.kind !== 'report' || seen.has(r.id)) continue;
+          const ok = c.scope === 'all' || c.scope.includes(r.id) || c.scope.includes(c.patient);
+          if (ok) seen.set(r.id, { ...recordJson(r), access: 'CONSENT' });
+        }
+      }
+    }
+    return [...seen.values()].slice(0, limit);
+  };
+  signed('doctor_reports', async (p, reader) => {
+    mustBeReader(reader, p['doctor'] as string, 'doctor');
+    return doctorView(reader, lim(p).limit);
+  });
+  signed('doctor_patients', async (p, reader) => {
+    mustBeReader(reader, p['doctor'] as string, 'doctor');
+    const out = new Map<string, { patient: string; reasons: string[]; reports: number }>();
+    for (const r of await doctorView(reader, 10_000)) {
+      const patient = r['patient'] as string;
+      const e = out.get(patient) ?? { patient, reasons: [], reports: 0 };
+      e.reports++;
+      if (!e.reasons.includes(r['access'] as string)) e.reasons.push(r['access'] as string);
+      out.set(patient, e);
+    }
+    return [...out.values()].slice(0, lim(p).limit);
+  });
+
+  /** Access rules, then the body, then the audit record; denial says why. */
+  const serve = async (reader: string, id: string, purpose: string) => {
+    const decision: AccessDecision = await canRead(q.state, reader, id, q.now());
+    if (!decision.allowed || !decision.target) {
+      throw new EhrError(decision.reason, decision.message, { reason: decision.reason, id });
+    }
+    const body = await q.payload(decision.target.payloadHash);
+    if (!body) {
+      throw new EhrError(
+        'UNKNOWN_PAYLOAD',
+        `this node does not hold the body of ${id.slice(0, 12)}…`,
+        {
+          payloadHash: decision.target.payloadHash,
+        },
+      );
+    }
+    const audit = await q.recordAccess(reader, id, purpose);
+    return { decision, body, audit };
+  };
+  const purposeOf = (p: P) => (p['purpose'] as string | undefined) ?? 'care';
+
+  signed('record_get', async (p, reader) => {
+    const { decision, body, audit } = await serve(reader, p['id'] as string, purposeOf(p));
+    const t = decision.target!;
+    if (t.type !== 'report' && t.type !== 'document') {
+      throw new EhrError(
+        'UNKNOWN_RECORD',
+        `${t.id.slice(0, 12)}… is a ${t.type}, not a record`,
+        {},
+      );
+    }
+    return {
+      record: t.record,
+      body,
+      wrappedKey: decision.wrappedKey,
+      reason: decision.reason,
+      audit,
+    };
+  });
+  signed('prescription_get', async (p, reader) => {
+    const { decision, body, audit } = await serve(reader, p['id'] as string, purposeOf(p));
+    const t = decision.target!;
+    if (t.type !== 'prescription') {
+      throw new EhrError(
+        'UNKNOWN_RECORD',
+        `${t.id.slice(0, 12)}… is a ${t.type}, not a prescription`,
+        {},
+      );
+    }
+    return {
+      prescription: t.prescription,
+      body,
+      wrappedKey: decision.wrappedKey,
+      reason: decision.reason,
+      audit,
+    };
+  });
+  signed('patient_profile', async (p, reader) => {
+    const patient = p['patient'] as string;
+    if (!(await getPatient(q.state, patient)))
+      throw notFound('UNKNOWN_ACCOUNT', `patient ${patient.slice(0, 12)}…`);
+    const { decision, body, audit } = await serve(reader, patient, purposeOf(p));
+    return { patient, body, wrappedKey: decision.wrappedKey, reason: decision.reason, audit };
+  });
+}

@@ -1,0 +1,61 @@
+/**
+ * Records reads of health data on chain: one `access.record` transaction per read, signed by this
+ * node (members may record accesses; the ledger keeps them per patient and per reader). Events
+ * are serialized so each takes the next nonce after this node's pending ones.
+ */
+import { encodeTx, fromHex, isEhrError, publicKeyOf, signTx, toHex } from '@ehr/core';
+import type { Daemon } from './daemon.ts';
+
+export class AccessRecorder {
+  private readonly daemon: Daemon;
+  private readonly chainId: string;
+  private readonly secretKey: Uint8Array;
+  private readonly node: string;
+  private readonly now: () => number;
+  private queue: Promise<unknown> = Promise.resolve();
+
+  constructor(
+    daemon: Daemon,
+    chainId: string,
+    secretKey: Uint8Array,
+    now: () => number = Date.now,
+  ) {
+    this.daemon = daemon;
+    this.chainId = chainId;
+    this.secretKey = secretKey;
+    this.node = toHex(publicKeyOf(secretKey));
+    this.now = now;
+  }
+
+  /** Resolves with the audit transaction's hash once it is accepted into the mempool. */
+  record(reader: string, target: string, purpose: string): Promise<string> {
+    const run = this.queue.then(() => this.submit(reader, target, purpose));
+    this.queue = run.catch(() => {});
+    return run;
+  }
+
+  private async submit(reader: string, target: string, purpose: string): Promise<string> {
+    for (let attempt = 0; ; attempt++) {
+      const nonce = await this.daemon.mempool.nextNonceFor(this.node);
+      const tx = signTx(
+        {
+          chainId: this.chainId,
+          author: publicKeyOf(this.secretKey),
+          nonce,
+          kind: 'access.record',
+          payload: { reader: fromHex(reader), target, purpose, readAt: this.now() },
+        },
+        this.secretKey,
+      );
+      try {
+        const { hash } = await this.daemon.submit(encodeTx(tx), [], 'async');
+        return hash;
+      } catch (err) {
+        // A block may have moved the nonce on between reading and submitting: try again.
+        if (attempt < 2 && isEhrError(err) && ['BAD_NONCE', 'DUPLICATE'].includes(err.code))
+          continue;
+        throw err;
+      }
+    }
+  }
+}
