@@ -1,0 +1,183 @@
+/**
+ * One account talking to one gateway: fetches the chain id and nonce, signs transactions and
+ * reads, submits, and opens sealed bodies. Secret keys stay inside this object; role operations
+ * (admin-ops.ts, patient-ops.ts, doctor-ops.ts) go through it.
+ */
+import {
+  EhrError,
+  encodeTx,
+  fromHex,
+  publicKeyOf,
+  signTx,
+  toHex,
+  txHash,
+  type ValueMap,
+} from '@ehr/core';
+import { RpcClient, type SubmitResult } from './client.ts';
+import type { AccountInfo, TxOutcome } from './ehr-types.ts';
+import { RpcError } from './errors.ts';
+import { signRead } from './read-auth.ts';
+import {
+  type Content,
+  decodeContent,
+  encodeContent,
+  openBody,
+  rewrapKey,
+  type SealedBody,
+  sealForReaders,
+} from './sealing.ts';
+
+export type SubmitMode = 'async' | 'sync' | 'commit';
+
+export interface SessionOptions {
+  /** tx_submit mode: commit (default) waits until the transaction is in a block. */
+  mode?: SubmitMode;
+  /** How long commit mode waits, ms (default 10000). */
+  timeoutMs?: number;
+  /** A doctor's copy of their hospital's encryption secret key (opens what the hospital may read). */
+  hospitalSecretKey?: Uint8Array;
+}
+
+/** Whose key opens a body: the account's own, or the hospital's encryption key. */
+export type Opener = 'account' | 'hospital';
+
+/** Parses hex from the gateway, naming the field if it is not hex. */
+export function hexBytes(v: unknown, field: string): Uint8Array {
+  if (typeof v !== 'string' || !/^([0-9a-f]{2})*$/.test(v)) {
+    throw new EhrError('BAD_RESPONSE', `the gateway sent ${field} that is not hex`, { field });
+  }
+  return fromHex(v);
+}
+
+/** The EhrError code carried by an RpcError (data.code), if any. */
+export function rpcErrorCode(err: unknown): string | undefined {
+  if (!(err instanceof RpcError)) return undefined;
+  const d = err.data as { code?: unknown } | undefined;
+  return typeof d?.code === 'string' ? d.code : undefined;
+}
+
+export class Session {
+  readonly rpc: RpcClient;
+  readonly publicKey: Uint8Array;
+  /** This account's public key, hex. */
+  readonly key: string;
+  readonly mode: SubmitMode;
+  readonly timeoutMs: number;
+  readonly #secretKey: Uint8Array;
+  readonly #hospitalSecretKey: Uint8Array | undefined;
+  #chainId: string | undefined;
+  /** Next nonce this session will use, once known (covers async submits not yet committed). */
+  #nextNonce: number | undefined;
+
+  constructor(rpc: RpcClient | string, secretKey: Uint8Array, opts: SessionOptions = {}) {
+    this.rpc = typeof rpc === 'string' ? new RpcClient(rpc) : rpc;
+    this.#secretKey = secretKey;
+    this.#hospitalSecretKey = opts.hospitalSecretKey;
+    this.publicKey = publicKeyOf(secretKey);
+    this.key = toHex(this.publicKey);
+    this.mode = opts.mode ?? 'commit';
+    this.timeoutMs = opts.timeoutMs ?? 10_000;
+  }
+
+  /** The public key of the hospital secret this session holds, if any. */
+  get hospitalKey(): string | undefined {
+    return this.#hospitalSecretKey ? toHex(publicKeyOf(this.#hospitalSecretKey)) : undefined;
+  }
+
+  call<T>(method: string, params?: Record<string, unknown>): Promise<T> {
+    return this.rpc.call<T>(method, params);
+  }
+
+  async chainId(): Promise<string> {
+    this.#chainId ??= (await this.rpc.status()).chainId;
+    return this.#chainId;
+  }
+
+  account(key = this.key): Promise<AccountInfo> {
+    return this.call<AccountInfo>('account_get', { key });
+  }
+
+  /** A signed read: the gateway checks the signature, freshness and nonce before serving. */
+  async read<T>(method: string, params: Record<string, unknown>): Promise<T> {
+    return this.call<T>(method, signRead(await this.chainId(), method, params, this.#secretKey));
+  }
+
+  /** Signs `kind`/`payload` with the next nonce and submits it with its sealed bodies. */
+  async submit(kind: string, payload: ValueMap, bodies: Uint8Array[] = []): Promise<TxOutcome> {
+    const chainId = await this.chainId();
+    const onChain = (await this.account()).nonce;
+    const nonce = Math.max(onChain, this.#nextNonce ?? 0);
+    const tx = encodeTx(
+      signTx({ chainId, author: this.publicKey, nonce, kind, payload }, this.#secretKey),
+    );
+    const hash = toHex(txHash(tx));
+    let res: SubmitResult;
+    try {
+      res = await this.rpc.submitEncoded(tx, {
+        mode: this.mode,
+        payloads: bodies,
+        timeoutMs: this.timeoutMs,
+      });
+    } catch (err) {
+      // A nonce we guessed ahead of the chain (an earlier async submit was dropped): start over.
+      if (rpcErrorCode(err) === 'BAD_NONCE') this.#nextNonce = undefined;
+      throw err;
+    }
+    const s = res.status;
+    if (s.status === 'rejected' || (s.status === 'committed' && !s.ok)) {
+      const code = s.status === 'rejected' ? s.code : (s.code ?? 'REJECTED');
+      const message = s.status === 'rejected' ? s.message : (s.message ?? '');
+      if (code === 'BAD_NONCE') this.#nextNonce = undefined;
+      else if (s.status === 'committed') this.#nextNonce = nonce + 1;
+      throw new EhrError(code, `${kind} rejected: ${message || code}`, { hash, kind });
+    }
+    this.#nextNonce = nonce + 1;
+    if (s.status === 'committed') {
+      return { hash, kind, status: 'committed', height: s.height, index: s.index };
+    }
+    if (this.mode === 'commit') {
+      throw new EhrError(
+        'TX_TIMEOUT',
+        `${kind} ${hash.slice(0, 16)}… was accepted but not committed within ${this.timeoutMs} ms; check it later with: ehr chain tx ${hash}`,
+        { hash, kind },
+      );
+    }
+    return { hash, kind, status: 'pending' };
+  }
+
+  seal(content: Content, readers: Uint8Array[]): SealedBody {
+    return sealForReaders(encodeContent(content), readers);
+  }
+
+  /** Opens a body the gateway served (hex) with the wrapped key it served alongside (hex). */
+  open(bodyHex: unknown, wrappedKeyHex: unknown, opener: Opener, what: string): Content {
+    if (wrappedKeyHex === null || wrappedKeyHex === undefined) {
+      throw new EhrError(
+        'KEY_MISSING',
+        `${what}: you may read it, but no data key is wrapped for ${opener === 'hospital' ? 'your hospital' : 'you'} yet (the patient can share it again)`,
+        {},
+      );
+    }
+    const secret = this.#secret(opener);
+    return decodeContent(
+      openBody(hexBytes(bodyHex, 'body'), hexBytes(wrappedKeyHex, 'wrappedKey'), secret),
+    );
+  }
+
+  /** Wraps the data key under `wrappedKeyHex` (openable by `opener`) for `recipient`. */
+  rewrap(wrappedKeyHex: string, recipient: Uint8Array, opener: Opener = 'account'): Uint8Array {
+    return rewrapKey(hexBytes(wrappedKeyHex, 'wrapped key'), this.#secret(opener), recipient);
+  }
+
+  #secret(opener: Opener): Uint8Array {
+    if (opener === 'account') return this.#secretKey;
+    if (!this.#hospitalSecretKey) {
+      throw new EhrError(
+        'HOSPITAL_KEY_REQUIRED',
+        "opening this needs your hospital's encryption key (ask your hospital for it; CLI: --hospital-key <file>)",
+        {},
+      );
+    }
+    return this.#hospitalSecretKey;
+  }
+}
