@@ -46,10 +46,8 @@ export function raftPort(raft: RaftNode): Raft {
       const op = change.op === 'add' ? 'addLearner' : change.op;
       raft.proposeConfChange({ op, node: change.node });
     },
-    applyConfig(entry) {
-      decodeConfChange(entry.data);
-      return { voters: [...raft.membership.voters], learners: [...raft.membership.learners] };
-    },
+    applyConfig: (entry) => decodeConfChange(entry.data),
+    acceptCommitted: (entries) => raft.acceptCommitted(entries),
     transferLeadership: (to) => raft.transferLeadership(to),
     hasReady: () => raft.hasReady(),
     ready(): RaftReady {

@@ -29,6 +29,19 @@ export interface NodeConfig {
     maxInflightBlocks: number;
   };
   mempool: { maxTxs: number; maxBytes: number; maxPerAccount: number };
+  /**
+   * Catch-up sync: a node more than `threshold` log entries behind the members it can reach
+   * fetches committed entries from several of them at once (`parallel` batches of `batchSize`),
+   * at start (after waiting up to `startupWaitMs` for members to connect) and whenever a check
+   * every `checkMs` finds it that far behind.
+   */
+  sync: {
+    batchSize: number;
+    parallel: number;
+    threshold: number;
+    checkMs: number;
+    startupWaitMs: number;
+  };
   log: { level: 'trace' | 'debug' | 'info' | 'warn' | 'error' | 'silent' };
 }
 
@@ -42,6 +55,7 @@ export const CONFIG_DEFAULTS = {
     maxInflightBlocks: 1,
   },
   mempool: { maxTxs: 50_000, maxBytes: 256 * 1024 * 1024, maxPerAccount: 256 },
+  sync: { batchSize: 128, parallel: 4, threshold: 64, checkMs: 5000, startupWaitMs: 5000 },
   log: { level: 'info' },
 } as const;
 
@@ -128,6 +142,7 @@ export function parseConfig(raw: unknown, file: string): NodeConfig {
     'metrics',
     'consensus',
     'mempool',
+    'sync',
     'log',
   ]);
   const p2p = r.obj(top['p2p'], 'p2p');
@@ -189,6 +204,9 @@ export function parseConfig(raw: unknown, file: string): NodeConfig {
   const mp = r.obj(top['mempool'], 'mempool', true);
   const md = CONFIG_DEFAULTS.mempool;
   r.known(mp, 'mempool', Object.keys(md));
+  const sy = r.obj(top['sync'], 'sync', true);
+  const sd = CONFIG_DEFAULTS.sync;
+  r.known(sy, 'sync', Object.keys(sd));
   const lg = r.obj(top['log'], 'log', true);
   r.known(lg, 'log', ['level']);
   const level = r.str(lg['level'], 'log.level', CONFIG_DEFAULTS.log.level);
@@ -211,6 +229,13 @@ export function parseConfig(raw: unknown, file: string): NodeConfig {
       maxTxs: r.int(mp['maxTxs'], 'mempool.maxTxs', md.maxTxs, 1, 10_000_000),
       maxBytes: r.int(mp['maxBytes'], 'mempool.maxBytes', md.maxBytes, 1024, 2 ** 40),
       maxPerAccount: r.int(mp['maxPerAccount'], 'mempool.maxPerAccount', md.maxPerAccount, 1, 1e6),
+    },
+    sync: {
+      batchSize: r.int(sy['batchSize'], 'sync.batchSize', sd.batchSize, 1, 512),
+      parallel: r.int(sy['parallel'], 'sync.parallel', sd.parallel, 1, 64),
+      threshold: r.int(sy['threshold'], 'sync.threshold', sd.threshold, 0, 1_000_000),
+      checkMs: r.int(sy['checkMs'], 'sync.checkMs', sd.checkMs, 100, 3_600_000),
+      startupWaitMs: r.int(sy['startupWaitMs'], 'sync.startupWaitMs', sd.startupWaitMs, 0, 600_000),
     },
     log: { level: level as NodeConfig['log']['level'] },
   };

@@ -43,8 +43,10 @@ export interface Raft {
   /** Appends a block entry when leader; throws a coded error otherwise. */
   proposeBlock(data: Uint8Array): void;
   proposeMembership(change: { op: 'add' | 'remove' | 'promote'; node: string }): void;
-  /** Applies a committed config entry; returns the voters and learners after it. */
-  applyConfig(entry: RaftEntry): { voters: string[]; learners: string[] };
+  /** Reads a committed config entry (the engine takes the change itself on advance). */
+  applyConfig(entry: RaftEntry): { op: string; node: string };
+  /** Catch-up sync: entries a member served as committed (see RaftNode.acceptCommitted). */
+  acceptCommitted(entries: RaftEntry[]): void;
   transferLeadership(to: string): void;
   hasReady(): boolean;
   ready(): RaftReady;

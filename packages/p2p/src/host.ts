@@ -282,13 +282,23 @@ export class P2PHost {
     return info.multiaddrs.map((a) => a.toString());
   }
 
-  /** Closes connections to peers that are no longer members (bootstrap peers included). */
+  /**
+   * Drops every connection to a peer that is no longer a member (bootstrap peers included); the
+   * gater refuses it from then on. Aborted rather than closed: a graceful close waits for the
+   * peer to end its long-lived streams, which a removed peer need not do, and the caller is the
+   * consensus loop.
+   */
   async refreshMembership(): Promise<void> {
     for (const c of this.node.getConnections()) {
       const id = nodeIdOf(c.remotePeer);
-      if (!id || !this.opts.isMember(id)) {
-        await c.close().catch(() => {});
-        if (id) this.outbound.delete(id);
+      if (id && this.opts.isMember(id)) continue;
+      this.opts.log?.('dropping a peer that is not a member', {
+        peer: id ?? c.remotePeer.toString(),
+      });
+      c.abort(new EhrError('P2P_NOT_MEMBER', 'peer is no longer a member'));
+      if (id) {
+        this.outbound.get(id)?.stream?.abort(new EhrError('P2P_NOT_MEMBER', 'not a member'));
+        this.outbound.delete(id);
       }
     }
   }

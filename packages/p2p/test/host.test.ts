@@ -122,6 +122,18 @@ describe('p2p host', () => {
     members.delete(ids[3]!);
     await hosts[0]!.refreshMembership();
     await until(() => !hosts[0]!.peers().some((p) => p.nodeId === ids[3]));
+    // The removed peer cannot come back on its own: its dials are refused.
+    let heard = 0;
+    hosts[0]!.onConsensusMessage((from) => {
+      if (from === ids[3]) heard++;
+    });
+    hosts[0]!.handle('hello', async () => utf8('hi'));
+    hosts[3]!.send(ids[0]!, utf8('still here'));
+    await expect(hosts[3]!.request(ids[0]!, 'hello', utf8('x'), 2000)).rejects.toThrow();
+    await new Promise((r) => setTimeout(r, 500));
+    expect(heard).toBe(0);
+    expect(hosts[0]!.peers().some((p) => p.nodeId === ids[3])).toBe(false);
+    expect(hosts[3]!.peers().some((p) => p.nodeId === ids[0])).toBe(false);
     members.add(ids[3]!);
   });
 });
