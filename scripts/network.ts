@@ -114,8 +114,10 @@ export function generateNetwork(opts: {
       'p2p:',
       `  listen: [/ip4/${opts.docker ? '0.0.0.0' : (own?.p2p ?? '127.0.0.1')}/tcp/${n.p2pPort}]`,
       ...(opts.docker || own ? [`  announce: [${host(n)}/tcp/${n.p2pPort}]`] : []),
-      '  bootstrap:',
-      ...bootstrap.map((b) => `    - ${b}`),
+      // A one-node network has no one to bootstrap from: an empty list, not a YAML null.
+      ...(bootstrap.length > 0
+        ? ['  bootstrap:', ...bootstrap.map((b) => `    - ${b}`)]
+        : ['  bootstrap: []']),
       'gateway:',
       // In a container the gateway must listen beyond loopback; compose publishes it on the
       // host's loopback only.

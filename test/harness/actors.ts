@@ -1,0 +1,95 @@
+/**
+ * People of the e2e story, each with their own key: what a client does with only @ehr/core and
+ * JSON-RPC (sign transactions, seal bodies for readers, sign reads, open what comes back).
+ * Deliberately independent of the higher-level client, so the gateway is tested on its own.
+ */
+import { type RpcClient, signRead } from '@ehr/api';
+import {
+  decodeSealed,
+  decodeWrappedKey,
+  encodeSealed,
+  encodeTx,
+  encodeWrappedKey,
+  fromHex,
+  generateSecretKey,
+  openWithDataKey,
+  publicKeyOf,
+  seal,
+  sha256,
+  signTx,
+  toHex,
+  unwrapDataKey,
+  utf8,
+  type Value,
+} from '@ehr/core';
+
+export interface Sealed {
+  body: Uint8Array;
+  /** Wrapped data keys, one per reader, in the order given. */
+  keys: Uint8Array[];
+  ref: { payloadHash: Uint8Array; payloadSize: number };
+}
+
+export function sealFor(text: string, readers: Uint8Array[]): Sealed {
+  const sealed = seal(utf8(text), readers);
+  const body = encodeSealed(sealed);
+  return {
+    body,
+    keys: sealed.keys.map(encodeWrappedKey),
+    ref: { payloadHash: sha256(body), payloadSize: body.length },
+  };
+}
+
+export function openBody(bodyHex: string, wrappedKeyHex: string, secret: Uint8Array): string {
+  const dataKey = unwrapDataKey(decodeWrappedKey(fromHex(wrappedKeyHex)), secret);
+  return new TextDecoder().decode(openWithDataKey(decodeSealed(fromHex(bodyHex)), dataKey));
+}
+
+export class Actor {
+  readonly secret: Uint8Array;
+  readonly key: Uint8Array;
+  readonly hex: string;
+  private readonly rpc: RpcClient;
+  private readonly chainId: string;
+  private nonce = 0;
+
+  constructor(
+    readonly name: string,
+    rpc: RpcClient,
+    chainId: string,
+    secret = generateSecretKey(),
+  ) {
+    this.rpc = rpc;
+    this.chainId = chainId;
+    this.secret = secret;
+    this.key = publicKeyOf(secret);
+    this.hex = toHex(this.key);
+  }
+
+  /** Signs and submits; resolves with the committed receipt (throws on rejection). */
+  async send(
+    kind: string,
+    payload: Record<string, Value>,
+    payloads: Uint8Array[] = [],
+  ): Promise<{ hash: string; height: number }> {
+    const { nonce } = await this.rpc.call<{ nonce: number }>('account_get', { key: this.hex });
+    this.nonce = Math.max(this.nonce, nonce);
+    const tx = encodeTx(
+      signTx(
+        { chainId: this.chainId, author: this.key, nonce: this.nonce, kind, payload },
+        this.secret,
+      ),
+    );
+    const r = await this.rpc.submitEncoded(tx, { mode: 'commit', payloads, timeoutMs: 15_000 });
+    if (r.status.status !== 'committed' || !r.status.ok) {
+      throw new Error(`${this.name}: ${kind} not applied: ${JSON.stringify(r.status)}`);
+    }
+    this.nonce++;
+    return { hash: r.hash, height: r.status.height };
+  }
+
+  /** A signed read. */
+  read<T = unknown>(method: string, params: Record<string, unknown> = {}): Promise<T> {
+    return this.rpc.call<T>(method, signRead(this.chainId, method, params, this.secret));
+  }
+}
