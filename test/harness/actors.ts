@@ -51,14 +51,16 @@ export class Actor {
   readonly hex: string;
   private readonly rpc: RpcClient;
   private readonly chainId: string;
+  readonly name: string;
   private nonce = 0;
 
   constructor(
-    readonly name: string,
+    name: string,
     rpc: RpcClient,
     chainId: string,
     secret = generateSecretKey(),
   ) {
+    this.name = name;
     this.rpc = rpc;
     this.chainId = chainId;
     this.secret = secret;
