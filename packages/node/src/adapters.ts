@@ -104,6 +104,7 @@ export function storePort(store: Store): NodeStore {
         raftIndex: c.raftIndex,
       }),
     setApplied: (i) => store.setApplied(i),
+    raftEntries: (from, to) => store.raft.entries(from, to),
     blockByHeight: (h) => store.blockBytes(h),
     payload: (h) => store.payload(h),
     close: () => store.close(),

@@ -128,8 +128,10 @@ export class Daemon extends EventEmitter {
     return this.parts.logger;
   }
 
-  start(): void {
+  /** `paused`: start with the engine held (catch-up sync at start resumes it). */
+  start(opts: { paused?: boolean } = {}): void {
     const { network, config } = this.parts;
+    this.paused = opts.paused === true;
     network.onConsensusMessage((from, bytes) => {
       // Dropped while syncing: Raft retransmits, and the sync is appending to the log.
       if (this.stopped || this.paused) return;

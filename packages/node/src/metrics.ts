@@ -119,6 +119,15 @@ export function nodeMetrics(registry = new Registry()) {
     rejectedTxs: registry.counter('ehr_rejected_txs_total', 'Transactions refused, by code'),
     syncTarget: registry.gauge('ehr_sync_target_height', 'Height a catching-up node syncs to'),
     catchingUp: registry.gauge('ehr_sync_catching_up', '1 while the node is catching up'),
+    syncProgress: registry.gauge(
+      'ehr_sync_progress',
+      'Share of the current catch-up sync applied (0..1; 1 when none runs)',
+    ),
+    syncBatches: registry.counter(
+      'ehr_sync_batches_total',
+      'Log batches catch-up sync fetched and applied, by serving peer',
+    ),
+    syncEntries: registry.counter('ehr_sync_entries_total', 'Log entries applied by catch-up sync'),
     commitLatency: registry.histogram(
       'ehr_commit_latency_seconds',
       'Time from mempool admission to block commit on this node',

@@ -113,6 +113,8 @@ export interface NodeStore {
   saveRaft(entries: RaftEntry[], hardState: RaftHardState | undefined): Promise<void>;
   commitBlock(c: BlockCommit): Promise<void>;
   setApplied(raftIndex: number): Promise<void>;
+  /** Consensus log entries from..to that the store holds. */
+  raftEntries(from: number, to: number): Promise<RaftEntry[]>;
   blockByHeight(height: number): Promise<Uint8Array | undefined>;
   payload(hashHex: string): Promise<Uint8Array | undefined>;
   close(): Promise<void>;

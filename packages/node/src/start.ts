@@ -7,25 +7,18 @@ import { AccessRecorder } from './access-recorder.ts';
 import { readFileSync } from 'node:fs';
 import { mkdirSync } from 'node:fs';
 import { RaftNode } from '@ehr/consensus';
-import {
-  decode,
-  EhrError,
-  encode,
-  expectArray,
-  expectInteger,
-  expectMap,
-  loadKeyFile,
-  toHex,
-} from '@ehr/core';
+import { EhrError, loadKeyFile, toHex } from '@ehr/core';
 import { genesisBlockHash, listMembers, type Member, parseGenesis } from '@ehr/ledger';
 import { P2PHost } from '@ehr/p2p';
 import { Store, verifyStore } from '@ehr/store';
 import { blockVerifier, raftPort, storePort } from './adapters.ts';
+import { CatchUp } from './catch-up.ts';
 import type { NodeConfig } from './config.ts';
 import { Daemon } from './daemon.ts';
 import { createLogger, type Logger } from './logger.ts';
 import { nodeMetrics } from './metrics.ts';
 import { startMetricsServer } from './metrics-server.ts';
+import { serveSync } from './sync-protocol.ts';
 
 export interface RunningNode {
   daemon: Daemon;
@@ -40,9 +33,6 @@ export interface RunningNode {
   access: AccessRecorder;
   stop(): Promise<void>;
 }
-
-const SYNC_PROTOCOL = 'sync';
-const MAX_SYNC_BATCH = 256;
 
 export async function startNode(
   config: NodeConfig,
@@ -127,29 +117,43 @@ export async function startNode(
   }
   closers.push(() => host.stop());
   const metrics = nodeMetrics();
+  const daemonStore = storePort(store);
   const daemon = new Daemon({
     config,
     chainId: genesis.chainId,
     secretKey: key.secretKey,
-    store: storePort(store),
+    store: daemonStore,
     network: host,
     raft: raftPort(raft),
     logger,
     metrics,
     maxTxBytes: genesis.limits.maxTxBytes,
   });
-  // Block range sync: serve committed blocks to members catching up.
-  host.handle(SYNC_PROTOCOL, async (_from, bytes) => {
-    const m = expectMap(decode(bytes), 'sync');
-    const from = expectInteger(m['from'], 'sync.from', 1);
-    const to = Math.min(
-      expectInteger(m['to'], 'sync.to', from),
-      from + MAX_SYNC_BATCH - 1,
-      store.head().height,
-    );
-    const blocks: Uint8Array[] = [];
-    for (let h = from; h <= to; h++) blocks.push((await store.blockBytes(h))!);
-    return encode({ blocks });
+  // Catch-up sync: serve applied (so committed) log entries to members that are behind, and
+  // catch up from them when this node is.
+  serveSync(host, {
+    position: async () => {
+      const h = store.head();
+      const at = h.applied > 0 ? (await store.raft.entries(h.applied, h.applied))[0] : undefined;
+      return { index: h.applied, term: at?.term ?? 0, height: h.height, hash: h.hash };
+    },
+    entries: (from, to) => store.raft.entries(from, to),
+  });
+  const catchUp = new CatchUp({
+    network: host,
+    store: daemonStore,
+    daemon,
+    logger,
+    metrics,
+    members: () =>
+      [
+        ...new Set([
+          ...members.map((m) => m.node),
+          ...raft.membership.voters,
+          ...raft.membership.learners,
+        ]),
+      ].filter((id) => id !== nodeId),
+    config: config.sync,
   });
   const refreshMembers = async () => {
     members = await listMembers(store.state);
@@ -194,7 +198,9 @@ export async function startNode(
   };
   const reconcileTimer = setInterval(reconcile, 1000);
   reconcileTimer.unref();
-  daemon.start();
+  // Held until the start-up catch-up check has run (it syncs first if this node is far behind).
+  daemon.start({ paused: true });
+  catchUp.start();
   let metricsUrl: string | null = null;
   if (config.metrics) {
     const ms = await startMetricsServer(metrics.registry, config.metrics.host, config.metrics.port);
@@ -214,23 +220,10 @@ export async function startNode(
     access: new AccessRecorder(daemon, genesis.chainId, key.secretKey),
     async stop() {
       clearInterval(reconcileTimer);
+      await catchUp.stop();
       await daemon.stop();
       for (const c of closers.reverse()) await c().catch(() => {});
       logger.info('node stopped');
     },
   };
-}
-
-/** Fetches blocks [from, to] from a member (used by catch-up sync). */
-export async function fetchBlocks(
-  host: P2PHost,
-  peer: string,
-  from: number,
-  to: number,
-): Promise<Uint8Array[]> {
-  const reply = expectMap(
-    decode(await host.request(peer, SYNC_PROTOCOL, encode({ from, to }), 10_000)),
-    'sync reply',
-  );
-  return expectArray(reply['blocks'], 'sync.blocks') as Uint8Array[];
 }

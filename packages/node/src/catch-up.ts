@@ -1,0 +1,275 @@
+/**
+ * Catch-up sync: a node far behind (at start, or found behind by a periodic check) asks the
+ * members it reaches for their committed position, pauses its consensus engine, downloads the
+ * committed log entries it lacks from several members at once (range fetcher), verifies every
+ * batch (sync-verify: links, signatures, validator proposers, state hashes) before anything is
+ * persisted, then hands it to the daemon, which persists and applies it through the same Ready
+ * path as replicated entries. Then the engine runs again and the leader's replication goes on
+ * from the synced index. Raft replication alone would also catch up; this is faster for long
+ * gaps because it pulls from every member in parallel instead of from the leader only.
+ */
+import { EhrError, toHex } from '@ehr/core';
+import type { NodeConfig } from './config.ts';
+import type { Daemon, SyncStatus } from './daemon.ts';
+import type { Logger } from './logger.ts';
+import type { NodeMetrics } from './metrics.ts';
+import type { Network, NodeStore, RaftEntry } from './ports.ts';
+import { fetchRange } from './range-fetcher.ts';
+import { fetchEntries, fetchPosition, type SyncPosition } from './sync-protocol.ts';
+import { checkEntries, executeBlocks, type SyncCursor } from './sync-verify.ts';
+
+export interface CatchUpParts {
+  network: Network;
+  store: NodeStore;
+  daemon: Daemon;
+  logger: Logger;
+  metrics: NodeMetrics;
+  /** Node ids of the other members (validators and observers) right now. */
+  members: () => string[];
+  config: NodeConfig['sync'];
+  /** Log a progress line every this many batches. */
+  logEveryBatches?: number;
+}
+
+interface PeerPosition extends SyncPosition {
+  peer: string;
+}
+
+const MAX_ROUNDS = 5;
+
+export class CatchUp {
+  private readonly parts: CatchUpParts;
+  private timer: NodeJS.Timeout | undefined;
+  private stopped = false;
+  private busy: Promise<unknown> = Promise.resolve();
+  private running = false;
+
+  constructor(parts: CatchUpParts) {
+    this.parts = parts;
+  }
+
+  /**
+   * At start (the daemon was started paused): waits up to `startupWaitMs` for half the other
+   * members to connect, syncs if far behind, then lets consensus run and starts the checks.
+   */
+  start(): void {
+    this.busy = this.exclusive(async () => {
+      try {
+        await this.waitForPeers();
+        await this.syncWhileBehind('start');
+      } finally {
+        this.parts.daemon.resumeConsensus();
+      }
+    });
+    this.timer = setInterval(() => void this.check(), this.parts.config.checkMs);
+    this.timer.unref();
+  }
+
+  async stop(): Promise<void> {
+    this.stopped = true;
+    clearInterval(this.timer);
+    await this.busy;
+  }
+
+  /** Periodic: a follower that finds itself far behind the leader (or members) syncs. */
+  private async check(): Promise<void> {
+    if (this.running || this.stopped) return;
+    const st = this.parts.daemon.status();
+    if (st.role === 'leader' || st.halted) return;
+    this.busy = this.exclusive(() => this.syncWhileBehind('behind', st.leader));
+    await this.busy;
+  }
+
+  private async exclusive(fn: () => Promise<void>): Promise<void> {
+    if (this.running) return;
+    this.running = true;
+    try {
+      await fn();
+    } catch (err) {
+      this.parts.logger.warn(
+        { err: (err as Error).message, code: (err as EhrError).code },
+        'catch-up sync stopped; consensus replication goes on',
+      );
+    } finally {
+      this.running = false;
+    }
+  }
+
+  private connectedMembers(): string[] {
+    const members = new Set(this.parts.members());
+    return this.parts.network
+      .peers()
+      .map((p) => p.nodeId)
+      .filter((id) => members.has(id));
+  }
+
+  private async waitForPeers(): Promise<void> {
+    const others = this.parts.members().length;
+    if (others === 0) return;
+    const want = Math.ceil(others / 2);
+    const end = Date.now() + this.parts.config.startupWaitMs;
+    while (!this.stopped && Date.now() < end && this.connectedMembers().length < want) {
+      await new Promise((r) => setTimeout(r, 100));
+    }
+  }
+
+  /** Positions of the members asked (all connected ones, or only `only` when it is connected). */
+  private async positions(only?: string | null): Promise<PeerPosition[]> {
+    const connected = this.connectedMembers();
+    const ask = only && connected.includes(only) ? [only] : connected;
+    const got = await Promise.allSettled(
+      ask.map(async (peer) => ({ peer, ...(await fetchPosition(this.parts.network, peer)) })),
+    );
+    return got.flatMap((r) => (r.status === 'fulfilled' ? [r.value] : []));
+  }
+
+  private behindBy(positions: PeerPosition[]): number {
+    const best = Math.max(0, ...positions.map((p) => p.index));
+    return best - this.parts.store.head().applied;
+  }
+
+  /** Syncs in rounds while more than `threshold` entries behind (the others move on meanwhile). */
+  private async syncWhileBehind(reason: 'start' | 'behind', leader?: string | null): Promise<void> {
+    const { daemon, config } = this.parts;
+    // A cheap look at the leader first; everyone is asked only when it shows a gap.
+    if (leader && this.behindBy(await this.positions(leader)) <= config.threshold) return;
+    let paused = false;
+    try {
+      for (let round = 0; round < MAX_ROUNDS && !this.stopped; round++) {
+        const positions = await this.positions();
+        if (positions.length === 0 || this.behindBy(positions) <= config.threshold) return;
+        if (!paused) {
+          await daemon.pauseConsensus();
+          paused = true;
+        }
+        await this.syncOnce(positions, reason);
+      }
+    } finally {
+      if (paused) daemon.resumeConsensus();
+    }
+  }
+
+  private async syncOnce(positions: PeerPosition[], reason: string): Promise<void> {
+    const { store, daemon, network, metrics, logger, config } = this.parts;
+    const best = positions.reduce((a, b) => (b.index > a.index ? b : a));
+    const head = store.head();
+    const from = head.applied + 1;
+    const to = best.index;
+    const prev = head.applied > 0 ? (await store.raftEntries(head.applied, head.applied))[0] : null;
+    let cursor: SyncCursor = {
+      index: from,
+      term: prev?.term ?? 0,
+      height: head.height,
+      hash: head.hash,
+      voters: daemon.status().validators,
+      termVoters: new Map(),
+      termProposer: new Map(),
+    };
+    const status: SyncStatus = {
+      active: true,
+      targetIndex: to,
+      target: best.height,
+      index: head.applied,
+      height: head.height,
+      batches: 0,
+      peers: {},
+      startedAt: Date.now(),
+      finishedAt: null,
+      error: null,
+    };
+    daemon.syncStatus = status;
+    metrics.syncTarget.set(best.height);
+    metrics.catchingUp.set(1);
+    metrics.syncProgress.set(0);
+    logger.info(
+      {
+        reason,
+        from: head.height,
+        target: best.height,
+        entries: to - from + 1,
+        peers: positions.length,
+      },
+      'catch-up sync started',
+    );
+    const logEvery = this.parts.logEveryBatches ?? 10;
+    let blocks = 0;
+    let txs = 0;
+    const started = performance.now();
+    try {
+      await fetchRange<RaftEntry>({
+        from,
+        to,
+        batchSize: config.batchSize,
+        parallel: config.parallel,
+        what: 'log entries',
+        peers: (a, b) => {
+          const full = positions.filter((p) => p.index >= b).map((p) => p.peer);
+          return full.length > 0 ? full : positions.filter((p) => p.index >= a).map((p) => p.peer);
+        },
+        fetch: (peer, a, b) => {
+          if (this.stopped) throw new EhrError('SYNC_STOPPED', 'the node is stopping', {});
+          return fetchEntries(network, peer, a, b);
+        },
+        consume: async (_a, entries, peer) => {
+          if (this.stopped) throw new EhrError('SYNC_STOPPED', 'the node is stopping', {});
+          // Verified in full before anything is persisted.
+          const checked = checkEntries(entries, cursor);
+          const { results } = await executeBlocks(
+            store.state,
+            checked.blocks,
+            store.head().stateHash,
+          );
+          await daemon.ingestCommitted(entries, results);
+          cursor = checked.next;
+          blocks += checked.blocks.length;
+          for (const b of checked.blocks) txs += b.entry.block.txs.length;
+          const now = store.head();
+          status.index = now.applied;
+          status.height = now.height;
+          status.batches++;
+          status.peers[peer] = (status.peers[peer] ?? 0) + 1;
+          metrics.syncBatches.inc(1, { peer: peer.slice(0, 12) });
+          metrics.syncEntries.inc(entries.length);
+          metrics.syncProgress.set((now.applied - head.applied) / Math.max(1, to - head.applied));
+          if (status.batches % logEvery === 0) {
+            logger.info(
+              {
+                height: now.height,
+                target: best.height,
+                batches: status.batches,
+                peers: Object.keys(status.peers).length,
+              },
+              'catch-up sync progress',
+            );
+          }
+        },
+      });
+    } catch (err) {
+      status.error = (err as Error).message;
+      throw err;
+    } finally {
+      status.active = false;
+      status.finishedAt = Date.now();
+      metrics.catchingUp.set(0);
+    }
+    metrics.syncProgress.set(1);
+    const secs = (performance.now() - started) / 1000;
+    const end = store.head();
+    logger.info(
+      {
+        from: head.height,
+        height: end.height,
+        hash: toHex(end.hash),
+        entries: end.applied - head.applied,
+        blocks,
+        txs,
+        seconds: Number(secs.toFixed(3)),
+        blocksPerSecond: Math.round(blocks / secs),
+        txsPerSecond: Math.round(txs / secs),
+        batches: status.batches,
+        peers: status.peers,
+      },
+      'catch-up sync done',
+    );
+  }
+}
