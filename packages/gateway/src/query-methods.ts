@@ -207,38 +207,41 @@ export function registerQueryMethods(d: Dispatcher, q: QueryService, guard: Read
   });
 
   /** Access rules, then the body, then the audit record; denial says why. */
-  const serve = async (reader: string, id: string, purpose: string) => {
+  const serve = async (reader: string, id: string, purpose: string, kinds: string[]) => {
     const decision: AccessDecision = await canRead(q.state, reader, id, q.now());
     if (!decision.allowed || !decision.target) {
       throw new EhrError(decision.reason, decision.message, { reason: decision.reason, id });
     }
-    const body = await q.payload(decision.target.payloadHash);
+    const t = decision.target;
+    // Checked before anything is served or recorded.
+    if (!kinds.includes(t.type)) {
+      throw new EhrError(
+        'UNKNOWN_RECORD',
+        `${id.slice(0, 12)}… is a ${t.type}, not a ${kinds.join(' or ')}`,
+        { id, type: t.type },
+      );
+    }
+    const body = await q.payload(t.payloadHash);
     if (!body) {
       throw new EhrError(
         'UNKNOWN_PAYLOAD',
         `this node does not hold the body of ${id.slice(0, 12)}…`,
-        {
-          payloadHash: decision.target.payloadHash,
-        },
+        { payloadHash: t.payloadHash },
       );
     }
     const audit = await q.recordAccess(reader, id, purpose);
-    return { decision, body, audit };
+    return { decision, target: t, body, audit };
   };
   const purposeOf = (p: P) => (p['purpose'] as string | undefined) ?? 'care';
 
   signed('record_get', async (p, reader) => {
-    const { decision, body, audit } = await serve(reader, p['id'] as string, purposeOf(p));
-    const t = decision.target!;
-    if (t.type !== 'report' && t.type !== 'document') {
-      throw new EhrError(
-        'UNKNOWN_RECORD',
-        `${t.id.slice(0, 12)}… is a ${t.type}, not a record`,
-        {},
-      );
-    }
+    const { decision, target, body, audit } = await serve(reader, p['id'] as string, purposeOf(p), [
+      'report',
+      'document',
+    ]);
+    if (target.type === 'prescription' || target.type === 'profile') throw new Error('unreachable');
     return {
-      record: t.record,
+      record: target.record,
       body,
       wrappedKey: decision.wrappedKey,
       reason: decision.reason,
@@ -246,17 +249,12 @@ export function registerQueryMethods(d: Dispatcher, q: QueryService, guard: Read
     };
   });
   signed('prescription_get', async (p, reader) => {
-    const { decision, body, audit } = await serve(reader, p['id'] as string, purposeOf(p));
-    const t = decision.target!;
-    if (t.type !== 'prescription') {
-      throw new EhrError(
-        'UNKNOWN_RECORD',
-        `${t.id.slice(0, 12)}… is a ${t.type}, not a prescription`,
-        {},
-      );
-    }
+    const { decision, target, body, audit } = await serve(reader, p['id'] as string, purposeOf(p), [
+      'prescription',
+    ]);
+    if (target.type !== 'prescription') throw new Error('unreachable');
     return {
-      prescription: t.prescription,
+      prescription: target.prescription,
       body,
       wrappedKey: decision.wrappedKey,
       reason: decision.reason,
@@ -267,7 +265,7 @@ export function registerQueryMethods(d: Dispatcher, q: QueryService, guard: Read
     const patient = p['patient'] as string;
     if (!(await getPatient(q.state, patient)))
       throw notFound('UNKNOWN_ACCOUNT', `patient ${patient.slice(0, 12)}…`);
-    const { decision, body, audit } = await serve(reader, patient, purposeOf(p));
+    const { decision, body, audit } = await serve(reader, patient, purposeOf(p), ['profile']);
     return { patient, body, wrappedKey: decision.wrappedKey, reason: decision.reason, audit };
   });
 }

@@ -26,7 +26,7 @@ import {
   type Prescription,
 } from './model.ts';
 import type { StateReader } from './state.ts';
-import { roleOf } from './context.ts';
+import { article, roleOf } from './context.ts';
 
 export const AccessReason = {
   PATIENT_OWN: 'PATIENT_OWN',
@@ -227,7 +227,7 @@ export async function canRead(
   if (role !== 'doctor') {
     return deny(
       AccessReason.UNAUTHORIZED,
-      `a ${role} may not read another patient's health data`,
+      `${article(role)} ${role} may not read another patient's health data`,
       target,
     );
   }

@@ -77,7 +77,7 @@ export async function roleOf(state: StateReader, key: string): Promise<Role | nu
   return null;
 }
 
-const article = (word: string): string => (/^[aeiou]/.test(word) ? 'an' : 'a');
+export const article = (word: string): string => (/^[aeiou]/.test(word) ? 'an' : 'a');
 
 export const short = (hex: string): string => `${hex.slice(0, 12)}…`;
 
