@@ -54,12 +54,7 @@ export class Actor {
   readonly name: string;
   private nonce = 0;
 
-  constructor(
-    name: string,
-    rpc: RpcClient,
-    chainId: string,
-    secret = generateSecretKey(),
-  ) {
+  constructor(name: string, rpc: RpcClient, chainId: string, secret = generateSecretKey()) {
     this.name = name;
     this.rpc = rpc;
     this.chainId = chainId;

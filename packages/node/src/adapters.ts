@@ -102,6 +102,8 @@ export function storePort(store: Store): NodeStore {
         payloads: c.payloads,
         erased: c.erased,
         raftIndex: c.raftIndex,
+        // The consensus log in the same store is synced first and never compacted.
+        durable: false,
       }),
     setApplied: (i) => store.setApplied(i),
     raftEntries: (from, to) => store.raft.entries(from, to),

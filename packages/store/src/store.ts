@@ -69,6 +69,12 @@ export interface CommitInput {
   /** Payload hashes (hex) whose bodies are erased by this block. */
   erased: string[];
   raftIndex: number;
+  /**
+   * Wait for the disk (default true). A node that keeps its consensus log may pass false: the
+   * log is synced before anything is applied, and after a power loss LevelDB keeps a prefix of
+   * the writes, so a lost block is re-applied from the log at restart.
+   */
+  durable?: boolean;
 }
 
 const HEAD = key(Bucket.meta, utf8('head'));
@@ -201,7 +207,7 @@ export class Store {
     ops.push(...StateRepo.ops(c.writes));
     ops.push({ type: 'put', key: writeSetKey(c.height), value: encodeWriteSet(c.writes) });
     ops.push({ type: 'put', key: HEAD, value: encodeHead(head) });
-    await this.state.committing(c.writes, () => this.db.batch(ops, true));
+    await this.state.committing(c.writes, () => this.db.batch(ops, c.durable ?? true));
     this.current = head;
   }
 
