@@ -173,6 +173,7 @@ export class CatchUp {
       height: head.height,
       batches: 0,
       peers: {},
+      refused: {},
       startedAt: Date.now(),
       finishedAt: null,
       error: null,
@@ -210,16 +211,27 @@ export class CatchUp {
           if (this.stopped) throw new EhrError('SYNC_STOPPED', 'the node is stopping', {});
           return fetchEntries(network, peer, a, b);
         },
-        consume: async (_a, entries, peer) => {
+        consume: async (a, entries, peer) => {
           if (this.stopped) throw new EhrError('SYNC_STOPPED', 'the node is stopping', {});
-          // Verified in full before anything is persisted.
-          const checked = checkEntries(entries, cursor);
-          const { results } = await executeBlocks(
-            store.state,
-            checked.blocks,
-            store.head().stateHash,
-          );
-          await daemon.ingestCommitted(entries, results);
+          let checked: ReturnType<typeof checkEntries>;
+          try {
+            // Verified in full before anything is persisted.
+            checked = checkEntries(entries, cursor);
+            const { results } = await executeBlocks(
+              store.state,
+              checked.blocks,
+              store.head().stateHash,
+            );
+            await daemon.ingestCommitted(entries, results);
+          } catch (err) {
+            status.refused[peer] = (status.refused[peer] ?? 0) + 1;
+            metrics.syncRefused.inc(1, { peer: peer.slice(0, 12) });
+            logger.warn(
+              { peer, from: a, to: a + entries.length - 1, err: (err as Error).message },
+              'catch-up sync refused a batch; asking another member',
+            );
+            throw err;
+          }
           cursor = checked.next;
           blocks += checked.blocks.length;
           for (const b of checked.blocks) txs += b.entry.block.txs.length;

@@ -56,9 +56,10 @@ export interface SyncStatus {
   /** Raft index and block height applied so far. */
   index: number;
   height: number;
-  /** Batches fetched, per serving peer. */
+  /** Batches fetched and applied, per serving peer; batches refused (failed checks), per peer. */
   batches: number;
   peers: Record<string, number>;
+  refused: Record<string, number>;
   startedAt: number;
   finishedAt: number | null;
   error: string | null;
@@ -577,6 +578,8 @@ export class Daemon extends EventEmitter {
         stage: this.loopStage,
         busyMs: this.loopStartedAt ? Date.now() - this.loopStartedAt : 0,
         inflightBlocks: this.proposer.inflightCount,
+        /** Held by catch-up sync (no ticks, no consensus messages). */
+        paused: this.paused,
       },
     };
   }

@@ -128,6 +128,10 @@ export function nodeMetrics(registry = new Registry()) {
       'Log batches catch-up sync fetched and applied, by serving peer',
     ),
     syncEntries: registry.counter('ehr_sync_entries_total', 'Log entries applied by catch-up sync'),
+    syncRefused: registry.counter(
+      'ehr_sync_refused_total',
+      'Batches catch-up sync refused (failed verification), by serving peer',
+    ),
     commitLatency: registry.histogram(
       'ehr_commit_latency_seconds',
       'Time from mempool admission to block commit on this node',

@@ -58,6 +58,57 @@ describe('range fetcher', () => {
     expect(consumed).toEqual(Array.from({ length: 30 }, (_, i) => i + 1));
   });
 
+  it('takes a prefix of a batch and asks again for the rest; asks only peers that have the range', async () => {
+    const consumed: number[] = [];
+    const asked: string[] = [];
+    const has: Record<string, number> = { short: 12, capped: 40, full: 40 };
+    await fetchRange({
+      from: 1,
+      to: 40,
+      batchSize: 10,
+      parallel: 2,
+      peers: (_from, to) => Object.keys(has).filter((p) => has[p]! >= to),
+      fetch: async (peer, from, to) => {
+        asked.push(`${peer}:${from}-${to}`);
+        // `capped` answers at most 3 per request (a size cap); `short` ends at 12.
+        const end = Math.min(to, has[peer]!, peer === 'capped' ? from + 2 : to);
+        return Array.from({ length: end - from + 1 }, (_, i) => block(from + i));
+      },
+      consume: async (from, blocks) => {
+        blocks.forEach((b, i) => {
+          if (heightOf(b) !== from + i) throw new Error(`bad block at ${from + i}`);
+        });
+        for (const b of blocks) consumed.push(heightOf(b));
+      },
+    });
+    expect(consumed).toEqual(Array.from({ length: 40 }, (_, i) => i + 1));
+    // `short` was only asked for ranges it has.
+    expect(
+      asked.filter((a) => a.startsWith('short:')).every((a) => Number(a.split('-')[1]) <= 12),
+    ).toBe(true);
+    expect(asked.some((a) => a.startsWith('capped:'))).toBe(true);
+  });
+
+  it('refuses an empty or too long reply and asks another peer', async () => {
+    const consumed: number[] = [];
+    await fetchRange({
+      from: 1,
+      to: 20,
+      batchSize: 10,
+      parallel: 1,
+      peers: () => ['empty', 'long', 'good'],
+      fetch: async (peer, from, to) => {
+        if (peer === 'empty') return [];
+        const n = peer === 'long' ? to - from + 5 : to - from + 1;
+        return Array.from({ length: n }, (_, i) => block(from + i));
+      },
+      consume: async (_from, blocks) => {
+        for (const b of blocks) consumed.push(heightOf(b));
+      },
+    });
+    expect(consumed).toEqual(Array.from({ length: 20 }, (_, i) => i + 1));
+  });
+
   it('gives up with a clear error when no peer can serve', async () => {
     await expect(
       fetchRange({
