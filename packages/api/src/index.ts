@@ -11,3 +11,4 @@ export * from './ehr-types.ts';
 export * from './patient-ops.ts';
 export * from './sealing.ts';
 export * from './session.ts';
+export * from './methods-doc.ts';

@@ -1,0 +1,55 @@
+import { signRead } from '@ehr/api';
+import { generateSecretKey, isEhrError } from '@ehr/core';
+import { describe, expect, it } from 'vitest';
+import { ReadGuard } from '../src/read-guard.ts';
+
+const code = (f: () => unknown) => {
+  try {
+    f();
+    return 'ok';
+  } catch (err) {
+    return isEhrError(err) ? err.code : String(err);
+  }
+};
+
+describe('signed reads', () => {
+  const sk = generateSecretKey();
+  it('accepts a fresh read once, then refuses the replay', () => {
+    let now = 1_000_000;
+    const guard = new ReadGuard('c', { now: () => now });
+    const p = signRead('c', 'patient_reports', { patient: 'ab' }, sk, now);
+    expect(code(() => guard.check('patient_reports', p))).toBe('ok');
+    now += 5_000;
+    expect(code(() => guard.check('patient_reports', p))).toBe('READ_REPLAYED');
+  });
+
+  it('refuses reads outside the clock window either way', () => {
+    const now = 1_000_000;
+    const guard = new ReadGuard('c', { now: () => now, maxSkewMs: 30_000 });
+    const at = (t: number) => signRead('c', 'm', {}, sk, t);
+    expect(code(() => guard.check('m', at(now - 30_001)))).toBe('READ_STALE');
+    expect(code(() => guard.check('m', at(now + 30_001)))).toBe('READ_STALE');
+    expect(code(() => guard.check('m', at(now - 30_000)))).toBe('ok');
+  });
+
+  it('binds the signature to chain, method and every param', () => {
+    const guard = new ReadGuard('c', { now: () => 5 });
+    expect(code(() => guard.check('m', signRead('other', 'm', {}, sk, 5)))).toBe('BAD_SIGNATURE');
+    expect(code(() => guard.check('n', signRead('c', 'm', {}, sk, 5)))).toBe('BAD_SIGNATURE');
+    const p = signRead('c', 'm', { limit: 1 }, sk, 5);
+    expect(code(() => guard.check('m', { ...p, limit: 2 }))).toBe('BAD_SIGNATURE');
+    // Key order does not matter: both sides sign canonical JSON.
+    const q = signRead('c', 'm', { b: 1, a: { y: 2, x: 1 } }, sk, 5);
+    const reordered = { auth: q['auth'], a: { x: 1, y: 2 }, b: 1 };
+    expect(code(() => guard.check('m', reordered))).toBe('ok');
+  });
+
+  it('forgets nonces once they could no longer pass the clock check', () => {
+    let now = 0;
+    const guard = new ReadGuard('c', { now: () => now, maxSkewMs: 1000 });
+    guard.check('m', signRead('c', 'm', {}, sk, now));
+    now = 2001;
+    guard.check('m', signRead('c', 'm', {}, sk, now));
+    expect((guard as unknown as { seen: Map<string, number> }).seen.size).toBe(1);
+  });
+});
