@@ -498,6 +498,11 @@ describe('bad input against a real daemon', () => {
     expect(byName.get('record_get')!.params.find((p) => p.name === 'auth')).toMatchObject({
       required: true,
     });
+    const m = await rpc.call<{ summary: { height: number; leader: boolean }; text: string }>(
+      'node_metrics',
+    );
+    expect(m.summary).toMatchObject({ height: (await rpc.status()).height, leader: true });
+    expect(m.text).toMatch(/^ehr_chain_height \d+$/m);
   });
 });
 

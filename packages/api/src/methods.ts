@@ -243,9 +243,10 @@ export const METHODS: MethodSpec[] = [
   },
   {
     name: 'node_metrics',
-    summary: 'Prometheus metrics text of this node',
+    summary:
+      "This node's headline metrics (height, term, leader, peers, mempool, commits, commit latency, sync) and the full Prometheus text",
     params: {},
-    result: r('metrics', 'string'),
+    result: r('metrics', '{ summary, text }'),
   },
   {
     name: 'subscribe',

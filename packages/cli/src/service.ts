@@ -1,6 +1,6 @@
 /** Presents a running node to the gateway: node methods, role queries, audit, events. */
 import type { BlockNotice, GatewayNode } from '@ehr/gateway';
-import type { BlockEvent, RunningNode } from '@ehr/node';
+import { type BlockEvent, metricsSummary, type RunningNode } from '@ehr/node';
 
 export function gatewayNode(n: RunningNode): GatewayNode {
   const chainId = n.daemon.status().chainId;
@@ -14,7 +14,7 @@ export function gatewayNode(n: RunningNode): GatewayNode {
       heightOf: (hash) => n.store.heightOf(hash),
       receipt: (hash) => n.store.receipt(hash),
       peers: () => n.host.peers(),
-      metricsText: () => n.metrics.registry.render(),
+      metrics: () => ({ summary: metricsSummary(n.metrics), text: n.metrics.registry.render() }),
     },
     query: {
       state: n.store.state,

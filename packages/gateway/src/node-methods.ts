@@ -32,7 +32,8 @@ export interface NodeService {
     | undefined
   >;
   peers(): { nodeId: string; addresses: string[] }[];
-  metricsText(): string;
+  /** Headline numbers as JSON, and the full Prometheus text. */
+  metrics(): { summary: Record<string, unknown>; text: string };
 }
 
 const notFound = (what: string) => new EhrError('NOT_FOUND', `${what} not found`, {});
@@ -139,5 +140,5 @@ export function registerNodeMethods(d: Dispatcher, node: NodeService): void {
   });
 
   d.register('node_peers', async () => node.peers());
-  d.register('node_metrics', async () => node.metricsText());
+  d.register('node_metrics', async () => node.metrics());
 }

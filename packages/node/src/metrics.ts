@@ -64,6 +64,9 @@ export class Histogram implements Metric {
     this.count++;
     for (let i = 0; i < this.bounds.length; i++) if (v <= this.bounds[i]!) this.counts[i]!++;
   }
+  get observations(): number {
+    return this.count;
+  }
   /** Approximate quantile from the buckets (upper bound of the bucket holding it). */
   quantile(q: number): number {
     if (this.count === 0) return 0;
@@ -140,3 +143,22 @@ export function nodeMetrics(registry = new Registry()) {
   };
 }
 export type NodeMetrics = ReturnType<typeof nodeMetrics>;
+
+/** The headline numbers as JSON (the gateway's node_metrics), beside the Prometheus text. */
+export function metricsSummary(m: ReturnType<typeof nodeMetrics>) {
+  const q = (x: number) => (Number.isFinite(x) ? Math.round(x * 1000) : null);
+  return {
+    height: m.height.get(),
+    term: m.term.get(),
+    leader: m.isLeader.get() === 1,
+    peers: m.peers.get(),
+    mempool: { txs: m.mempoolSize.get(), bytes: m.mempoolBytes.get() },
+    committedTxs: m.committedTxs.get(),
+    commitLatencyMs: {
+      observations: m.commitLatency.observations,
+      p50: q(m.commitLatency.quantile(0.5)),
+      p99: q(m.commitLatency.quantile(0.99)),
+    },
+    sync: { catchingUp: m.catchingUp.get() === 1, progress: m.syncProgress.get() },
+  };
+}
