@@ -24,6 +24,27 @@ type Served<K extends string, T> = { [k in K]: T } & {
 };
 
 export class DoctorOps extends Directory {
+  #checkedHospitalKey: string | undefined;
+
+  /**
+   * Checks the hospital key this session holds is the doctor's hospital's encryption key before
+   * asking for a body: a read is recorded on chain, so do not make one that cannot be opened.
+   */
+  private async checkHospitalKey(): Promise<void> {
+    const mine = this.s.requireHospitalKey();
+    if (this.#checkedHospitalKey === mine) return;
+    const me = await this.me();
+    const h = await this.hospital(me.hospital);
+    if (h.encryptionKey !== mine) {
+      throw new EhrError(
+        'SEAL_WRONG_KEY',
+        `the hospital key given (${mine.slice(0, 16)}…) is not the encryption key of ${h.id} (${h.encryptionKey.slice(0, 16)}…)`,
+        { hospital: h.id, given: mine, expected: h.encryptionKey },
+      );
+    }
+    this.#checkedHospitalKey = mine;
+  }
+
   /** This doctor's registration (hospital, specialization, active). */
   me(): Promise<DoctorInfo> {
     return this.doctor(this.s.key);
@@ -50,6 +71,7 @@ export class DoctorOps extends Directory {
 
   /** Opens a report or document with the hospital's key; the serving node records the read. */
   async readReport(id: string, purpose = 'diagnosis'): Promise<Opened<RecordInfo>> {
+    await this.checkHospitalKey();
     const r = await this.s.read<Served<'record', RecordInfo>>('record_get', { id, purpose });
     return {
       item: r.record,
@@ -62,6 +84,7 @@ export class DoctorOps extends Directory {
   /** A patient's profile, when the patient shared it with the hospital. */
   async readProfile(patient: string, purpose = 'diagnosis'): Promise<Opened<{ patient: string }>> {
     keyBytes(patient, 'patient');
+    await this.checkHospitalKey();
     const r = await this.s.read<Served<'patient', string>>('patient_profile', { patient, purpose });
     return {
       item: { patient },
@@ -73,6 +96,7 @@ export class DoctorOps extends Directory {
 
   /** A prescription this doctor wrote (or one their hospital may read). */
   async readPrescription(id: string, purpose = 'follow-up'): Promise<Opened<PrescriptionInfo>> {
+    await this.checkHospitalKey();
     const r = await this.s.read<Served<'prescription', PrescriptionInfo>>('prescription_get', {
       id,
       purpose,

@@ -119,8 +119,13 @@ export class Session {
         timeoutMs: this.timeoutMs,
       });
     } catch (err) {
+      const code = rpcErrorCode(err);
       // A nonce we guessed ahead of the chain (an earlier async submit was dropped): start over.
-      if (rpcErrorCode(err) === 'BAD_NONCE') this.#nextNonce = undefined;
+      if (code === 'BAD_NONCE') this.#nextNonce = undefined;
+      // Refused at admission (shape, signature, mempool): report it like a rule rejection.
+      if (code !== undefined && err instanceof RpcError) {
+        throw new EhrError(code, `${kind} rejected: ${err.message}`, { hash, kind });
+      }
       throw err;
     }
     const s = res.status;
@@ -167,6 +172,13 @@ export class Session {
   /** Wraps the data key under `wrappedKeyHex` (openable by `opener`) for `recipient`. */
   rewrap(wrappedKeyHex: string, recipient: Uint8Array, opener: Opener = 'account'): Uint8Array {
     return rewrapKey(hexBytes(wrappedKeyHex, 'wrapped key'), this.#secret(opener), recipient);
+  }
+
+  /** Fails before a read is served (and audited) that this session could not open. */
+  requireHospitalKey(): string {
+    const k = this.hospitalKey;
+    if (k === undefined) this.#secret('hospital');
+    return k!;
   }
 
   #secret(opener: Opener): Uint8Array {

@@ -1,175 +1,90 @@
 /**
  * The `ehr` command. One factory builds the commander program so tests run the same thing the
- * binary does; this is the only package that reads argv or decides exit codes.
+ * binary does; this is the only package that reads argv or decides exit codes. Command groups
+ * live in commands/*.ts.
  */
-import { readFileSync, writeFileSync } from 'node:fs';
-import { RpcClient, RpcError } from '@ehr/api';
-import { generateKeyPair, isEhrError, loadKeyFile, saveKeyFile, toHex } from '@ehr/core';
-import { startGateway } from '@ehr/gateway';
-import { genesisToJson, validateGenesis } from '@ehr/ledger';
-import { loadConfig, startNode } from '@ehr/node';
-import { Command } from 'commander';
-import { gatewayNode } from './service.ts';
+import { readFileSync } from 'node:fs';
+import { Command, Option } from 'commander';
+import { registerAdmin } from './commands/admin.ts';
+import { registerChain } from './commands/chain.ts';
+import { registerDoctor } from './commands/doctor.ts';
+import { registerGenesis } from './commands/genesis.ts';
+import { registerKeys } from './commands/keys.ts';
+import { registerNode } from './commands/node.ts';
+import { registerPatient } from './commands/patient.ts';
+import { Ctx, DEFAULT_PASSPHRASE_ENV, DEFAULT_RPC, type Io } from './context.ts';
+import { describeError, EXIT, EXIT_HELP } from './errors.ts';
 
-export const EXIT = { OK: 0, FAILURE: 1, USAGE: 2, UNREACHABLE: 3 } as const;
+export { EXIT } from './errors.ts';
+export type { Io } from './context.ts';
 
-export interface Io {
-  out: (s: string) => void;
-  err: (s: string) => void;
-}
+const defaultIo: Io = {
+  out: (s) => process.stdout.write(s),
+  err: (s) => process.stderr.write(s),
+  errIsTty: process.stderr.isTTY === true,
+};
 
-const defaultIo: Io = { out: (s) => process.stdout.write(s), err: (s) => process.stderr.write(s) };
-
-export function buildProgram(io: Io = defaultIo): Command {
+export function buildProgram(io: Io = defaultIo): { program: Command; ctx: Ctx } {
   const program = new Command('ehr')
     .description('ehr-ledger: a permissioned ledger for electronic health records')
-    .option('--json', 'machine-readable output')
-    .option('--verbose', 'show stack traces on errors')
-    .option('--rpc <url>', 'gateway URL of the node to talk to', 'http://127.0.0.1:8545/')
+    .addOption(
+      new Option('--rpc <url>', 'gateway URL of the node').env('EHR_RPC').default(DEFAULT_RPC),
+    )
+    .addOption(
+      new Option('--key <keyfile>', 'your key file (signs transactions and reads)').env('EHR_KEY'),
+    )
+    .option(
+      '--passphrase-env <var>',
+      `environment variable holding the key file passphrase (default ${DEFAULT_PASSPHRASE_ENV}); with keys new/import and node init: encrypt with it`,
+    )
+    .option('--json', 'machine-readable output on stdout')
+    .option('--verbose', 'stack traces on errors')
     .configureOutput({ writeOut: io.out, writeErr: io.err })
-    .exitOverride();
-  const json = () => program.opts()['json'] === true;
-  const print = (value: unknown, table: () => string) =>
-    io.out(json() ? `${JSON.stringify(value, null, 2)}\n` : `${table()}\n`);
-
-  const keys = program.command('keys').description('create and inspect key files');
-  keys
-    .command('new')
-    .description('generate an Ed25519 key into a new file (mode 0600)')
-    .argument('<file>', 'where to write the key')
-    .option('--passphrase-env <var>', 'encrypt with the passphrase in this environment variable')
-    .option('--dev', 'mark as a development key (unencrypted)')
-    .addHelpText('after', '\nExample:\n  ehr keys new admin.key.json --passphrase-env EHR_PASS\n')
-    .action((file: string, o: { passphraseEnv?: string; dev?: boolean }) => {
-      const pair = generateKeyPair();
-      const passphrase = o.passphraseEnv ? process.env[o.passphraseEnv] : undefined;
-      if (o.passphraseEnv && !passphrase)
-        throw new Error(`environment variable ${o.passphraseEnv} is empty`);
-      saveKeyFile(file, pair, {
-        ...(passphrase ? { passphrase } : {}),
-        ...(o.dev ? { dev: true } : {}),
-      });
-      print(
-        { file, publicKey: toHex(pair.publicKey) },
-        () => `wrote ${file}\npublic key ${toHex(pair.publicKey)}`,
-      );
-    });
-  keys
-    .command('show')
-    .description('print the public key of a key file')
-    .argument('<file>')
-    .option('--passphrase-env <var>', 'passphrase for an encrypted key')
-    .action((file: string, o: { passphraseEnv?: string }) => {
-      const k = loadKeyFile(file, o.passphraseEnv ? process.env[o.passphraseEnv] : undefined);
-      print(
-        { publicKey: toHex(k.publicKey), dev: k.dev },
-        () => `public key ${toHex(k.publicKey)}${k.dev ? ' (development key)' : ''}`,
-      );
-    });
-
-  program
-    .command('genesis')
-    .description('genesis documents')
-    .command('new')
-    .description('write a genesis document')
-    .requiredOption('--chain-id <id>', 'network name, e.g. city-health')
-    .requiredOption('--admin <hex...>', 'admin public keys')
-    .requiredOption('--validator <hex...>', 'validator node public keys')
-    .option('--observer <hex...>', 'observer node public keys', [])
-    .option('--out <file>', 'output file', 'genesis.json')
-    .action(
-      (o: {
-        chainId: string;
-        admin: string[];
-        validator: string[];
-        observer: string[];
-        out: string;
-      }) => {
-        const g = validateGenesis({
-          chainId: o.chainId,
-          genesisTime: new Date().toISOString(),
-          admins: o.admin,
-          validators: o.validator,
-          observers: o.observer,
-        });
-        writeFileSync(o.out, genesisToJson(g));
-        print({ file: o.out, chainId: g.chainId }, () => `wrote ${o.out} for chain ${g.chainId}`);
-      },
+    .showHelpAfterError('(add --help for usage)')
+    .exitOverride()
+    .addHelpText(
+      'after',
+      `\nExamples:\n  ehr node status\n  ehr patient reports --key alice.key.json\n  ehr chain verify --rpc http://127.0.0.1:8545/\n${EXIT_HELP}\n`,
     );
-
-  const node = program.command('node').description('run and inspect a node');
-  node
-    .command('start')
-    .description('start a node daemon and its local JSON-RPC gateway')
-    .requiredOption('--config <file>', 'node config (YAML or JSON)')
-    .addHelpText('after', '\nExample:\n  ehr node start --config configs/local/node1/node.yaml\n')
-    .action(async (o: { config: string }) => {
-      const config = loadConfig(o.config);
-      const running = await startNode(config);
-      const gw = await startGateway(gatewayNode(running), config.gateway);
-      running.logger.info(
-        { gateway: gw.url, ws: gw.wsUrl, metrics: running.metricsUrl },
-        'gateway listening',
-      );
-      running.daemon.on('fatal', (err: Error) =>
-        running.logger.fatal(
-          { err: err.message },
-          'node halted; stop it and inspect the store (ehr chain verify)',
-        ),
-      );
-      await new Promise<void>((resolve) => {
-        const stop = () => resolve();
-        process.once('SIGTERM', stop);
-        process.once('SIGINT', stop);
-      });
-      running.logger.info('shutting down');
-      await gw.close();
-      await running.stop();
-    });
-  node
-    .command('status')
-    .description("show a node's role, term, leader, height and peers")
-    .action(async () => {
-      const s = await new RpcClient(program.opts()['rpc']).status();
-      print(s, () =>
-        [
-          `node       ${s.name} (${s.nodeId.slice(0, 16)}…)`,
-          `role       ${s.role}   term ${s.term}   leader ${s.leader ? `${s.leader.slice(0, 16)}…` : '(none)'}`,
-          `height     ${s.height}${s.catchingUp ? ' (catching up)' : ''}`,
-          `peers      ${s.peers}   validators ${s.validators.length}   observers ${s.observers.length}`,
-          `mempool    ${s.mempool.txs} txs`,
-        ].join('\n'),
-      );
-    });
-  return program;
+  const ctx = new Ctx(program, io);
+  registerKeys(program, ctx);
+  registerGenesis(program, ctx);
+  registerNode(program, ctx);
+  registerChain(program, ctx);
+  registerAdmin(program, ctx);
+  registerPatient(program, ctx);
+  registerDoctor(program, ctx);
+  // Every subcommand reports errors through runCli and shares the global output settings.
+  const walk = (c: Command) => {
+    for (const sub of c.commands) {
+      sub.exitOverride().configureOutput({ writeOut: io.out, writeErr: io.err });
+      sub.showHelpAfterError('(add --help for usage)');
+      walk(sub);
+    }
+  };
+  walk(program);
+  return { program, ctx };
 }
 
 export async function runCli(argv: string[], io: Io = defaultIo): Promise<number> {
-  const program = buildProgram(io);
+  const { program, ctx } = buildProgram(io);
   try {
     await program.parseAsync(argv, { from: 'user' });
-    return EXIT.OK;
+    return ctx.exitCode ?? EXIT.OK;
   } catch (err) {
-    const e = err as { code?: string; exitCode?: number };
+    const e = err as { code?: string };
     if (typeof e.code === 'string' && e.code.startsWith('commander.')) {
+      // --help and --version succeed; a group called without a subcommand (help shown) and
+      // anything commander refused are usage errors.
       return e.code === 'commander.helpDisplayed' || e.code === 'commander.version'
         ? EXIT.OK
         : EXIT.USAGE;
     }
-    const verbose = program.opts()['verbose'] === true;
-    if (err instanceof RpcError) {
-      io.err(`error: ${err.message}${err.data ? ` ${JSON.stringify(err.data)}` : ''}\n`);
-      return EXIT.FAILURE;
-    }
-    if ((err as Error).name === 'TypeError' && /fetch failed/.test((err as Error).message)) {
-      io.err(
-        `error: cannot reach the node at ${program.opts()['rpc']}: is it running? (--rpc <url>)\n`,
-      );
-      return EXIT.UNREACHABLE;
-    }
-    io.err(`error: ${(err as Error).message}${isEhrError(err) ? ` [${err.code}]` : ''}\n`);
-    if (verbose) io.err(`${(err as Error).stack}\n`);
-    return EXIT.FAILURE;
+    const opts = program.opts() as { verbose?: boolean; rpc?: string };
+    const d = describeError(err, opts.rpc ?? DEFAULT_RPC);
+    io.err(`error: ${d.message}\n`);
+    if (opts.verbose && err instanceof Error && err.stack) io.err(`${err.stack}\n`);
+    return d.exit;
   }
 }
 

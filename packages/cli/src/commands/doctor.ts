@@ -1,0 +1,179 @@
+/** `ehr doctor`: your patients and reports, open a report, write a prescription. */
+import type { Command } from 'commander';
+import { contentArg, contentJson, contentText, saveContent } from '../content.ts';
+import type { Ctx } from '../context.ts';
+import { fields, short, table, when } from '../output.ts';
+import { txLine } from './tx-output.ts';
+
+const example = (lines: string) => `\nExample:\n${lines}\n`;
+
+interface HospitalKeyOptions {
+  hospitalKey?: string;
+  hospitalPassphraseEnv?: string;
+}
+
+/** Reading bodies needs the hospital's encryption key, which the hospital gives its doctors. */
+function withHospitalKey(cmd: Command): Command {
+  return cmd
+    .option('--hospital-key <file>', "your hospital's encryption key file (or EHR_HOSPITAL_KEY)")
+    .option('--hospital-passphrase-env <var>', 'environment variable holding its passphrase');
+}
+
+function hospitalKeyOpts(o: HospitalKeyOptions) {
+  const hospitalKey = o.hospitalKey ?? process.env['EHR_HOSPITAL_KEY'];
+  return {
+    ...(hospitalKey ? { hospitalKey } : {}),
+    ...(o.hospitalPassphraseEnv ? { hospitalPassphraseEnv: o.hospitalPassphraseEnv } : {}),
+  };
+}
+
+export function registerDoctor(program: Command, ctx: Ctx): void {
+  const doctor = program
+    .command('doctor')
+    .description(
+      'doctors: reports shared with you, reading them, prescriptions (signs with --key)',
+    );
+
+  doctor
+    .command('me')
+    .description('your registration: hospital, specialization, active')
+    .addHelpText('after', example('  ehr doctor me --key heart.key.json'))
+    .action(async () => {
+      const d = await ctx.client().doctor.me();
+      ctx.print(d, () =>
+        fields([
+          ['doctor', d.key],
+          ['name', d.name],
+          ['hospital', d.hospital],
+          ['specialization', d.specialization],
+          ['active', d.active ? 'yes' : 'no'],
+        ]),
+      );
+    });
+
+  doctor
+    .command('patients')
+    .description('patients with a report pending for you, or sharing with your hospital')
+    .addHelpText('after', example('  ehr doctor patients --key heart.key.json'))
+    .action(async () => {
+      const list = await ctx.client().doctor.patients();
+      ctx.print(list, () =>
+        table(
+          ['patient', 'why', 'reports'],
+          list.map((p) => [
+            p.patient,
+            p.reasons.map((r) => (r === 'PENDING_REPORT' ? 'pending report' : 'shared')).join(', '),
+            p.reports,
+          ]),
+          '(no patients)',
+        ),
+      );
+    });
+
+  doctor
+    .command('reports')
+    .description(
+      'reports you may read: pending for your specialization, or shared with your hospital',
+    )
+    .addHelpText('after', example('  ehr doctor reports --key heart.key.json --json'))
+    .action(async () => {
+      const list = await ctx.client().doctor.reports();
+      ctx.print(list, () =>
+        table(
+          ['id', 'patient', 'specialization', 'status', 'access', 'submitted'],
+          list.map((r) => [
+            r.id,
+            short(r.patient),
+            r.specialization,
+            r.status,
+            r.access === 'PENDING_REPORT' ? 'pending' : 'shared',
+            when(r.submittedAt),
+          ]),
+          '(no reports for you)',
+        ),
+      );
+    });
+
+  withHospitalKey(
+    doctor
+      .command('report')
+      .description('one report')
+      .command('show')
+      .description(
+        "open a report or document with your hospital's key (the read is recorded on chain)",
+      )
+      .argument('<id>', 'record id')
+      .option('--purpose <text>', 'why you read it (in the audit trail)', 'diagnosis')
+      .option('--out <file>', 'save the content to this new file'),
+  )
+    .addHelpText(
+      'after',
+      example(
+        '  ehr doctor report show 9c0f…41 --key heart.key.json --hospital-key city.enc.json --purpose "first visit"',
+      ),
+    )
+    .action(async (id: string, o: HospitalKeyOptions & { purpose: string; out?: string }) => {
+      const r = await ctx.client(hospitalKeyOpts(o)).doctor.readReport(id, o.purpose);
+      const saved = o.out ? saveContent(r.content, o.out) : undefined;
+      ctx.print(
+        {
+          record: r.item,
+          reason: r.reason,
+          audit: r.audit,
+          content: contentJson(r.content, saved),
+        },
+        () =>
+          [
+            fields([
+              ['record', r.item.id],
+              ['patient', r.item.patient],
+              ['kind', r.item.kind],
+              ['specialization', r.item.specialization],
+              ['status', r.item.status],
+              ['submitted', when(r.item.submittedAt)],
+              ['access', r.reason],
+            ]),
+            '',
+            contentText(r.content, saved),
+          ].join('\n'),
+      );
+    });
+
+  withHospitalKey(
+    doctor
+      .command('profile')
+      .description("open a patient's profile, if they shared it with your hospital")
+      .argument('<patient>', 'patient key')
+      .option('--purpose <text>', 'why you read it', 'diagnosis'),
+  )
+    .addHelpText(
+      'after',
+      example('  ehr doctor profile 5be1…0c --key heart.key.json --hospital-key city.enc.json'),
+    )
+    .action(async (patient: string, o: HospitalKeyOptions & { purpose: string }) => {
+      const r = await ctx.client(hospitalKeyOpts(o)).doctor.readProfile(patient, o.purpose);
+      ctx.print({ patient, reason: r.reason, content: contentJson(r.content) }, () =>
+        contentText(r.content),
+      );
+    });
+
+  doctor
+    .command('prescribe')
+    .description(
+      'write a prescription for a report you may read, sealed for the patient and your hospital',
+    )
+    .requiredOption('--report <id>', 'the report')
+    .option('--text <text>', 'the prescription')
+    .option('--file <path>', 'a file instead')
+    .addHelpText(
+      'after',
+      example(
+        '  ehr doctor prescribe --key heart.key.json --report 9c0f…41 --text "aspirin 75mg daily, 30 days"',
+      ),
+    )
+    .action(async (o: { report: string; text?: string; file?: string }) => {
+      const content = contentArg(o);
+      const r = await ctx.client().doctor.prescribe({ record: o.report, content });
+      ctx.print(r, () => `${txLine(r, 'prescription written')}\nprescription id ${r.hash}`);
+    });
+}

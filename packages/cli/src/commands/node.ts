@@ -1,0 +1,213 @@
+/** `ehr node`: set up a node directory, run the daemon, inspect a running node. */
+import { existsSync, mkdirSync, writeFileSync } from 'node:fs';
+import { basename, join, resolve } from 'node:path';
+import { generateKeyPair, saveKeyFile, toHex } from '@ehr/core';
+import type { Command } from 'commander';
+import { type Ctx, intArg } from '../context.ts';
+import { usage } from '../errors.ts';
+import { fields, short, table } from '../output.ts';
+import { peerIdOfNode } from '../peer-id.ts';
+
+const example = (lines: string) => `\nExample:\n${lines}\n`;
+
+interface InitOptions {
+  dir: string;
+  name?: string;
+  host: string;
+  p2pPort: string;
+  gatewayPort: string;
+  metricsPort: string;
+  metrics: boolean;
+  bootstrap: string[];
+  genesis: string;
+  dev?: boolean;
+}
+
+/** The node config written by `node init` (YAML; paths relative to the config's directory). */
+export function nodeConfigYaml(c: {
+  name: string;
+  host: string;
+  p2pPort: number;
+  gatewayPort: number;
+  metricsPort: number | null;
+  bootstrap: string[];
+  genesis: string;
+  passphraseEnv?: string;
+}): string {
+  return [
+    `# Node config written by \`ehr node init\`. Start with: ehr node start --config node.yaml`,
+    `name: ${JSON.stringify(c.name)}`,
+    'dataDir: data',
+    'keyFile: node.key.json',
+    ...(c.passphraseEnv ? [`keyPassphraseEnv: ${c.passphraseEnv}`] : []),
+    `genesisFile: ${JSON.stringify(c.genesis)}`,
+    'p2p:',
+    `  listen: [/ip4/${c.host}/tcp/${c.p2pPort}]`,
+    ...(c.bootstrap.length > 0
+      ? ['  bootstrap:', ...c.bootstrap.map((b) => `    - ${b}`)]
+      : ['  bootstrap: []']),
+    'gateway:',
+    '  host: 127.0.0.1',
+    `  port: ${c.gatewayPort}`,
+    ...(c.metricsPort === null
+      ? []
+      : ['metrics:', '  host: 127.0.0.1', `  port: ${c.metricsPort}`]),
+    'log:',
+    '  level: info',
+    '',
+  ].join('\n');
+}
+
+export function registerNode(program: Command, ctx: Ctx): void {
+  const node = program.command('node').description('set up, run and inspect a node');
+
+  node
+    .command('init')
+    .description('create a node directory: a new node key, node.yaml and an empty data directory')
+    .requiredOption('--dir <dir>', 'the node directory to create')
+    .option('--name <name>', 'the node name in logs and status (default: the directory name)')
+    .option('--host <ip>', 'IPv4 address to listen on for peers', '127.0.0.1')
+    .option('--p2p-port <port>', 'peer-to-peer port', '7001')
+    .option('--gateway-port <port>', 'JSON-RPC gateway port (loopback)', '8545')
+    .option('--metrics-port <port>', 'Prometheus metrics port (loopback)', '9101')
+    .option('--no-metrics', 'no metrics endpoint')
+    .option(
+      '--bootstrap <multiaddr...>',
+      'peers to dial first (their `node init` prints theirs)',
+      [],
+    )
+    .option('--genesis <file>', 'genesis file, relative to the node directory', 'genesis.json')
+    .option('--dev', 'an unencrypted development key')
+    .addHelpText(
+      'after',
+      example(
+        '  EHR_NODE_PASS=... ehr node init --dir node1 --passphrase-env EHR_NODE_PASS\n  ehr genesis new --chain-id city-health --admin admin.key.json --validator node1/node.key.json --out node1/genesis.json\n  ehr node start --config node1/node.yaml',
+      ),
+    )
+    .action((o: InitOptions) => {
+      const dir = resolve(o.dir);
+      const configFile = join(dir, 'node.yaml');
+      if (existsSync(configFile)) throw usage(`${configFile} already exists; not touching it`);
+      const p2pPort = intArg(o.p2pPort, '--p2p-port', 1, 65535);
+      const gatewayPort = intArg(o.gatewayPort, '--gateway-port', 1, 65535);
+      const metricsPort = o.metrics ? intArg(o.metricsPort, '--metrics-port', 1, 65535) : null;
+      if (!/^\d{1,3}(\.\d{1,3}){3}$/.test(o.host))
+        throw usage(`--host: expected an IPv4 address, got "${o.host}"`);
+      const passphraseEnv = ctx.opts.passphraseEnv;
+      const passphrase = passphraseEnv ? ctx.passphrase(passphraseEnv) : undefined;
+      mkdirSync(join(dir, 'data'), { recursive: true });
+      const pair = generateKeyPair();
+      const name = o.name ?? basename(dir);
+      saveKeyFile(join(dir, 'node.key.json'), pair, {
+        ...(passphrase ? { passphrase } : {}),
+        ...(o.dev ? { dev: true } : {}),
+        label: `${name} node key`,
+      });
+      writeFileSync(
+        configFile,
+        nodeConfigYaml({
+          name,
+          host: o.host,
+          p2pPort,
+          gatewayPort,
+          metricsPort,
+          bootstrap: o.bootstrap,
+          genesis: o.genesis,
+          ...(passphraseEnv ? { passphraseEnv } : {}),
+        }),
+      );
+      const nodeId = toHex(pair.publicKey);
+      const peerId = peerIdOfNode(nodeId);
+      const address = `/ip4/${o.host}/tcp/${p2pPort}/p2p/${peerId}`;
+      ctx.print(
+        { dir, config: configFile, keyFile: join(dir, 'node.key.json'), nodeId, peerId, address },
+        () =>
+          [
+            fields([
+              ['config', configFile],
+              ['node id', nodeId],
+              ['peer address', address],
+            ]),
+            '',
+            'Next: put the node id in the genesis (ehr genesis new --validator …) or have the',
+            'admins add it (ehr admin validator propose), then: ehr node start --config ' +
+              configFile,
+          ].join('\n'),
+      );
+    });
+
+  node
+    .command('start')
+    .description('start a node daemon and its local JSON-RPC gateway (runs until SIGTERM/SIGINT)')
+    .requiredOption('--config <file>', 'node config (YAML or JSON)')
+    .addHelpText('after', example('  ehr node start --config configs/local/node1/node.yaml'))
+    .action(async (o: { config: string }) => {
+      // Loaded here, not at the top: every other command starts without the daemon's stack.
+      const [{ loadConfig, startNode }, { startGateway }, { gatewayNode }] = await Promise.all([
+        import('@ehr/node'),
+        import('@ehr/gateway'),
+        import('../service.ts'),
+      ]);
+      const config = loadConfig(o.config);
+      const running = await startNode(config);
+      const gw = await startGateway(gatewayNode(running), config.gateway);
+      running.logger.info(
+        { gateway: gw.url, ws: gw.wsUrl, metrics: running.metricsUrl },
+        'gateway listening',
+      );
+      running.daemon.on('fatal', (err: Error) =>
+        running.logger.fatal(
+          { err: err.message },
+          'node halted; stop it and inspect the store (ehr chain verify)',
+        ),
+      );
+      await new Promise<void>((resolve) => {
+        const stop = () => resolve();
+        process.once('SIGTERM', stop);
+        process.once('SIGINT', stop);
+      });
+      running.logger.info('shutting down');
+      await gw.close();
+      await running.stop();
+    });
+
+  node
+    .command('status')
+    .description("show a node's role, term, leader, height and peers")
+    .addHelpText('after', example('  ehr node status --rpc http://127.0.0.1:8545/ --json'))
+    .action(async () => {
+      const s = await ctx.rpc().status();
+      ctx.print(s, () =>
+        fields([
+          ['node', `${s.name} (${short(s.nodeId, 16)})`],
+          ['chain', s.chainId],
+          [
+            'role',
+            `${s.role}   term ${s.term}   leader ${s.leader ? short(s.leader, 16) : '(none)'}`,
+          ],
+          ['height', `${s.height}${s.catchingUp ? ' (catching up)' : ''}`],
+          [
+            'peers',
+            `${s.peers}   validators ${s.validators.length}   observers ${s.observers.length}`,
+          ],
+          ['mempool', `${s.mempool.txs} txs`],
+          ...(s.halted ? ([['HALTED', s.halted]] as [string, string][]) : []),
+        ]),
+      );
+    });
+
+  node
+    .command('peers')
+    .description('list the peers a node is connected to')
+    .addHelpText('after', example('  ehr node peers --json'))
+    .action(async () => {
+      const peers = await ctx.rpc().call<{ nodeId: string; addresses: string[] }[]>('node_peers');
+      ctx.print(peers, () =>
+        table(
+          ['node id', 'addresses'],
+          peers.map((p) => [p.nodeId, p.addresses.join(' ')]),
+          '(no peers connected)',
+        ),
+      );
+    });
+}
