@@ -76,6 +76,25 @@ export interface NodeStatus {
   observers: string[];
   mempool: { txs: number; bytes: number };
   halted: string | null;
+  /** The current or last catch-up sync (null when none ran since start). */
+  sync?: SyncView | null;
+}
+
+/** Catch-up sync progress as status reports it. */
+export interface SyncView {
+  active: boolean;
+  /** Height (and raft index) fetched up to; height (and raft index) applied so far. */
+  target: number;
+  targetIndex: number;
+  height: number;
+  index: number;
+  /** Batches applied, per serving member (node id); batches refused, per member. */
+  batches: number;
+  peers: Record<string, number>;
+  refused: Record<string, number>;
+  startedAt: number;
+  finishedAt: number | null;
+  error: string | null;
 }
 
 export interface SubmitResult {
