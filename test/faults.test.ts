@@ -10,7 +10,7 @@ import { readFileSync, renameSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { TestCluster, until } from './harness/cluster.ts';
-import { chainTxs, runLoad } from './harness/load.ts';
+import { chainTxs, patientSignup, runLoad } from './harness/load.ts';
 
 const VALIDATORS = ['node1', 'node2', 'node3', 'node4', 'node5'];
 let cluster: TestCluster;
@@ -203,9 +203,60 @@ describe('faults under load', () => {
     );
     expect(r.status.status).toBe('committed');
     // It knows it was removed: it no longer counts itself a voter, so it never campaigns.
-    // (Known gap: its existing libp2p connections are not yet closed; see the issue note.)
     const own = await cluster.status('node5');
     expect(own?.role).toBe('learner');
     expect(own?.validators).not.toContain(removed.nodeId);
-  }, 120_000);
+    // Every member closed its connections to it and refuses new ones: it ends with no
+    // connection to any member, and stays so while it keeps trying.
+    const members = ['node1', 'node2', 'node3', 'node4', 'node6'];
+    const memberIds = members.map((m) => cluster.node(m).nodeId);
+    const peersOf = (name: string) => cluster.client(name).call<{ nodeId: string }[]>('node_peers');
+    const cutOff = async () => {
+      if ((await peersOf('node5')).some((p) => memberIds.includes(p.nodeId))) return false;
+      for (const m of members) {
+        if ((await peersOf(m)).some((p) => p.nodeId === removed.nodeId)) return false;
+      }
+      return true;
+    };
+    await until('node5 to lose every connection to members', cutOff, 20_000);
+    await new Promise((res) => setTimeout(res, 3000));
+    expect(await cutOff()).toBe(true);
+    // It can no longer take part: the chain moves on without it, and what it is sent never
+    // reaches the chain.
+    const stuckAt = (await cluster.status('node5'))!.height;
+    const { tx, body } = patientSignup(cluster.plan.chainId);
+    const sent = await cluster
+      .client('node5')
+      .submitEncoded(tx, { mode: 'async', payloads: [body] });
+    for (let k = 0; k < 3; k++) {
+      const more = await c.submit(
+        {
+          chainId: cluster.plan.chainId,
+          nonce: n++,
+          kind: 'hospital.register',
+          payload: {
+            id: `after-removal-${k}`,
+            name: 'After',
+            address: 'x',
+            specializations: ['cardiology'],
+            contact: 'c',
+            nodes: [],
+            encryptionKey: sha256(utf8(`after ${k}`)),
+          },
+        },
+        admin,
+        { mode: 'commit', timeoutMs: 20_000 },
+      );
+      expect(more.status.status).toBe('committed');
+    }
+    await new Promise((res) => setTimeout(res, 2000));
+    expect((await cluster.status('node1'))!.height).toBeGreaterThan(stuckAt);
+    expect((await cluster.status('node5'))!.height).toBe(stuckAt);
+    for (const m of members) {
+      await expect(
+        cluster.client(m).call('tx_status', { hash: sent.hash }),
+        `${m} knows the removed node's transaction`,
+      ).rejects.toThrow(/not found/i);
+    }
+  }, 150_000);
 });
