@@ -24,7 +24,7 @@ const GENESIS_HASH = new Uint8Array(32).fill(7);
 
 function makeChain(n: number): Block[] {
   const blocks: Block[] = [];
-  let prev = GENESIS_HASH;
+  let prev: Uint8Array = GENESIS_HASH;
   for (let h = 1; h <= n; h++) {
     const txs = Array.from({ length: h % 3 }, (_, i) => utf8(`tx ${h}.${i}`));
     const header: BlockHeader = {
@@ -114,19 +114,25 @@ describe('verifyChain', () => {
       ],
       [
         'bytes that do not decode',
-        (s) => void (s[1] = { ...s[1]!, raw: 'ff00' }),
+        (s) => {
+          s[1] = { ...s[1]!, raw: 'ff00' };
+        },
         2,
         /does not decode/,
       ],
       [
         'a node lying about the hash',
-        (s) => void (s[6] = { ...s[6]!, hash: '00'.repeat(32) }),
+        (s) => {
+          s[6] = { ...s[6]!, hash: '00'.repeat(32) };
+        },
         7,
         /claims hash/,
       ],
       [
         'a block not served',
-        (s) => void (s[7] = { height: 8, hash: '', txs: [], raw: '', error: 'not found' }),
+        (s) => {
+          s[7] = { height: 8, hash: '', txs: [], raw: '', error: 'not found' };
+        },
         8,
         /does not serve it/,
       ],
