@@ -45,6 +45,8 @@ export const APP_CODES: Record<string, number> = {
   READ_STALE: -32050,
   READ_REPLAYED: -32051,
   WS_ONLY: -32052,
+  NOT_READY: -32053,
+  NO_LEADER: -32054,
 };
 
 export const appCode = (ehrCode: string): number => APP_CODES[ehrCode] ?? -32000;

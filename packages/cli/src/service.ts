@@ -25,6 +25,7 @@ export function gatewayNode(n: RunningNode): GatewayNode {
       },
       payload: (hash) => n.store.payload(hash),
       pendingNonce: (key) => n.daemon.mempool.nextNonceFor(key),
+      readBarrier: () => n.reads.wait(),
       recordAccess: (reader, target, purpose) => n.access.record(reader, target, purpose),
     },
     events: {

@@ -42,6 +42,8 @@ export interface QueryService {
   pendingNonce(key: string): Promise<number>;
   /** A sealed body by payload hash (hex), if this node holds it. */
   payload(hash: string): Promise<Uint8Array | undefined>;
+  /** Resolves once this node has applied everything the leader had committed. */
+  readBarrier(): Promise<void>;
   /** Records on chain that `reader` read `target`; resolves with the audit transaction hash. */
   recordAccess(reader: string, target: string, purpose: string): Promise<string>;
 }
@@ -69,7 +71,11 @@ export function registerQueryMethods(d: Dispatcher, q: QueryService, guard: Read
   const signed = (name: string, fn: (p: P, reader: string) => Promise<unknown>) =>
     d.register(name, async (params) => {
       const p = params as P;
-      return toJson(await fn(p, guard.check(name, p)));
+      const reader = guard.check(name, p);
+      // Private reads see every write acknowledged before they started (a revoked consent,
+      // say), whichever node acknowledged it.
+      await q.readBarrier();
+      return toJson(await fn(p, reader));
     });
 
   pub('account_get', async (p) => {

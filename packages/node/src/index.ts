@@ -7,6 +7,7 @@ export * from './metrics.ts';
 export * from './metrics-server.ts';
 export * from './proposer.ts';
 export * from './range-fetcher.ts';
+export * from './read-barrier.ts';
 export * from './catch-up.ts';
 export * from './sync-protocol.ts';
 export * from './sync-verify.ts';

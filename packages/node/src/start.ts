@@ -4,6 +4,7 @@
  * reverse. Every refusal names what is wrong: a corrupt store names its first bad height.
  */
 import { AccessRecorder } from './access-recorder.ts';
+import { READ_INDEX_PROTOCOL, ReadBarrier } from './read-barrier.ts';
 import { readFileSync } from 'node:fs';
 import { mkdirSync } from 'node:fs';
 import { RaftNode } from '@ehr/consensus';
@@ -31,6 +32,8 @@ export interface RunningNode {
   members(): Member[];
   /** Records a read of health data on chain (access.record signed by this node). */
   access: AccessRecorder;
+  /** Waits until this node has applied what the leader had committed (before private reads). */
+  reads: ReadBarrier;
   stop(): Promise<void>;
 }
 
@@ -139,6 +142,18 @@ export async function startNode(
     },
     entries: (from, to) => store.raft.entries(from, to),
   });
+  const reads = new ReadBarrier({
+    leading: () => raft.role === 'leader' && raft.canPropose(),
+    leader: () => raft.leader,
+    commitIndex: () => raft.commit,
+    appliedIndex: () => store.head().applied,
+    askLeader: (leader, ms) => host.request(leader, READ_INDEX_PROTOCOL, new Uint8Array(), ms),
+    onApplied: (fn) => {
+      daemon.on('block', fn);
+      return () => void daemon.off('block', fn);
+    },
+  });
+  host.handle(READ_INDEX_PROTOCOL, async () => reads.answer());
   const catchUp = new CatchUp({
     network: host,
     store: daemonStore,
@@ -218,6 +233,7 @@ export async function startNode(
     metricsUrl,
     members: () => members,
     access: new AccessRecorder(daemon, genesis.chainId, key.secretKey),
+    reads,
     async stop() {
       clearInterval(reconcileTimer);
       await catchUp.stop();
