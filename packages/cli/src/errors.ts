@@ -59,6 +59,21 @@ const NOT_FOUND = new Set([
   'KEYFILE_UNREADABLE',
   'CONFIG_UNREADABLE',
 ]);
+/** Ledger rejection codes, also when the client catches them before submitting. */
+const REJECTED = new Set([
+  'MALFORMED',
+  'WRONG_CHAIN',
+  'BAD_SIGNATURE',
+  'BAD_NONCE',
+  'DUPLICATE',
+  'PAYLOAD_TOO_LARGE',
+  'ALREADY_EXISTS',
+  'INVALID_STATE',
+  'SPECIALIZATION_MISMATCH',
+  'PAYLOAD_MISSING',
+  'PAYLOAD_MISMATCH',
+  'MEMPOOL_FULL',
+]);
 const USAGE = new Set([
   'USAGE',
   'BAD_ARGUMENT',
@@ -100,5 +115,6 @@ export function describeError(err: unknown, rpcUrl: string): { exit: number; mes
   if (USAGE.has(code)) return { exit: EXIT.USAGE, message };
   if (DENIED.has(code)) return { exit: EXIT.DENIED, message: tagged };
   if (NOT_FOUND.has(code)) return { exit: EXIT.NOT_FOUND, message: tagged };
+  if (REJECTED.has(code)) return { exit: EXIT.REJECTED, message: tagged };
   return { exit: EXIT.FAILURE, message: tagged };
 }
