@@ -80,9 +80,18 @@ export async function runCli(argv: string[], io: Io = defaultIo): Promise<number
         ? EXIT.OK
         : EXIT.USAGE;
     }
-    const opts = program.opts() as { verbose?: boolean; rpc?: string };
+    const opts = program.opts() as { verbose?: boolean; rpc?: string; json?: boolean };
     const d = describeError(err, opts.rpc ?? DEFAULT_RPC);
-    io.err(`error: ${d.message}\n`);
+    if (opts.json) {
+      // Scripts get the error as JSON too (stderr; stdout stays empty on failure).
+      const code = (err as { code?: unknown }).code;
+      const data = (err as { data?: { code?: unknown } }).data;
+      const reason =
+        typeof code === 'string' ? code : typeof data?.code === 'string' ? data.code : null;
+      io.err(`${JSON.stringify({ error: { exit: d.exit, code: reason, message: d.message } })}\n`);
+    } else {
+      io.err(`error: ${d.message}\n`);
+    }
     if (opts.verbose && err instanceof Error && err.stack) io.err(`${err.stack}\n`);
     return d.exit;
   }

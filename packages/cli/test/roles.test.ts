@@ -6,6 +6,7 @@
  */
 import { type ChildProcess, spawn } from 'node:child_process';
 import { closeSync, mkdtempSync, openSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { createServer } from 'node:http';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { RpcClient } from '@ehr/api';
@@ -108,7 +109,8 @@ interface Tx {
   height: number;
 }
 
-describe('ehr against a node it set up', () => {
+// Each step spawns the binary a dozen times or more: generous on a loaded machine.
+describe('ehr against a node it set up', { timeout: 180_000 }, () => {
   const ids: Record<string, string> = {};
 
   it('node init wrote a config the daemon runs with', async () => {
@@ -475,6 +477,7 @@ describe('ehr against a node it set up', () => {
       'heart',
     );
     expect(rx).toMatchObject({ record: ids['report'], patient: pub['alice'], status: 'committed' });
+    ids['rx'] = rx.hash;
     const mine = await json<
       { id: string; doctorName: string; hospital: string; content: { text: string } }[]
     >(['patient', 'prescriptions'], 'alice');
@@ -488,6 +491,15 @@ describe('ehr against a node it set up', () => {
     const after = await run(['doctor', 'report', 'show', ids['report']!, ...hk], 'skin');
     expect(after.code).toBe(EXIT.DENIED);
     expect(after.stderr).toMatch(/\[CONSENT_REVOKED\]/);
+    // The prescriber keeps their own prescription.
+    const kept = await json<{ reason: string; content: { text: string } }>(
+      ['doctor', 'prescription', 'show', ids['rx']!, ...hk],
+      'heart',
+    );
+    expect(kept).toMatchObject({
+      reason: 'PRESCRIBER',
+      content: { text: 'aspirin 75mg daily, 30 days' },
+    });
     const again = await run(['patient', 'revoke', '--hospital', 'city-general'], 'alice');
     expect(again.code).toBe(EXIT.REJECTED);
     expect(again.stderr).toMatch(/consent.revoke rejected: .*already revoked/);
@@ -576,5 +588,48 @@ describe('ehr against a node it set up', () => {
     expect(missing.code).toBe(EXIT.NOT_FOUND);
     const beyond = await run(['chain', 'verify', '--to', '999999']);
     expect(beyond.code).toBe(EXIT.USAGE);
+    // With --json, errors are JSON too.
+    const asJson = await run(['chain', 'block', '999999', '--json']);
+    expect(asJson.stdout).toBe('');
+    expect(JSON.parse(asJson.stderr)).toMatchObject({
+      error: { exit: EXIT.NOT_FOUND, code: 'NOT_FOUND' },
+    });
+  });
+
+  it('chain verify does not trust the node: a gateway that alters one block is caught there (exit 7)', async () => {
+    // A lying gateway in front of the real one: block 4 comes back with its last byte changed.
+    const liar = createServer(async (req, res) => {
+      let body = '';
+      for await (const c of req) body += c;
+      const upstream = await fetch(rpcUrl, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json' },
+        body,
+      });
+      const reply = (await upstream.json()) as { result?: { height?: number; raw?: string } };
+      const q = JSON.parse(body) as { method: string };
+      if (q.method === 'chain_getBlock' && reply.result?.height === 4 && reply.result.raw) {
+        const raw = reply.result.raw;
+        reply.result.raw = raw.slice(0, -2) + (raw.endsWith('00') ? '01' : '00');
+      }
+      res.writeHead(200, { 'content-type': 'application/json' }).end(JSON.stringify(reply));
+    });
+    await new Promise<void>((r) => liar.listen(0, '127.0.0.1', r));
+    try {
+      const url = `http://127.0.0.1:${(liar.address() as { port: number }).port}/`;
+      const r = await ehr(['chain', 'verify', '--json', '--rpc', url]);
+      expect(r.code).toBe(EXIT.CORRUPT);
+      const v = JSON.parse(r.stdout) as {
+        ok: boolean;
+        checked: number;
+        bad: { height: number; reason: string };
+      };
+      expect(v).toMatchObject({ ok: false, checked: 3, bad: { height: 4 } });
+      const human = await ehr(['chain', 'verify', '--rpc', url]);
+      expect(human.code).toBe(EXIT.CORRUPT);
+      expect(human.stdout).toMatch(/^BAD BLOCK at height 4: /);
+    } finally {
+      await new Promise((r) => liar.close(r));
+    }
   });
 });

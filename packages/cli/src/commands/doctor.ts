@@ -157,6 +157,40 @@ export function registerDoctor(program: Command, ctx: Ctx): void {
       );
     });
 
+  withHospitalKey(
+    doctor
+      .command('prescription')
+      .description('prescriptions')
+      .command('show')
+      .description('open a prescription you wrote (or one your hospital may read)')
+      .argument('<id>', 'prescription id')
+      .option('--purpose <text>', 'why you read it', 'follow-up'),
+  )
+    .addHelpText(
+      'after',
+      example(
+        '  ehr doctor prescription show 53a1…9e --key heart.key.json --hospital-key city.enc.json',
+      ),
+    )
+    .action(async (id: string, o: HospitalKeyOptions & { purpose: string }) => {
+      const r = await ctx.client(hospitalKeyOpts(o)).doctor.readPrescription(id, o.purpose);
+      ctx.print(
+        { prescription: r.item, reason: r.reason, audit: r.audit, content: contentJson(r.content) },
+        () =>
+          [
+            fields([
+              ['prescription', r.item.id],
+              ['for report', r.item.record],
+              ['patient', r.item.patient],
+              ['by', `${r.item.doctorName} (${r.item.hospital})`],
+              ['written', when(r.item.writtenAt)],
+            ]),
+            '',
+            contentText(r.content),
+          ].join('\n'),
+      );
+    });
+
   doctor
     .command('prescribe')
     .description(
