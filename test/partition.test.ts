@@ -17,6 +17,9 @@ import { NetnsLab, netnsSupport, reapLeftovers } from './harness/netns.ts';
 const NODES = ['node1', 'node2', 'node3', 'node4', 'node5'];
 const support = netnsSupport();
 if (!support.ok) console.log(`partition tests skipped: ${support.reason}`);
+else if (process.env.PARTITION_KNOWN_BUGS !== '1') {
+  console.log('known-bug partition test skipped (PARTITION_KNOWN_BUGS=1 runs it)');
+}
 
 let lab: NetnsLab | undefined;
 let cluster: TestCluster;
@@ -100,19 +103,27 @@ describe.skipIf(!support.ok)('network partition (namespaces)', () => {
     let stop = false;
     let minorityFrozen = false;
     const minorityAcks: string[] = [];
+    let cut = false;
     const result: LoadResult = { acknowledged: new Set(), failures: 0, latenciesMs: [] };
-    const load = runLoad(cluster, {
-      clients: 8,
-      until: () => stop,
-      nodes: () => NODES,
-      result,
-      onAck: (hash, node) => {
-        if (minorityFrozen && minority.includes(node)) minorityAcks.push(`${node} ${hash}`);
-      },
-    });
+    const onAck = (hash: string, node: string) => {
+      if (minorityFrozen && minority.includes(node)) minorityAcks.push(`${node} ${hash}`);
+    };
+    // Half the clients keep using the minority nodes (their commits time out and they retry the
+    // same transaction on the next node); the other half move to the majority side.
+    const load = Promise.all([
+      runLoad(cluster, { clients: 4, until: () => stop, nodes: () => NODES, result, onAck }),
+      runLoad(cluster, {
+        clients: 4,
+        until: () => stop,
+        nodes: () => (cut ? majority : NODES),
+        result,
+        onAck,
+      }),
+    ]);
     await until('the load to commit', async () => result.acknowledged.size >= 20, 30_000);
 
     lab_.partition([majority, minority]);
+    cut = true;
     const cutAt = Date.now();
     console.log(`partition: majority ${majority.join(',')} | minority ${minority.join(',')}`);
     const next = await until('a leader in the majority', () => cluster.leader(majority), 20_000);
@@ -184,7 +195,23 @@ describe.skipIf(!support.ok)('network partition (namespaces)', () => {
     console.log(`cut off: ${describeStatus(minority, cutOff)}`);
     for (const s of cutOff) expect(s?.term).toBe(before.term);
     lab_.heal();
-    await sleep(3000);
+    const healedAt = Date.now();
+    const leaderAtHeal = (await cluster.status(leader))!.height;
+    const rejoined = await Promise.all(
+      minority.map(async (n) => {
+        await until(
+          `${n} to follow again`,
+          async () => {
+            const s = await cluster.status(n);
+            return s?.role === 'follower' && s.height >= leaderAtHeal;
+          },
+          60_000,
+        );
+        return `${n} ${Date.now() - healedAt} ms`;
+      }),
+    );
+    // Measured, not asserted: see the report on TCP retransmission backoff after a heal.
+    console.log(`back in step after healing: ${rejoined.join(', ')}`);
     stop = true;
     await load;
     const head = await convergedOrExplain(60_000);
@@ -197,4 +224,49 @@ describe.skipIf(!support.ok)('network partition (namespaces)', () => {
     expect(result.acknowledged.size).toBeGreaterThan(0);
     await checkExactlyOnce(result.acknowledged);
   }, 120_000);
+
+  // Known bug, opt-in until fixed (PARTITION_KNOWN_BUGS=1): a transaction is gossiped once, when
+  // it is submitted. A node cut off long enough for libp2p to drop its dead connections gossips
+  // only to the minority; after healing nobody passes it on, so it stays pending there until
+  // the mempool expires it (120 s), although the network is whole again.
+  it.runIf(process.env.PARTITION_KNOWN_BUGS === '1')(
+    'a transaction accepted on the minority side while its connections are down commits after healing',
+    async () => {
+      const lab_ = lab!;
+      const leader = await until('a leader', () => cluster.leader(), 30_000);
+      const minority = NODES.filter((n) => n !== leader).slice(0, 2);
+      const majority = NODES.filter((n) => !minority.includes(n));
+      lab_.partition([majority, minority]);
+      const ids = new Set(majority.map((n) => cluster.node(n).nodeId));
+      await until(
+        `${minority[0]} to drop its connections to the majority`,
+        async () => {
+          const peers = await cluster.client(minority[0]!).call<{ nodeId: string }[]>('node_peers');
+          return !peers.some((p) => ids.has(p.nodeId));
+        },
+        60_000,
+      );
+      const tx = patientSignup(cluster.plan.chainId);
+      const hash = hashOf(tx.tx);
+      await cluster
+        .client(minority[0]!)
+        .submitEncoded(tx.tx, { mode: 'async', payloads: [tx.body] });
+      await sleep(3000);
+      lab_.heal();
+      const status = () =>
+        cluster
+          .client(leader)
+          .call<{ status: { status: string } }>('tx_status', { hash })
+          .then((r) => r.status.status)
+          .catch(() => 'unknown');
+      const final = await until(
+        'the transaction to commit',
+        async () => ((await status()) === 'committed' ? 'committed' : false),
+        30_000,
+      ).catch(async () => `${await status()} on ${leader} 30 s after healing`);
+      expect(final).toBe('committed');
+      await convergedOrExplain(60_000);
+    },
+    150_000,
+  );
 });
