@@ -29,6 +29,8 @@ if (!Number.isInteger(seed) || !(seconds > 0)) {
   console.error('usage: node scripts/chaos.ts [--seed N] [--seconds S] [--clients C]');
   process.exit(2);
 }
+// Ctrl-C: exit through the exit handlers, which remove the namespaces and their daemons.
+process.once('SIGINT', () => process.exit(130));
 console.log(`chaos: seed ${seed}, ${seconds} s, ${values.clients} clients`);
 const report = await runChaos({
   seed,

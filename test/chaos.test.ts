@@ -39,7 +39,14 @@ describe('chaos', () => {
     console.log(
       `chaos seed ${seed} (replay: CHAOS_SEED=${seed}, or node scripts/chaos.ts --seed ${seed} --seconds ${seconds})`,
     );
-    const report = await runChaos({ seed, seconds });
+    // One block of output instead of one vitest stdout header per line.
+    const lines: string[] = [];
+    let report: Awaited<ReturnType<typeof runChaos>>;
+    try {
+      report = await runChaos({ seed, seconds, log: (l) => lines.push(l) });
+    } finally {
+      console.log(lines.join('\n'));
+    }
     console.log(formatReport(report));
     if (report.logTails) {
       for (const [n, tail] of Object.entries(report.logTails)) console.log(`--- ${n}\n${tail}`);
