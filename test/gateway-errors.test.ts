@@ -177,7 +177,7 @@ const cases: Case[] = [
     'oversize body',
     () =>
       post(
-        `{"jsonrpc":"2.0","id":1,"method":"status","params":{"x":"${'a'.repeat(17 * 1024 * 1024)}"}}`,
+        `{"jsonrpc":"2.0","id":1,"method":"status","params":{"x":"${'a'.repeat(25 * 1024 * 1024)}"}}`,
       ),
     { code: -32600, data: 'REQUEST_TOO_LARGE', message: /exceeds the limit/, http: 413 },
   ],

@@ -48,6 +48,13 @@ export const METHODS: MethodSpec[] = [
     result: r('status', 'NodeStatus'),
   },
   {
+    name: 'chain_config',
+    summary:
+      "The chain's id, genesis hash, governance threshold and limits (sizes, items per list)",
+    params: {},
+    result: r('config', 'ChainConfig'),
+  },
+  {
     name: 'chain_getBlock',
     summary: 'A block by height or by hash, with its header, transaction hashes and raw bytes',
     params: {
@@ -196,7 +203,7 @@ export const METHODS: MethodSpec[] = [
     params: { doctor: key('doctor key (must be the reader)'), limit },
     required: ['doctor'],
     signed: true,
-    result: r('patients', '{ patient, reason }[]'),
+    result: r('patients', '{ patient, reasons, reports }[]'),
   },
   {
     name: 'doctor_reports',
@@ -208,9 +215,18 @@ export const METHODS: MethodSpec[] = [
     result: r('reports', 'Record[] with reason'),
   },
   {
+    name: 'record_documents',
+    summary:
+      'The documents attached to a report, for anyone the access rules let read that report (metadata only; bodies through record_get)',
+    params: { id: id('report id'), limit },
+    required: ['id'],
+    signed: true,
+    result: r('documents', 'Record[]'),
+  },
+  {
     name: 'record_get',
     summary:
-      'A report or document with its sealed body and the data key wrapped for the reader; the access rules apply and the read is recorded',
+      'A report or document with its sealed body and the data key wrapped for the reader; the access rules apply and a read by anyone but the patient is recorded',
     params: { id: id('record id'), purpose: s.text('why it is read (audit trail)', 200) },
     required: ['id'],
     signed: true,

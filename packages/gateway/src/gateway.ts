@@ -53,7 +53,7 @@ export async function startGateway(
   const dispatcher = buildDispatcher(g);
   const http = await serveHttp(dispatcher, opts);
   const ws = attachWebSocket(http.server, dispatcher, g.events, {
-    maxMessageBytes: opts.maxWsMessageBytes ?? opts.maxBodyBytes ?? 16 * 1024 * 1024,
+    maxMessageBytes: opts.maxWsMessageBytes ?? opts.maxBodyBytes ?? 24 * 1024 * 1024,
     rateLimit: opts.rateLimit ?? 2000,
   });
   return {

@@ -31,7 +31,8 @@ export async function serveHttp(
       { host: opts.host },
     );
   }
-  const maxBody = opts.maxBodyBytes ?? 16 * 1024 * 1024;
+  // Bodies travel as hex: twice the largest document (8 MiB) plus room for the rest.
+  const maxBody = opts.maxBodyBytes ?? 24 * 1024 * 1024;
   const rate = opts.rateLimit ?? 2000;
   const buckets = new WeakMap<object, { tokens: number; at: number }>();
   const server = createServer((req, res) => {

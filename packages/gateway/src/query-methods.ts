@@ -24,6 +24,7 @@ import {
   listPendingForDoctor,
   listProposals,
   listVotes,
+  loadChain,
   getMember,
   nextNonce,
   type HealthRecord,
@@ -88,6 +89,7 @@ export function registerQueryMethods(d: Dispatcher, q: QueryService, guard: Read
       role,
     };
   });
+  pub('chain_config', () => loadChain(q.state));
   pub('hospital_list', (p) => listHospitals(q.state, lim(p)));
   pub('hospital_get', async (p) => {
     const h = await getHospital(q.state, p['id'] as string);
@@ -235,11 +237,30 @@ export function registerQueryMethods(d: Dispatcher, q: QueryService, guard: Read
         { payloadHash: t.payloadHash },
       );
     }
-    const audit = await q.recordAccess(reader, id, purpose);
+    // The audit trail shows a patient who else read their data; their own reads are not events.
+    const audit =
+      decision.reason === 'PATIENT_OWN' ? null : await q.recordAccess(reader, id, purpose);
     return { decision, target: t, body, audit };
   };
   const purposeOf = (p: P) => (p['purpose'] as string | undefined) ?? 'care';
 
+  signed('record_documents', async (p, reader) => {
+    const id = p['id'] as string;
+    const decision = await canRead(q.state, reader, id, q.now());
+    if (!decision.allowed || !decision.target) {
+      throw new EhrError(decision.reason, decision.message, { reason: decision.reason, id });
+    }
+    if (decision.target.type !== 'report') {
+      throw new EhrError(
+        'UNKNOWN_RECORD',
+        `${id.slice(0, 12)}… is a ${decision.target.type}, not a report`,
+        {
+          id,
+        },
+      );
+    }
+    return listDocuments(q.state, id, lim(p));
+  });
   signed('record_get', async (p, reader) => {
     const { decision, target, body, audit } = await serve(reader, p['id'] as string, purposeOf(p), [
       'report',
