@@ -225,48 +225,41 @@ describe.skipIf(!support.ok)('network partition (namespaces)', () => {
     await checkExactlyOnce(result.acknowledged);
   }, 120_000);
 
-  // Known bug, opt-in until fixed (PARTITION_KNOWN_BUGS=1): a transaction is gossiped once, when
-  // it is submitted. A node cut off long enough for libp2p to drop its dead connections gossips
-  // only to the minority; after healing nobody passes it on, so it stays pending there until
-  // the mempool expires it (120 s), although the network is whole again.
-  it.runIf(process.env.PARTITION_KNOWN_BUGS === '1')(
-    'a transaction accepted on the minority side while its connections are down commits after healing',
-    async () => {
-      const lab_ = lab!;
-      const leader = await until('a leader', () => cluster.leader(), 30_000);
-      const minority = NODES.filter((n) => n !== leader).slice(0, 2);
-      const majority = NODES.filter((n) => !minority.includes(n));
-      lab_.partition([majority, minority]);
-      const ids = new Set(majority.map((n) => cluster.node(n).nodeId));
-      await until(
-        `${minority[0]} to drop its connections to the majority`,
-        async () => {
-          const peers = await cluster.client(minority[0]!).call<{ nodeId: string }[]>('node_peers');
-          return !peers.some((p) => ids.has(p.nodeId));
-        },
-        60_000,
-      );
-      const tx = patientSignup(cluster.plan.chainId);
-      const hash = hashOf(tx.tx);
-      await cluster
-        .client(minority[0]!)
-        .submitEncoded(tx.tx, { mode: 'async', payloads: [tx.body] });
-      await sleep(3000);
-      lab_.heal();
-      const status = () =>
-        cluster
-          .client(leader)
-          .call<{ status: { status: string } }>('tx_status', { hash })
-          .then((r) => r.status.status)
-          .catch(() => 'unknown');
-      const final = await until(
-        'the transaction to commit',
-        async () => ((await status()) === 'committed' ? 'committed' : false),
-        30_000,
-      ).catch(async () => `${await status()} on ${leader} 30 s after healing`);
-      expect(final).toBe('committed');
-      await convergedOrExplain(60_000);
-    },
-    150_000,
-  );
+  // A transaction is gossiped once, when it is submitted. A node cut off long enough for libp2p
+  // to drop its dead connections gossips only to the minority; after healing it forwards what
+  // stayed pending straight to the leader (daemon: tx-forward), so it commits.
+  it('a transaction accepted on the minority side while its connections are down commits after healing', async () => {
+    const lab_ = lab!;
+    const leader = await until('a leader', () => cluster.leader(), 30_000);
+    const minority = NODES.filter((n) => n !== leader).slice(0, 2);
+    const majority = NODES.filter((n) => !minority.includes(n));
+    lab_.partition([majority, minority]);
+    const ids = new Set(majority.map((n) => cluster.node(n).nodeId));
+    await until(
+      `${minority[0]} to drop its connections to the majority`,
+      async () => {
+        const peers = await cluster.client(minority[0]!).call<{ nodeId: string }[]>('node_peers');
+        return !peers.some((p) => ids.has(p.nodeId));
+      },
+      60_000,
+    );
+    const tx = patientSignup(cluster.plan.chainId);
+    const hash = hashOf(tx.tx);
+    await cluster.client(minority[0]!).submitEncoded(tx.tx, { mode: 'async', payloads: [tx.body] });
+    await sleep(3000);
+    lab_.heal();
+    const status = () =>
+      cluster
+        .client(leader)
+        .call<{ status: { status: string } }>('tx_status', { hash })
+        .then((r) => r.status.status)
+        .catch(() => 'unknown');
+    const final = await until(
+      'the transaction to commit',
+      async () => ((await status()) === 'committed' ? 'committed' : false),
+      30_000,
+    ).catch(async () => `${await status()} on ${leader} 30 s after healing`);
+    expect(final).toBe('committed');
+    await convergedOrExplain(60_000);
+  }, 150_000);
 });

@@ -75,6 +75,16 @@ export interface BlockEvent {
 }
 
 const TX_TOPIC = 'tx';
+/**
+ * Direct forwarding of pending transactions to the leader: gossip is fire-and-forget, so a
+ * transaction gossiped while this node was cut off (or that the leader dropped) would wait here
+ * until it expires. Pending longer than FORWARD_AFTER_MS, it goes straight to the leader, again
+ * every FORWARD_EVERY_MS while it stays pending.
+ */
+const TX_FORWARD = 'tx-forward';
+const FORWARD_AFTER_MS = 3000;
+const FORWARD_EVERY_MS = 10_000;
+const FORWARD_BATCH = 256;
 const MEMPOOL_TTL_MS = 120_000;
 
 export class Daemon extends EventEmitter {
@@ -144,13 +154,16 @@ export class Daemon extends EventEmitter {
       this.schedule();
     });
     network.subscribe(TX_TOPIC, (from, bytes) => this.onGossipTx(from, bytes));
+    network.handle(TX_FORWARD, (from, bytes) => this.onForwarded(from, bytes));
     let ticks = 0;
     const hygieneEvery = Math.max(1, Math.round(5000 / config.consensus.tickMs));
+    const forwardEvery = Math.max(1, Math.round(1000 / config.consensus.tickMs));
     this.tickTimer = setInterval(() => {
       if (this.stopped) return;
       if (!this.paused) this.parts.raft.tick();
       // Every few seconds: drop what the chain moved past, and what waited too long to be
       // included (it was refused by the leader, or its nonce gap never closed).
+      if ((ticks + 1) % forwardEvery === 0) void this.forwardPending();
       if (++ticks % hygieneEvery === 0) {
         void this.mempool.evictStale().catch(() => {});
         for (const p of this.mempool.evictOlderThan(this.now(), MEMPOOL_TTL_MS)) {
@@ -490,6 +503,65 @@ export class Daemon extends EventEmitter {
       this.logger.debug({ from, code: (err as EhrError).code }, 'rejected gossiped transaction');
       return 'reject';
     }
+  }
+
+  private forwarding = false;
+  private readonly forwardedAt = new Map<string, number>();
+
+  /** Sends transactions pending here for a while straight to the leader. */
+  private async forwardPending(): Promise<void> {
+    const st = this.parts.raft.status();
+    if (this.forwarding || st.role === 'leader' || !st.leader || this.mempool.size === 0) return;
+    const now = this.now();
+    const batch: { hash: string; msg: Uint8Array }[] = [];
+    for (const p of this.mempool.all()) {
+      if (now - p.addedAt < FORWARD_AFTER_MS) break; // oldest first: the rest are younger
+      if (now - (this.forwardedAt.get(p.hash) ?? 0) < FORWARD_EVERY_MS) continue;
+      batch.push({ hash: p.hash, msg: encodeTxMessage(p.bytes, [...p.payloads.values()]) });
+      if (batch.length >= FORWARD_BATCH) break;
+    }
+    if (this.forwardedAt.size > 2 * FORWARD_BATCH + this.mempool.size) {
+      for (const h of this.forwardedAt.keys()) if (!this.mempool.has(h)) this.forwardedAt.delete(h);
+    }
+    if (batch.length === 0) return;
+    this.forwarding = true;
+    try {
+      await this.parts.network.request(
+        st.leader,
+        TX_FORWARD,
+        encode({ txs: batch.map((b) => b.msg) }),
+        5000,
+      );
+      for (const b of batch) this.forwardedAt.set(b.hash, now);
+      this.logger.debug({ to: st.leader, txs: batch.length }, 'forwarded pending transactions');
+    } catch (err) {
+      this.logger.debug({ err: (err as Error).message }, 'forwarding to the leader failed');
+    } finally {
+      this.forwarding = false;
+    }
+  }
+
+  /** The leader's side: admits forwarded transactions it does not hold yet. */
+  private async onForwarded(from: string, bytes: Uint8Array): Promise<Uint8Array> {
+    const m = expectMap(decode(bytes), 'tx-forward');
+    expectKeys(m, ['txs'], 'tx-forward');
+    let admitted = 0;
+    for (const [i, raw] of expectArray(m['txs'], 'tx-forward.txs').entries()) {
+      if (i >= FORWARD_BATCH) break;
+      try {
+        const msg = decodeTxMessage(expectBytes(raw, `tx-forward.txs[${i}]`));
+        const hash = toHex(txHash(msg.tx));
+        if (this.mempool.has(hash) || this.tracker.get(hash)?.status === 'committed') continue;
+        const p = await this.mempool.add(msg.tx, this.now(), msg.payloads);
+        this.tracker.set(p.hash, { status: 'pending' });
+        admitted++;
+      } catch (err) {
+        // Already committed (nonce used), full, or invalid: the submitter's node reports it.
+        this.logger.debug({ from, code: (err as EhrError).code }, 'forwarded transaction refused');
+      }
+    }
+    if (admitted > 0) this.schedule();
+    return encode({ admitted });
   }
 
   /**

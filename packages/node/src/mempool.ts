@@ -233,6 +233,11 @@ export class Mempool {
     return n;
   }
 
+  /** Every pending transaction, oldest admission first. */
+  all(): IterableIterator<PendingTx> {
+    return this.byHash.values();
+  }
+
   accounts(): string[] {
     return [...this.byAccount.keys()];
   }
