@@ -17,9 +17,6 @@ import { NetnsLab, netnsSupport, reapLeftovers } from './harness/netns.ts';
 const NODES = ['node1', 'node2', 'node3', 'node4', 'node5'];
 const support = netnsSupport();
 if (!support.ok) console.log(`partition tests skipped: ${support.reason}`);
-else if (process.env.PARTITION_KNOWN_BUGS !== '1') {
-  console.log('known-bug partition test skipped (PARTITION_KNOWN_BUGS=1 runs it)');
-}
 
 let lab: NetnsLab | undefined;
 let cluster: TestCluster;
