@@ -210,7 +210,8 @@ describe('faults under load', () => {
     // connection to any member, and stays so while it keeps trying.
     const members = ['node1', 'node2', 'node3', 'node4', 'node6'];
     const memberIds = members.map((m) => cluster.node(m).nodeId);
-    const peersOf = (name: string) => cluster.client(name).call<{ nodeId: string }[]>('node_peers');
+    const peersOf = (name: string) =>
+      cluster.client(name).call<{ nodeId: string; addresses: string[] }[]>('node_peers');
     /** Who still holds a connection between node5 and a member (empty when none). */
     const links = async () => {
       const out: string[] = [];
