@@ -6,7 +6,7 @@
  * printed so a failure can be replayed with scripts/chaos.ts.
  */
 import { describe, expect, it } from 'vitest';
-import { chaosSchedule, formatReport, runChaos } from './harness/chaos.ts';
+import { chaosSchedule, formatReport, longestStall, runChaos } from './harness/chaos.ts';
 
 const seed = Number(process.env.CHAOS_SEED ?? 6);
 const seconds = Number(process.env.CHAOS_SECONDS ?? 45);
@@ -33,6 +33,11 @@ describe('chaos', () => {
     expect(chaosSchedule({ seed: 1, seconds: 120, nodes, partitions: true })).not.toEqual(
       chaosSchedule({ seed: 2, seconds: 120, nodes, partitions: true }),
     );
+    const at = (t: number, acknowledged: number) => ({ t, acknowledged, view: '' });
+    expect(longestStall([at(0, 0), at(1000, 5), at(2000, 5), at(3000, 5), at(4000, 6)])).toEqual({
+      ms: 2000,
+      fromMs: 1000,
+    });
   });
 
   it(`a ${seconds} s fault schedule under load (seed ${seed}): nothing lost or duplicated, no forks, one state`, async () => {

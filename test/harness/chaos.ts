@@ -130,6 +130,12 @@ export interface ChaosReport {
   acknowledged: number;
   loadFailures: number;
   throughputTxPerSec: number;
+  /**
+   * Longest stretch of the timeline without a new acknowledgement, and when it began (ms).
+   * Not a violation (the schedule keeps a majority up and connected, but elections and
+   * catch-ups take time); a long one is worth a look at the timeline.
+   */
+  longestStall: { ms: number; fromMs: number };
   converged: boolean;
   convergeMs: number;
   height: number;
@@ -375,6 +381,7 @@ export async function runChaos(opts: {
       acknowledged: result.acknowledged.size,
       loadFailures: result.failures,
       throughputTxPerSec: Math.round((result.acknowledged.size / chaosMs) * 1000 * 10) / 10,
+      longestStall: longestStall(timeline),
       converged: converged !== false,
       convergeMs,
       height: Math.max(...nodes.map((n) => n.height)),
@@ -400,6 +407,16 @@ export async function runChaos(opts: {
   }
 }
 
+export function longestStall(timeline: ChaosSample[]): { ms: number; fromMs: number } {
+  let best = { ms: 0, fromMs: 0 };
+  let last = timeline[0];
+  for (const x of timeline) {
+    if (!last || x.acknowledged > last.acknowledged) last = x;
+    else if (x.t - last.t > best.ms) best = { ms: x.t - last.t, fromMs: last.t };
+  }
+  return best;
+}
+
 /** The summary table printed by the script and the test. */
 export function formatReport(r: ChaosReport): string {
   const rows: [string, string | number][] = [
@@ -408,6 +425,10 @@ export function formatReport(r: ChaosReport): string {
     ['actions', r.actions.length],
     ['acknowledged', r.acknowledged],
     ['throughput under chaos (tx/s)', r.throughputTxPerSec],
+    [
+      'longest stretch without a commit',
+      `${r.longestStall.ms} ms from ${(r.longestStall.fromMs / 1000).toFixed(1)} s`,
+    ],
     ['load failures (retried)', r.loadFailures],
     ['converged', r.converged ? `yes, ${r.convergeMs} ms after healing` : 'NO'],
     ['final height', r.height],
