@@ -25,7 +25,9 @@ async function portFree(port: number): Promise<boolean> {
 /** A base port whose p2p, gateway and metrics ranges (base+1.., +1000, +2000) are all free. */
 export async function freeBasePort(count: number): Promise<number> {
   for (let attempt = 0; attempt < 50; attempt++) {
-    const base = 20_000 + Math.floor(Math.random() * 40_000);
+    // Below Linux's ephemeral range (32768+): a port the OS hands to an outgoing connection
+    // while a node is down would otherwise keep that node from listening again on restart.
+    const base = 10_000 + Math.floor(Math.random() * 20_000);
     const ports = Array.from({ length: count }, (_, k) => [
       base + k + 1,
       base + 1000 + k + 1,
