@@ -64,8 +64,8 @@ export class TestCluster {
       nodes: opts.validators,
       observers: opts.observers ?? 0,
       chainId: 'ehr-e2e',
-      // Fresh namespaces have every port free.
-      basePort: lab ? 40_000 : await freeBasePort(total + 1),
+      // Fresh namespaces have every port free; still below the ephemeral range (see above).
+      basePort: lab ? 20_000 : await freeBasePort(total + 1),
       ...(lab ? { hosts: Array.from({ length: total }, (_, k) => lab.host(`node${k + 1}`)) } : {}),
     });
     return new TestCluster(dir, plan, lab);
