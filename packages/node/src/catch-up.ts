@@ -1,12 +1,13 @@
 /**
  * Catch-up sync: a node far behind (at start, or found behind by a periodic check) asks the
- * members it reaches for their committed position, pauses its consensus engine, downloads the
- * committed log entries it lacks from several members at once (range fetcher), verifies every
- * batch (sync-verify: links, signatures, validator proposers, state hashes) before anything is
- * persisted, then hands it to the daemon, which persists and applies it through the same Ready
- * path as replicated entries. Then the engine runs again and the leader's replication goes on
- * from the synced index. Raft replication alone would also catch up; this is faster for long
- * gaps because it pulls from every member in parallel instead of from the leader only.
+ * members it reaches for their committed position, downloads the committed log entries it lacks
+ * from several members at once (range fetcher), verifies every batch (sync-verify: links,
+ * signatures, validator proposers, state hashes) before anything is persisted, and hands it to
+ * the daemon, which persists and applies it through the same Ready path as replicated entries.
+ * The engine keeps running meanwhile (a syncing voter still counts towards quorum): each batch
+ * is trimmed, verified and ingested with the loop held, against exactly the state it extends,
+ * and whatever replication applied first is skipped. Raft replication alone would also catch
+ * up; this pulls from every member in parallel instead of from the leader only.
  */
 import { EhrError, toHex } from '@ehr/core';
 import type { NodeConfig } from './config.ts';
@@ -56,10 +57,12 @@ export class CatchUp {
     this.busy = this.exclusive(async () => {
       try {
         await this.waitForPeers();
-        await this.syncWhileBehind('start');
       } finally {
+        // Consensus runs while the node syncs: a voter that stopped answering would cost the
+        // network its quorum when other validators are down.
         this.parts.daemon.resumeConsensus();
       }
+      await this.syncWhileBehind('start');
     });
     this.timer = setInterval(() => void this.check(), this.parts.config.checkMs);
     this.timer.unref();
@@ -130,23 +133,30 @@ export class CatchUp {
 
   /** Syncs in rounds while more than `threshold` entries behind (the others move on meanwhile). */
   private async syncWhileBehind(reason: 'start' | 'behind', leader?: string | null): Promise<void> {
-    const { daemon, config } = this.parts;
+    const { config } = this.parts;
     // A cheap look at the leader first; everyone is asked only when it shows a gap.
     if (leader && this.behindBy(await this.positions(leader)) <= config.threshold) return;
-    let paused = false;
-    try {
-      for (let round = 0; round < MAX_ROUNDS && !this.stopped; round++) {
-        const positions = await this.positions();
-        if (positions.length === 0 || this.behindBy(positions) <= config.threshold) return;
-        if (!paused) {
-          await daemon.pauseConsensus();
-          paused = true;
-        }
-        await this.syncOnce(positions, reason);
-      }
-    } finally {
-      if (paused) daemon.resumeConsensus();
+    for (let round = 0; round < MAX_ROUNDS && !this.stopped; round++) {
+      const positions = await this.positions();
+      if (positions.length === 0 || this.behindBy(positions) <= config.threshold) return;
+      await this.syncOnce(positions, reason);
     }
+  }
+
+  /** Where verification continues: just after what this node has applied. */
+  private async cursorFromHead(): Promise<SyncCursor> {
+    const { store, daemon } = this.parts;
+    const head = store.head();
+    const prev = head.applied > 0 ? (await store.raftEntries(head.applied, head.applied))[0] : null;
+    return {
+      index: head.applied + 1,
+      term: prev?.term ?? 0,
+      height: head.height,
+      hash: head.hash,
+      voters: daemon.status().validators,
+      termVoters: new Map(),
+      termProposer: new Map(),
+    };
   }
 
   private async syncOnce(positions: PeerPosition[], reason: string): Promise<void> {
@@ -155,16 +165,7 @@ export class CatchUp {
     const head = store.head();
     const from = head.applied + 1;
     const to = best.index;
-    const prev = head.applied > 0 ? (await store.raftEntries(head.applied, head.applied))[0] : null;
-    let cursor: SyncCursor = {
-      index: from,
-      term: prev?.term ?? 0,
-      height: head.height,
-      hash: head.hash,
-      voters: daemon.status().validators,
-      termVoters: new Map(),
-      termProposer: new Map(),
-    };
+    let cursor: SyncCursor = await this.cursorFromHead();
     const status: SyncStatus = {
       active: true,
       targetIndex: to,
@@ -213,16 +214,23 @@ export class CatchUp {
         },
         consume: async (a, entries, peer) => {
           if (this.stopped) throw new EhrError('SYNC_STOPPED', 'the node is stopping', {});
-          let checked: ReturnType<typeof checkEntries>;
+          let checked: ReturnType<typeof checkEntries> | undefined;
           try {
-            // Verified in full before anything is persisted.
-            checked = checkEntries(entries, cursor);
-            const { results } = await executeBlocks(
-              store.state,
-              checked.blocks,
-              store.head().stateHash,
-            );
-            await daemon.ingestCommitted(entries, results);
+            await daemon.ingestWith(async () => {
+              // Replication goes on meanwhile: skip what it applied already.
+              const applied = store.head().applied;
+              const todo = entries.filter((e) => e.index > applied);
+              if (todo.length === 0) return null;
+              if (todo[0]!.index !== cursor.index) cursor = await this.cursorFromHead();
+              // Verified in full before anything is persisted.
+              checked = checkEntries(todo, cursor);
+              const { results } = await executeBlocks(
+                store.state,
+                checked.blocks,
+                store.head().stateHash,
+              );
+              return { entries: todo, results };
+            });
           } catch (err) {
             status.refused[peer] = (status.refused[peer] ?? 0) + 1;
             metrics.syncRefused.inc(1, { peer: peer.slice(0, 12) });
@@ -232,9 +240,11 @@ export class CatchUp {
             );
             throw err;
           }
-          cursor = checked.next;
-          blocks += checked.blocks.length;
-          for (const b of checked.blocks) txs += b.entry.block.txs.length;
+          if (checked) {
+            cursor = checked.next;
+            blocks += checked.blocks.length;
+            for (const b of checked.blocks) txs += b.entry.block.txs.length;
+          }
           const now = store.head();
           status.index = now.applied;
           status.height = now.height;

@@ -320,8 +320,22 @@ export class Daemon extends EventEmitter {
    * their blocks gave when they were verified, so they are not executed twice.
    */
   async ingestCommitted(entries: RaftEntry[], results: Map<string, BlockResult>): Promise<void> {
+    await this.ingestWith(async () => ({ entries, results }));
+  }
+
+  /**
+   * Like ingestCommitted, with the batch prepared (trimmed, verified, executed) while the loop is
+   * held, so it is checked against exactly the state it will be applied to: the engine keeps
+   * running between batches, and replication may have applied some of them meanwhile.
+   */
+  async ingestWith(
+    prepare: () => Promise<{ entries: RaftEntry[]; results: Map<string, BlockResult> } | null>,
+  ): Promise<void> {
     if (this.fatal) throw this.fatal;
     await this.exclusive(async () => {
+      const batch = await prepare();
+      if (!batch) return;
+      const { entries, results } = batch;
       for (const [h, r] of results) this.preverified.set(h, r);
       try {
         this.parts.raft.acceptCommitted(entries);
