@@ -70,6 +70,11 @@ describe('five-node network', () => {
     }
     const head = await until('all nodes converge', () => converged([...VALIDATORS, 'node6']));
     expect(head.height).toBeGreaterThanOrEqual(1);
+    // The leader's block announcements reached every node, the observer included.
+    await until('announcements everywhere', async () => {
+      const st = await Promise.all([...VALIDATORS, 'node6'].map((n) => cluster.status(n)));
+      return st.every((x) => x?.networkHeight === head.height);
+    });
     expect(
       (
         await cluster.client('node2').call<{ count: number }>('chain_getProof', {

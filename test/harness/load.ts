@@ -56,6 +56,8 @@ export async function runLoad(
     result?: LoadResult;
     /** Called with each acknowledged hash and the node that acknowledged it. */
     onAck?: (hash: string, node: string) => void;
+    /** Where the next signed transaction comes from (default: sign a new sign-up now). */
+    next?: () => { tx: Uint8Array; body: Uint8Array };
   },
 ): Promise<LoadResult> {
   // Pass `result` to watch progress while the load runs.
@@ -69,7 +71,7 @@ export async function runLoad(
     Array.from({ length: opts.clients }, async (_, c) => {
       let k = c;
       while (!opts.until()) {
-        const { tx, body } = patientSignup(chainId);
+        const { tx, body } = opts.next?.() ?? patientSignup(chainId);
         const t0 = performance.now();
         for (let attempt = 0; attempt < 20 && !opts.until(); attempt++) {
           const nodes = opts.nodes();

@@ -71,6 +71,8 @@ export interface NodeStatus {
   hash: string;
   stateHash: string;
   catchingUp: boolean;
+  /** The highest block height a leader announced (or this node's height, if higher). */
+  networkHeight: number;
   peers: number;
   validators: string[];
   observers: string[];

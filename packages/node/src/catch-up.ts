@@ -74,6 +74,11 @@ export class CatchUp {
     await this.busy;
   }
 
+  /** A leader announced a height far above this node's: check now, not at the next period. */
+  nudge(): void {
+    void this.check();
+  }
+
   /** Periodic: a follower that finds itself far behind the leader (or members) syncs. */
   private async check(): Promise<void> {
     if (this.running || this.stopped) return;

@@ -23,6 +23,7 @@ import {
   verifyBlockSignature,
 } from '@ehr/core';
 import { applyBlock, type BlockResult, checkTx, nextNonce, Overlay } from '@ehr/ledger';
+import { encodeAnnouncement, judgeAnnouncement, type Verdict } from './block-announce.ts';
 import { decodeBlockEntry } from './block-entry.ts';
 import type { NodeConfig } from './config.ts';
 import type { Logger } from './logger.ts';
@@ -82,6 +83,13 @@ const TX_TOPIC = 'tx';
  * every FORWARD_EVERY_MS while it stays pending.
  */
 const TX_FORWARD = 'tx-forward';
+/**
+ * The leader announces each block it applies (height, hash, state hash) on this topic: nodes
+ * learn the network's height without asking (a node far behind starts catch-up sync at once),
+ * and an announcement that contradicts the block a node holds at that height is rejected and
+ * its relay penalized.
+ */
+const BLOCK_TOPIC = 'blocks';
 const FORWARD_AFTER_MS = 3000;
 const FORWARD_EVERY_MS = 10_000;
 const FORWARD_BATCH = 256;
@@ -155,6 +163,7 @@ export class Daemon extends EventEmitter {
     });
     network.subscribe(TX_TOPIC, (from, bytes) => this.onGossipTx(from, bytes));
     network.handle(TX_FORWARD, (from, bytes) => this.onForwarded(from, bytes));
+    network.subscribe(BLOCK_TOPIC, (from, bytes) => this.onBlockAnnounced(from, bytes));
     let ticks = 0;
     const hygieneEvery = Math.max(1, Math.round(5000 / config.consensus.tickMs));
     const forwardEvery = Math.max(1, Math.round(1000 / config.consensus.tickMs));
@@ -461,6 +470,10 @@ export class Daemon extends EventEmitter {
     m.height.set(header.height);
     m.committedTxs.inc(txs.length);
     if (result.consensusChanges.length > 0) this.emit('consensusChanges', result.consensusChanges);
+    if (this.parts.raft.status().role === 'leader') {
+      const note = encodeAnnouncement({ height: header.height, hash, stateHash: result.stateHash });
+      void this.parts.network.publish(BLOCK_TOPIC, note).catch(() => {});
+    }
     this.emit('block', {
       height: header.height,
       hash: hashHex,
@@ -517,6 +530,25 @@ export class Daemon extends EventEmitter {
       this.logger.debug({ from, code: (err as EhrError).code }, 'rejected gossiped transaction');
       return 'reject';
     }
+  }
+
+  /** Highest block height announced by a leader (0 until one is heard). */
+  private announced = 0;
+
+  private async onBlockAnnounced(from: string, bytes: Uint8Array): Promise<Verdict> {
+    const head = this.parts.store.head();
+    const j = judgeAnnouncement(bytes, head, this.announced);
+    if (j.contradicts) {
+      this.logger.warn(
+        { from, height: j.announcement!.height, mine: toHex(head.hash) },
+        "a block announcement contradicts this node's block at that height",
+      );
+    }
+    if (j.verdict === 'accept') {
+      this.announced = j.announcement!.height;
+      this.emit('announced', this.announced);
+    }
+    return j.verdict;
   }
 
   private forwarding = false;
@@ -652,7 +684,13 @@ export class Daemon extends EventEmitter {
       stateHash: toHex(head.stateHash),
       time: head.time,
       // Catching up: a catch-up sync runs, or applying trails the commit index it knows of.
-      catchingUp: this.syncStatus?.active === true || st.applied < st.commit,
+      // Behind what consensus says is committed, syncing, or more than a couple of blocks
+      // below what the leader announced.
+      catchingUp:
+        this.syncStatus?.active === true ||
+        st.applied < st.commit ||
+        this.announced > head.height + 2,
+      networkHeight: Math.max(this.announced, head.height),
       commitIndex: st.commit,
       sync: this.syncStatus,
       peers: this.parts.network.peers().length,

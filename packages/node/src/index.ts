@@ -1,3 +1,4 @@
+export * from './block-announce.ts';
 export * from './access-recorder.ts';
 export * from './block-entry.ts';
 export * from './config.ts';

@@ -178,6 +178,9 @@ export async function startNode(
   daemon.on('block', () => {
     metrics.peers.set(host.peers().length);
   });
+  daemon.on('announced', (height: number) => {
+    if (height - store.head().height > config.sync.threshold) catchUp.nudge();
+  });
   daemon.on('consensusChanges', () => void refreshMembers().then(() => reconcile()));
   // On the leader, bring the consensus membership in line with the chain's member list, one
   // single-server change at a time (the engine refuses a second while one is pending).
