@@ -1,0 +1,75 @@
+/**
+ * bench:quick: five daemons, N clients, a pool of pre-signed sign-ups submitted in commit mode;
+ * prints tx/s, transactions per block, latency and CPU seconds per node (the number to watch when
+ * optimizing: it does not depend on how busy the machine is). Writes .bench/quick.json.
+ *
+ *   node scripts/bench/quick.ts            (CLIENTS=64, TXS=2000)
+ */
+import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import type { ChildProcess } from 'node:child_process';
+import { RpcClient } from '@ehr/api';
+import { TestCluster, until } from '../../test/harness/cluster.ts';
+import { patientSignup } from '../../test/harness/load.ts';
+
+const CLIENTS = Number(process.env.CLIENTS ?? 64);
+const TXS = Number(process.env.TXS ?? 2000);
+const cpuSeconds = (pid: number) => {
+  const f = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1]!.split(' ');
+  return (Number(f[11]) + Number(f[12])) / 100;
+};
+
+const cluster = await TestCluster.create({ validators: 5 });
+try {
+  cluster.startAll();
+  await until('a leader', () => cluster.leader(), 60_000);
+  const names = cluster.plan.nodes.map((n) => n.name);
+  const pool = Array.from({ length: TXS }, () => patientSignup(cluster.plan.chainId));
+  const procs = (cluster as unknown as { procs: Map<string, ChildProcess> }).procs;
+  const cpu0 = names.map((n) => cpuSeconds(procs.get(n)!.pid!));
+  const h0 = (await cluster.status(names[0]!))!.height;
+  const latencies: number[] = [];
+  let next = 0;
+  const t0 = performance.now();
+  await Promise.all(
+    Array.from({ length: CLIENTS }, async (_, k) => {
+      const rpc = new RpcClient(cluster.node(names[k % names.length]!).gatewayUrl);
+      while (next < pool.length) {
+        const { tx, body } = pool[next++]!;
+        const t = performance.now();
+        const r = await rpc.submitEncoded(tx, {
+          mode: 'commit',
+          payloads: [body],
+          timeoutMs: 20_000,
+        });
+        if (r.status.status !== 'committed')
+          throw new Error(`not committed: ${JSON.stringify(r.status)}`);
+        latencies.push(performance.now() - t);
+      }
+    }),
+  );
+  const wall = (performance.now() - t0) / 1000;
+  const blocks = (await cluster.status(names[0]!))!.height - h0;
+  latencies.sort((a, b) => a - b);
+  const q = (p: number) =>
+    Math.round(latencies[Math.min(latencies.length - 1, Math.floor(p * latencies.length))]!);
+  const out = {
+    clients: CLIENTS,
+    txs: TXS,
+    txPerSec: Math.round(TXS / wall),
+    txPerBlock: +(TXS / blocks).toFixed(1),
+    p50ms: q(0.5),
+    p99ms: q(0.99),
+    cpuSecondsPerNode: names.map((n, i) => +(cpuSeconds(procs.get(n)!.pid!) - cpu0[i]!).toFixed(1)),
+    cpuMsPerTxPerNode: +(
+      (names.reduce((a, n, i) => a + cpuSeconds(procs.get(n)!.pid!) - cpu0[i]!, 0) /
+        names.length /
+        TXS) *
+      1000
+    ).toFixed(2),
+  };
+  console.table([out]);
+  mkdirSync('.bench', { recursive: true });
+  writeFileSync('.bench/quick.json', `${JSON.stringify(out, null, 2)}\n`);
+} finally {
+  await cluster.stop();
+}
