@@ -26,7 +26,8 @@ try {
   const pool = Array.from({ length: TXS }, () => patientSignup(cluster.plan.chainId));
   const procs = (cluster as unknown as { procs: Map<string, ChildProcess> }).procs;
   const cpu0 = names.map((n) => cpuSeconds(procs.get(n)!.pid!));
-  const h0 = (await cluster.status(names[0]!))!.height;
+  const s0 = (await cluster.status(names[0]!))!;
+  const h0 = s0.height;
   const latencies: number[] = [];
   let next = 0;
   const t0 = performance.now();
@@ -48,7 +49,8 @@ try {
     }),
   );
   const wall = (performance.now() - t0) / 1000;
-  const blocks = (await cluster.status(names[0]!))!.height - h0;
+  const s1 = (await cluster.status(names[0]!))!;
+  const blocks = s1.height - h0;
   latencies.sort((a, b) => a - b);
   const q = (p: number) =>
     Math.round(latencies[Math.min(latencies.length - 1, Math.floor(p * latencies.length))]!);
@@ -59,6 +61,8 @@ try {
     txPerBlock: +(TXS / blocks).toFixed(1),
     p50ms: q(0.5),
     p99ms: q(0.99),
+    // Elections while loaded: 0 unless a leader stalled past the election timeout.
+    termsDuringLoad: s1.term - s0.term,
     cpuSecondsPerNode: names.map((n, i) => +(cpuSeconds(procs.get(n)!.pid!) - cpu0[i]!).toFixed(1)),
     cpuMsPerTxPerNode: +(
       (names.reduce((a, n, i) => a + cpuSeconds(procs.get(n)!.pid!) - cpu0[i]!, 0) /

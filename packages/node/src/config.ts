@@ -47,7 +47,7 @@ export interface NodeConfig {
 
 export const CONFIG_DEFAULTS = {
   consensus: {
-    tickMs: 50,
+    tickMs: 40,
     electionTicks: 10,
     heartbeatTicks: 2,
     maxBlockTxs: 2000,
