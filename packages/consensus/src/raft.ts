@@ -525,6 +525,24 @@ export class RaftNode {
    * as for entries of earlier terms), and nothing changes unless every entry passes. A leader
    * already holds every committed entry, so it refuses (CONSENSUS_IS_LEADER).
    */
+  /**
+   * Replaces the data of a committed entry, keeping its index, term and type: erasure of health
+   * data carried beside a block (the block's hash does not cover it, so every check still
+   * holds). Only committed entries, which never change otherwise; the caller persists the same
+   * rewrite.
+   */
+  redact(index: number, data: Uint8Array): void {
+    if (index > this.commit || index <= this.offset || index > this.lastIndex()) {
+      throw new EhrError(
+        'CONSENSUS_BAD_ENTRIES',
+        `entry ${index} cannot be redacted: only committed entries held in the log (${this.offset + 1}..${Math.min(this.commit, this.lastIndex())})`,
+        { index },
+      );
+    }
+    const i = index - this.offset - 1;
+    this.log[i] = { ...this.log[i]!, data };
+  }
+
   acceptCommitted(entries: Entry[]): void {
     if (this.role === 'leader')
       throw new EhrError('CONSENSUS_IS_LEADER', 'a leader holds every committed entry', {});

@@ -48,6 +48,7 @@ export function raftPort(raft: RaftNode): Raft {
     },
     applyConfig: (entry) => decodeConfChange(entry.data),
     acceptCommitted: (entries) => raft.acceptCommitted(entries),
+    redact: (index, data) => raft.redact(index, data),
     transferLeadership: (to) => raft.transferLeadership(to),
     hasReady: () => raft.hasReady(),
     ready(): RaftReady {
@@ -102,6 +103,7 @@ export function storePort(store: Store): NodeStore {
         payloads: c.payloads,
         erased: c.erased,
         raftIndex: c.raftIndex,
+        redactions: c.redactions,
         // The consensus log in the same store is synced first and never compacted.
         durable: false,
       }),
@@ -109,6 +111,7 @@ export function storePort(store: Store): NodeStore {
     raftEntries: (from, to) => store.raft.entries(from, to),
     blockByHeight: (h) => store.blockBytes(h),
     payload: (h) => store.payload(h),
+    payloadEntryIndex: (h) => store.payloadEntryIndex(h),
     close: () => store.close(),
   };
 }

@@ -24,7 +24,7 @@ import {
 } from '@ehr/core';
 import { applyBlock, type BlockResult, checkTx, nextNonce, Overlay } from '@ehr/ledger';
 import { encodeAnnouncement, judgeAnnouncement, type Verdict } from './block-announce.ts';
-import { decodeBlockEntry } from './block-entry.ts';
+import { decodeBlockEntry, encodeBlockEntry } from './block-entry.ts';
 import type { NodeConfig } from './config.ts';
 import type { Logger } from './logger.ts';
 import { Mempool } from './mempool.ts';
@@ -430,6 +430,8 @@ export class Daemon extends EventEmitter {
         verified: { has: (h) => this.mempool.has(h) },
       });
     }
+    const erased = result.payloads.erased;
+    const redactions = erased.length > 0 ? await this.redactionsFor(erased, e) : [];
     await store.commitBlock({
       blockBytes: entry.blockBytes,
       hash,
@@ -439,11 +441,22 @@ export class Daemon extends EventEmitter {
       receipts: result.receipts,
       writes: result.writes,
       payloads: new Map(
-        [...entry.payloads].filter(([h]) => result.payloads.referenced.includes(h)),
+        [...entry.payloads].filter(
+          ([h]) => result.payloads.referenced.includes(h) && !erased.includes(h),
+        ),
       ),
-      erased: result.payloads.erased,
+      erased,
       raftIndex: e.index,
+      redactions,
     });
+    // The engine serves its log to lagging followers: it must forget the bodies too.
+    for (const r of redactions) this.parts.raft.redact(r.index, r.data);
+    if (redactions.length > 0) {
+      this.logger.info(
+        { bodies: erased.length, entries: redactions.map((r) => r.index) },
+        'erased bodies removed from the consensus log',
+      );
+    }
     const txs: string[] = [];
     const receipts: BlockEvent['receipts'] = [];
     for (const r of result.receipts) {
@@ -530,6 +543,33 @@ export class Daemon extends EventEmitter {
       this.logger.debug({ from, code: (err as EhrError).code }, 'rejected gossiped transaction');
       return 'reject';
     }
+  }
+
+  /**
+   * The consensus log entries that carried bodies now erased, rewritten without them (same
+   * index, term and type). A body erased in the block that brought it is in `current` itself.
+   */
+  private async redactionsFor(erased: string[], current: RaftEntry): Promise<RaftEntry[]> {
+    const byIndex = new Map<number, RaftEntry>([[current.index, current]]);
+    for (const h of erased) {
+      const i = await this.parts.store.payloadEntryIndex(h);
+      if (i === undefined || byIndex.has(i)) continue;
+      const [stored] = await this.parts.store.raftEntries(i, i);
+      if (stored) byIndex.set(i, stored);
+    }
+    const out: RaftEntry[] = [];
+    for (const e of byIndex.values()) {
+      if (e.type !== 'block') continue;
+      const be = decodeBlockEntry(e.data);
+      const kept = [...be.payloads].filter(([h]) => !erased.includes(h));
+      if (kept.length === be.payloads.size) continue;
+      const data = encodeBlockEntry(
+        be.blockBytes,
+        kept.map(([, body]) => body),
+      );
+      out.push({ ...e, data });
+    }
+    return out;
   }
 
   /** Highest block height announced by a leader (0 until one is heard). */

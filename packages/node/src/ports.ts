@@ -47,6 +47,8 @@ export interface Raft {
   applyConfig(entry: RaftEntry): { op: string; node: string };
   /** Catch-up sync: entries a member served as committed (see RaftNode.acceptCommitted). */
   acceptCommitted(entries: RaftEntry[]): void;
+  /** Erasure: a committed entry's data without the erased bodies (see RaftNode.redact). */
+  redact(index: number, data: Uint8Array): void;
   transferLeadership(to: string): void;
   hasReady(): boolean;
   ready(): RaftReady;
@@ -104,6 +106,8 @@ export interface BlockCommit {
   payloads: Map<string, Uint8Array>;
   erased: string[];
   raftIndex: number;
+  /** Log entries rewritten without erased bodies (same index, term, type). */
+  redactions: RaftEntry[];
 }
 
 /** The node's LevelDB as the daemon uses it. */
@@ -117,5 +121,7 @@ export interface NodeStore {
   raftEntries(from: number, to: number): Promise<RaftEntry[]>;
   blockByHeight(height: number): Promise<Uint8Array | undefined>;
   payload(hashHex: string): Promise<Uint8Array | undefined>;
+  /** Raft index of the entry that carried a payload's body. */
+  payloadEntryIndex(hashHex: string): Promise<number | undefined>;
   close(): Promise<void>;
 }

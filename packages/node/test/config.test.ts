@@ -27,7 +27,7 @@ describe('node config', () => {
     expect(cfg.dataDir).toBe(join(dir, 'data'));
     expect(cfg.genesisFile).toBe(join(dir, '..', 'genesis.json'));
     expect(cfg.gateway).toEqual({ host: '127.0.0.1', port: 8545, allowRemote: false });
-    expect(cfg.consensus.tickMs).toBe(50);
+    expect(cfg.consensus.tickMs).toBe(40);
     expect(cfg.metrics).toBeNull();
   });
 

@@ -12,6 +12,8 @@ export const Bucket = {
   writeSet: 0x07,
   raftLog: 0x08,
   raftState: 0x09,
+  /** Payload hash -> raft index of the entry that carried its body (for erasure). */
+  payloadEntry: 0x0a,
 } as const;
 export type Bucket = (typeof Bucket)[keyof typeof Bucket];
 

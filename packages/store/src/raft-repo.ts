@@ -96,6 +96,15 @@ export class RaftRepo {
     this.last = newLast;
   }
 
+  /** Batch ops that replace stored entries' data (same index, term and type): erasure. */
+  static rewriteOps(entries: RaftLogEntry[]): Op[] {
+    return entries.map((e) => ({
+      type: 'put' as const,
+      key: logKey(e.index),
+      value: encode({ term: e.term, type: e.type, data: e.data }),
+    }));
+  }
+
   async hardState(): Promise<RaftHardState | undefined> {
     const v = await this.db.get(HARD_STATE);
     if (!v) return undefined;

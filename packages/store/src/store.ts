@@ -30,7 +30,7 @@ import {
 } from '@ehr/ledger';
 import { Bucket, key, readU64, u64 } from './buckets.ts';
 import { Db, type Op } from './db.ts';
-import { RaftRepo } from './raft-repo.ts';
+import { type RaftLogEntry, RaftRepo } from './raft-repo.ts';
 import { StateRepo } from './state-repo.ts';
 
 export interface Head {
@@ -70,6 +70,11 @@ export interface CommitInput {
   erased: string[];
   raftIndex: number;
   /**
+   * Consensus log entries rewritten without bodies this block erases (same index, term and
+   * type): an erased body must not outlive its erasure in the log either.
+   */
+  redactions?: RaftLogEntry[];
+  /**
    * Wait for the disk (default true). A node that keeps its consensus log may pass false: the
    * log is synced before anything is applied, and after a power loss LevelDB keeps a prefix of
    * the writes, so a lost block is re-applied from the log at restart.
@@ -83,6 +88,7 @@ export const blockKey = (h: number) => key(Bucket.blockByHeight, u64(h));
 export const hashKey = (hash: Uint8Array) => key(Bucket.heightByHash, hash);
 export const txKey = (hash: Uint8Array) => key(Bucket.txByHash, hash);
 export const payloadKey = (hash: Uint8Array) => key(Bucket.payload, hash);
+export const payloadEntryKey = (hash: Uint8Array) => key(Bucket.payloadEntry, hash);
 export const writeSetKey = (h: number) => key(Bucket.writeSet, u64(h));
 
 function encodeHead(h: Head): Uint8Array {
@@ -201,8 +207,11 @@ export class Store {
       };
       ops.push({ type: 'put', key: txKey(fromHex(r.hash)), value: encode({ ...rec }) });
     }
-    for (const [h, body] of c.payloads)
+    for (const [h, body] of c.payloads) {
       ops.push({ type: 'put', key: payloadKey(fromHex(h)), value: body });
+      ops.push({ type: 'put', key: payloadEntryKey(fromHex(h)), value: u64(c.raftIndex) });
+    }
+    ops.push(...RaftRepo.rewriteOps(c.redactions ?? []));
     for (const h of c.erased) ops.push({ type: 'del', key: payloadKey(fromHex(h)) });
     ops.push(...StateRepo.ops(c.writes));
     ops.push({ type: 'put', key: writeSetKey(c.height), value: encodeWriteSet(c.writes) });
@@ -244,6 +253,12 @@ export class Store {
       code: (m['code'] as string | null) ?? null,
       message: (m['message'] as string | null) ?? null,
     };
+  }
+
+  /** The raft index of the entry that carried a payload's body (kept after erasure). */
+  async payloadEntryIndex(hashHex: string): Promise<number | undefined> {
+    const v = await this.db.get(payloadEntryKey(fromHex(hashHex)));
+    return v === undefined ? undefined : readU64(v);
   }
 
   async payload(hashHex: string): Promise<Uint8Array | undefined> {

@@ -1,0 +1,48 @@
+/** Erasure support: a committed entry's data can be replaced (same index, term, type). */
+import { isEhrError, utf8 } from '@ehr/core';
+import { describe, expect, it } from 'vitest';
+import { RaftNode } from '../src/raft.ts';
+import { GENESIS_HASH, makeBlock, testVerifier } from './sim.ts';
+
+function soloLeader(): RaftNode {
+  const r = new RaftNode({
+    id: 'n1',
+    initial: { voters: ['n1'], learners: [], removed: [] },
+    genesisHash: GENESIS_HASH,
+    storage: { entries: [], applied: 0 },
+    electionTick: 10,
+    heartbeatTick: 2,
+    random: () => 0,
+    blockVerifier: testVerifier,
+  });
+  for (let i = 0; i < 30 && r.role !== 'leader'; i++) {
+    r.tick();
+    while (r.hasReady()) r.advance(r.ready());
+  }
+  return r;
+}
+
+describe('redact', () => {
+  it('replaces a committed entry in place and refuses anything uncommitted', () => {
+    const r = soloLeader();
+    expect(r.role).toBe('leader');
+    while (r.hasReady()) r.advance(r.ready());
+    const i = r.propose(makeBlock(r.term, 'n1', r.lastBlockHash(), 1));
+    while (r.hasReady()) r.advance(r.ready());
+    expect(r.commit).toBeGreaterThanOrEqual(i);
+    const before = r.entry(i)!;
+    const redacted = utf8('{"redacted":true}');
+    r.redact(i, redacted);
+    expect(r.entry(i)).toEqual({ ...before, data: redacted });
+    const code = (f: () => void) => {
+      try {
+        f();
+        return 'ok';
+      } catch (err) {
+        return isEhrError(err) ? err.code : String(err);
+      }
+    };
+    expect(code(() => r.redact(r.commit + 1, redacted))).toBe('CONSENSUS_BAD_ENTRIES');
+    expect(code(() => r.redact(0, redacted))).toBe('CONSENSUS_BAD_ENTRIES');
+  });
+});
