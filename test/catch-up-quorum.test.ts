@@ -45,8 +45,17 @@ describe('catch-up sync and quorum', () => {
         60_000,
       );
       const before = (await c.status(leader))!;
-      // Restart `a` and take `f2` down: still only two of five down.
+      // Restart `a`; once it takes part in consensus again (it is then still far behind and
+      // syncing), take `f2` down: still only two of five down, and `a` is needed for quorum.
       c.start(a);
+      await until(
+        `${a} to take part in consensus`,
+        async () => {
+          const st = (await c.status(a)) as { loop?: { paused?: boolean } } | undefined;
+          return st?.loop?.paused === false;
+        },
+        30_000,
+      );
       down.delete(a);
       down.add(f2);
       await c.kill(f2);

@@ -41,6 +41,12 @@ export interface RaftOptions {
   preVote?: boolean;
   maxEntriesPerMsg?: number;
   maxInflightMsgs?: number;
+  /**
+   * At most this many committed entries per Ready (default: all). A node far behind applies a
+   * long backlog in bounded steps, and answers the leader between them instead of going silent
+   * for longer than an election timeout.
+   */
+  maxCommittedPerReady?: number;
   blockVerifier?: BlockVerifier;
 }
 
@@ -127,6 +133,7 @@ export class RaftNode {
       preVote: o.preVote ?? true,
       maxEntriesPerMsg: o.maxEntriesPerMsg ?? 64,
       maxInflightMsgs: o.maxInflightMsgs ?? 64,
+      maxCommittedPerReady: o.maxCommittedPerReady ?? Number.POSITIVE_INFINITY,
       ...(o.blockVerifier ? { blockVerifier: o.blockVerifier } : {}),
     };
     const snap = o.storage.snapshot;
@@ -934,9 +941,10 @@ export class RaftNode {
   }
 
   private committedToApply(): Entry[] {
-    const upTo = Math.min(this.commit, this.stable);
-    if (upTo <= this.applied) return [];
-    return this.slice(Math.max(this.applied + 1, this.offset + 1), upTo);
+    const from = Math.max(this.applied + 1, this.offset + 1);
+    const upTo = Math.min(this.commit, this.stable, from + this.opts.maxCommittedPerReady - 1);
+    if (upTo < from) return [];
+    return this.slice(from, upTo);
   }
 
   hasReady(): boolean {

@@ -46,3 +46,38 @@ describe('redact', () => {
     expect(code(() => r.redact(0, redacted))).toBe('CONSENSUS_BAD_ENTRIES');
   });
 });
+
+describe('maxCommittedPerReady', () => {
+  it('hands a committed backlog out in bounded, ordered steps', () => {
+    const r = new RaftNode({
+      id: 'n1',
+      initial: { voters: ['n1'], learners: [], removed: [] },
+      genesisHash: GENESIS_HASH,
+      storage: { entries: [], applied: 0 },
+      electionTick: 10,
+      heartbeatTick: 2,
+      random: () => 0,
+      blockVerifier: testVerifier,
+      maxCommittedPerReady: 2,
+    });
+    for (let i = 0; i < 30 && r.role !== 'leader'; i++) r.tick();
+    expect(r.role).toBe('leader');
+    // Persist without applying anything: the election's no-op and five blocks pile up.
+    let rd = r.ready();
+    r.advance({ ...rd, committed: [] });
+    let prev = r.lastBlockHash();
+    for (let n = 1; n <= 5; n++) {
+      r.propose(makeBlock(r.term, 'n1', prev, n));
+      prev = r.lastBlockHash();
+    }
+    const applied: number[] = [];
+    for (let i = 0; i < 20 && r.hasReady(); i++) {
+      rd = r.ready();
+      expect(rd.committed.length).toBeLessThanOrEqual(2);
+      applied.push(...rd.committed.map((e) => e.index));
+      r.advance(rd);
+    }
+    expect(applied).toEqual(Array.from({ length: r.lastIndex() }, (_, i) => i + 1));
+    expect(r.applied).toBe(r.lastIndex());
+  });
+});

@@ -38,6 +38,28 @@ interface PeerPosition extends SyncPosition {
 
 const MAX_ROUNDS = 5;
 
+/**
+ * Work per hold of the consensus loop: at most this many entries or bytes of entry data (a few
+ * tens of ms of verification and execution on a busy machine).
+ */
+const SLICE_ENTRIES = 16;
+const SLICE_BYTES = 128 * 1024;
+
+function* slices(entries: RaftEntry[]): Generator<RaftEntry[]> {
+  let cur: RaftEntry[] = [];
+  let bytes = 0;
+  for (const e of entries) {
+    if (cur.length > 0 && (cur.length >= SLICE_ENTRIES || bytes + e.data.length > SLICE_BYTES)) {
+      yield cur;
+      cur = [];
+      bytes = 0;
+    }
+    cur.push(e);
+    bytes += e.data.length;
+  }
+  if (cur.length > 0) yield cur;
+}
+
 export class CatchUp {
   private readonly parts: CatchUpParts;
   private timer: NodeJS.Timeout | undefined;
@@ -219,23 +241,32 @@ export class CatchUp {
         },
         consume: async (a, entries, peer) => {
           if (this.stopped) throw new EhrError('SYNC_STOPPED', 'the node is stopping', {});
-          let checked: ReturnType<typeof checkEntries> | undefined;
           try {
-            await daemon.ingestWith(async () => {
-              // Replication goes on meanwhile: skip what it applied already.
-              const applied = store.head().applied;
-              const todo = entries.filter((e) => e.index > applied);
-              if (todo.length === 0) return null;
-              if (todo[0]!.index !== cursor.index) cursor = await this.cursorFromHead();
-              // Verified in full before anything is persisted.
-              checked = checkEntries(todo, cursor);
-              const { results } = await executeBlocks(
-                store.state,
-                checked.blocks,
-                store.head().stateHash,
-              );
-              return { entries: todo, results };
-            });
+            // In slices, each ingested with the loop held: between slices the engine answers
+            // the leader, so a long batch never keeps this voter silent for an election timeout.
+            for (const slice of slices(entries)) {
+              let checked: ReturnType<typeof checkEntries> | undefined;
+              await daemon.ingestWith(async () => {
+                // Replication goes on meanwhile: skip what it applied already.
+                const applied = store.head().applied;
+                const todo = slice.filter((e) => e.index > applied);
+                if (todo.length === 0) return null;
+                if (todo[0]!.index !== cursor.index) cursor = await this.cursorFromHead();
+                // Verified in full before anything is persisted.
+                checked = checkEntries(todo, cursor);
+                const { results } = await executeBlocks(
+                  store.state,
+                  checked.blocks,
+                  store.head().stateHash,
+                );
+                return { entries: todo, results };
+              });
+              if (checked) {
+                cursor = checked.next;
+                blocks += checked.blocks.length;
+                for (const b of checked.blocks) txs += b.entry.block.txs.length;
+              }
+            }
           } catch (err) {
             status.refused[peer] = (status.refused[peer] ?? 0) + 1;
             metrics.syncRefused.inc(1, { peer: peer.slice(0, 12) });
@@ -244,11 +275,6 @@ export class CatchUp {
               'catch-up sync refused a batch; asking another member',
             );
             throw err;
-          }
-          if (checked) {
-            cursor = checked.next;
-            blocks += checked.blocks.length;
-            for (const b of checked.blocks) txs += b.entry.block.txs.length;
           }
           const now = store.head();
           status.index = now.applied;

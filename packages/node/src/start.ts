@@ -101,6 +101,8 @@ export async function startNode(
     heartbeatTick: config.consensus.heartbeatTicks,
     random: Math.random,
     blockVerifier,
+    // A node far behind applies its backlog in steps and answers the leader in between.
+    maxCommittedPerReady: 32,
   });
   const isMember = (id: string) =>
     allowed.has(id) || raft.membership.voters.includes(id) || raft.membership.learners.includes(id);
