@@ -135,6 +135,8 @@ export class Sim {
       heartbeatTick: this.opts.heartbeatTick,
       random: this.rng,
       blockVerifier: testVerifier,
+      // Some nodes apply their backlog in small steps, as the daemon does (deterministic per id).
+      maxCommittedPerReady: id.endsWith('1') || id.endsWith('3') ? 2 : Number.POSITIVE_INFINITY,
     });
   }
 
