@@ -118,7 +118,8 @@ async function up(nodes: number, fresh: boolean): Promise<void> {
   if (fresh || !existsSync(join(NET, 'network.json'))) {
     await down(true);
     rmSync(NET, { recursive: true, force: true });
-    generateNetwork({ dir: NET, nodes, chainId: 'ehr-local', basePort: 47000 });
+    // Ports below Linux's ephemeral range (32768+), so a restarted node can always listen again.
+    generateNetwork({ dir: NET, nodes, chainId: 'ehr-local', basePort: 27000 });
     console.log(`generated a ${nodes}-node development network in ${NET}`);
   }
   const plan = loadPlan();

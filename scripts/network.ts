@@ -3,7 +3,7 @@
  * marked so - never for production), a genesis with every node as a validator, and one config
  * per node with its own ports and the others as bootstrap peers.
  *
- *   node scripts/network.ts [--nodes 5] [--dir .run/network] [--chain-id ehr-local] [--base-port 47000]
+ *   node scripts/network.ts [--nodes 5] [--dir .run/network] [--chain-id ehr-local] [--base-port 27000]
  *                           [--hosts 10.0.0.11,10.0.0.12,… | --hosts P2P_IP:API_IP,…]
  *
  * Ports for node i (1-based): p2p base+i, gateway base+1000+i, metrics base+2000+i. By default
@@ -149,7 +149,7 @@ if (import.meta.url === `file://${process.argv[1]}`) {
       observers: { type: 'string', default: '0' },
       dir: { type: 'string', default: '.run/network' },
       'chain-id': { type: 'string', default: 'ehr-local' },
-      'base-port': { type: 'string', default: '47000' },
+      'base-port': { type: 'string', default: '27000' },
       force: { type: 'boolean', default: false },
       docker: { type: 'boolean', default: false },
       hosts: { type: 'string' },
