@@ -10,7 +10,7 @@ import { decode, generateSecretKey, loadKeyFile, publicKeyOf } from '@ehr/core';
 import { parseGenesis } from '@ehr/ledger';
 import { Bucket, Store, verifyStore } from '@ehr/store';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { Actor, sealFor } from './harness/actors.ts';
+import { Actor } from './harness/actors.ts';
 import { TestCluster, until } from './harness/cluster.ts';
 
 let cluster: TestCluster;
@@ -69,27 +69,12 @@ describe('erasure', () => {
       nodes: [],
       encryptionKey: publicKeyOf(city),
     });
-    const profile = sealFor('alice', [alice.key]);
-    await alice.send(
-      'patient.register',
-      {
-        profileHash: profile.ref.payloadHash,
-        profileSize: profile.ref.payloadSize,
-        profileKey: profile.keys[0]!,
-      },
-      [profile.body],
-    );
-    const report = sealFor('a private matter', [alice.key, publicKeyOf(city)]);
-    const { hash: reportId } = await alice.send(
-      'record.submit',
-      {
-        hospital: 'city',
-        specialization: 'cardiology',
-        ...report.ref,
-        patientKey: report.keys[0]!,
-        hospitalKeys: { city: report.keys[1]! },
-      },
-      [report.body],
+    const profile = await alice.signUp('alice');
+    const { id: reportId, sealed: report } = await alice.submitReport(
+      'city',
+      'cardiology',
+      'a private matter',
+      publicKeyOf(city),
     );
     await alice.send('payload.erase', { payloadHash: report.ref.payloadHash });
     const denied = await alice.read('record_get', { id: reportId }).catch((e: RpcError) => e);

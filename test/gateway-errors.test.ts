@@ -62,30 +62,9 @@ beforeAll(async () => {
       contact: 'x@example',
     });
   }
-  const profile = sealFor('profile', [alice.key]);
-  await alice.send(
-    'patient.register',
-    {
-      profileHash: profile.ref.payloadHash,
-      profileSize: profile.ref.payloadSize,
-      profileKey: profile.keys[0]!,
-    },
-    [profile.body],
-  );
-  const report = sealFor('a report', [alice.key, publicKeyOf(city)]);
-  reportId = (
-    await alice.send(
-      'record.submit',
-      {
-        hospital: 'city-general',
-        specialization: 'cardiology',
-        ...report.ref,
-        patientKey: report.keys[0]!,
-        hospitalKeys: { 'city-general': report.keys[1]! },
-      },
-      [report.body],
-    )
-  ).hash;
+  await alice.signUp('profile');
+  reportId = (await alice.submitReport('city-general', 'cardiology', 'a report', publicKeyOf(city)))
+    .id;
   await alice.send('consent.grant', { hospital: 'city-general', scope: 'all' });
   await alice.send('consent.revoke', { hospital: 'city-general' });
 }, 90_000);
@@ -455,17 +434,7 @@ describe('bad input against a real daemon', () => {
       null,
     ]);
     expect(after.mempool.txs).toBe(0);
-    const fresh = new Actor('bob', rpc, chainId);
-    const profile = sealFor('bob', [fresh.key]);
-    await fresh.send(
-      'patient.register',
-      {
-        profileHash: profile.ref.payloadHash,
-        profileSize: profile.ref.payloadSize,
-        profileKey: profile.keys[0]!,
-      },
-      [profile.body],
-    );
+    await new Actor('bob', rpc, chainId).signUp('bob');
     expect((await rpc.status()).height).toBe(before.height + 1);
   }, 120_000);
 

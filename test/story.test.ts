@@ -100,30 +100,15 @@ describe('three roles over JSON-RPC', () => {
     await doctor(river, 'river-clinic', 'cardiology');
 
     // Patient: signs up, lists hospitals, submits a report with a document.
-    const profile = sealFor('Alice, born 1980, allergic to penicillin', [alice.key]);
-    await alice.send(
-      'patient.register',
-      {
-        profileHash: profile.ref.payloadHash,
-        profileSize: profile.ref.payloadSize,
-        profileKey: profile.keys[0]!,
-      },
-      [profile.body],
-    );
+    await alice.signUp('Alice, born 1980, allergic to penicillin');
     const hospitals = await rpc.call<{ id: string; specializations: string[] }[]>('hospital_list');
     expect(hospitals.map((h) => h.id).sort()).toEqual(['city-general', 'river-clinic']);
     const cityPub = publicKeyOf(citySecret);
-    const report = sealFor('chest pain since Monday', [alice.key, cityPub]);
-    const { hash: reportId } = await alice.send(
-      'record.submit',
-      {
-        hospital: 'city-general',
-        specialization: 'cardiology',
-        ...report.ref,
-        patientKey: report.keys[0]!,
-        hospitalKeys: { 'city-general': report.keys[1]! },
-      },
-      [report.body],
+    const { id: reportId } = await alice.submitReport(
+      'city-general',
+      'cardiology',
+      'chest pain since Monday',
+      cityPub,
     );
     const doc = sealFor('ECG from last year', [alice.key, cityPub]);
     const { hash: docId } = await alice.send(

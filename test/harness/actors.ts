@@ -85,6 +85,43 @@ export class Actor {
     return { hash: r.hash, height: r.status.height };
   }
 
+  /** Signs up as a patient with a profile sealed for this account alone. */
+  async signUp(profileText: string): Promise<Sealed> {
+    const profile = sealFor(profileText, [this.key]);
+    await this.send(
+      'patient.register',
+      {
+        profileHash: profile.ref.payloadHash,
+        profileSize: profile.ref.payloadSize,
+        profileKey: profile.keys[0]!,
+      },
+      [profile.body],
+    );
+    return profile;
+  }
+
+  /** Submits a report sealed for this patient and the hospital's encryption key. */
+  async submitReport(
+    hospital: string,
+    specialization: string,
+    text: string,
+    hospitalKey: Uint8Array,
+  ): Promise<{ id: string; sealed: Sealed }> {
+    const sealed = sealFor(text, [this.key, hospitalKey]);
+    const { hash } = await this.send(
+      'record.submit',
+      {
+        hospital,
+        specialization,
+        ...sealed.ref,
+        patientKey: sealed.keys[0]!,
+        hospitalKeys: { [hospital]: sealed.keys[1]! },
+      },
+      [sealed.body],
+    );
+    return { id: hash, sealed };
+  }
+
   /** A signed read. */
   read<T = unknown>(method: string, params: Record<string, unknown> = {}): Promise<T> {
     return this.rpc.call<T>(method, signRead(this.chainId, method, params, this.secret));

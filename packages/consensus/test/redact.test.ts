@@ -4,7 +4,8 @@ import { describe, expect, it } from 'vitest';
 import { RaftNode } from '../src/raft.ts';
 import { GENESIS_HASH, makeBlock, testVerifier } from './sim.ts';
 
-function soloLeader(): RaftNode {
+/** A one-voter engine that has elected itself (its Readies not handled yet). */
+function soloLeader(maxCommittedPerReady?: number): RaftNode {
   const r = new RaftNode({
     id: 'n1',
     initial: { voters: ['n1'], learners: [], removed: [] },
@@ -14,11 +15,9 @@ function soloLeader(): RaftNode {
     heartbeatTick: 2,
     random: () => 0,
     blockVerifier: testVerifier,
+    ...(maxCommittedPerReady ? { maxCommittedPerReady } : {}),
   });
-  for (let i = 0; i < 30 && r.role !== 'leader'; i++) {
-    r.tick();
-    while (r.hasReady()) r.advance(r.ready());
-  }
+  for (let i = 0; i < 30 && r.role !== 'leader'; i++) r.tick();
   return r;
 }
 
@@ -49,18 +48,7 @@ describe('redact', () => {
 
 describe('maxCommittedPerReady', () => {
   it('hands a committed backlog out in bounded, ordered steps', () => {
-    const r = new RaftNode({
-      id: 'n1',
-      initial: { voters: ['n1'], learners: [], removed: [] },
-      genesisHash: GENESIS_HASH,
-      storage: { entries: [], applied: 0 },
-      electionTick: 10,
-      heartbeatTick: 2,
-      random: () => 0,
-      blockVerifier: testVerifier,
-      maxCommittedPerReady: 2,
-    });
-    for (let i = 0; i < 30 && r.role !== 'leader'; i++) r.tick();
+    const r = soloLeader(2);
     expect(r.role).toBe('leader');
     // Persist without applying anything: the election's no-op and five blocks pile up.
     let rd = r.ready();
