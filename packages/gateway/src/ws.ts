@@ -15,7 +15,13 @@ export interface BlockNotice {
   height: number;
   hash: string;
   time: number;
-  txs: { hash: string; author: string; kind: string; ok: boolean; code: string | null }[];
+  txs: {
+    hash: string;
+    author: string | null;
+    kind: string | null;
+    ok: boolean;
+    code: string | null;
+  }[];
 }
 
 /** What subscriptions follow; the node provides it. */

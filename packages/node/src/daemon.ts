@@ -8,7 +8,6 @@ import { EventEmitter } from 'node:events';
 import {
   blockHash,
   decode,
-  decodeTx,
   EhrError,
   encode,
   expectArray,
@@ -72,7 +71,13 @@ export interface BlockEvent {
   txs: string[];
   time: number;
   /** Per transaction, in block order: who sent it, what it was, how it went. */
-  receipts: { hash: string; author: string; kind: string; ok: boolean; code: string | null }[];
+  receipts: {
+    hash: string;
+    author: string | null;
+    kind: string | null;
+    ok: boolean;
+    code: string | null;
+  }[];
 }
 
 const TX_TOPIC = 'tx';
@@ -112,7 +117,7 @@ export class Daemon extends EventEmitter {
   /** When the current consensus-loop pass began (0 when idle); a stuck pass shows in status. */
   private loopStartedAt = 0;
   private loopStage = 'idle';
-  /** While catch-up sync runs the engine neither ticks nor hears the network. */
+  /** Held at start until catch-up has looked for peers: the engine neither ticks nor listens. */
   private paused = false;
   /** Results of blocks catch-up sync already executed to verify them, by block hash. */
   private readonly preverified = new Map<string, BlockResult>();
@@ -152,7 +157,7 @@ export class Daemon extends EventEmitter {
     const { network, config } = this.parts;
     this.paused = opts.paused === true;
     network.onConsensusMessage((from, bytes) => {
-      // Dropped while syncing: Raft retransmits, and the sync is appending to the log.
+      // Dropped while held at start: Raft retransmits.
       if (this.stopped || this.paused) return;
       try {
         this.parts.raft.step(from, bytes);
@@ -290,7 +295,7 @@ export class Daemon extends EventEmitter {
 
   /**
    * Runs `fn` while the consensus loop is idle and holds the loop off until it is done (the
-   * catch-up sync uses this to pause the engine and to feed it entries).
+   * catch-up sync feeds the engine entries this way).
    */
   private async exclusive<T>(fn: () => Promise<T>): Promise<T> {
     while (this.looping) await this.idle;
@@ -311,13 +316,6 @@ export class Daemon extends EventEmitter {
     }
   }
 
-  /** Stops ticking and hearing the network (catch-up sync), once the current pass is done. */
-  async pauseConsensus(): Promise<void> {
-    await this.exclusive(async () => {
-      this.paused = true;
-    });
-  }
-
   resumeConsensus(): void {
     this.paused = false;
     this.schedule();
@@ -325,17 +323,10 @@ export class Daemon extends EventEmitter {
 
   /**
    * Catch-up sync: hands the engine entries a member served as committed, then persists and
-   * applies them through the same Ready path as replicated ones. `results` holds what executing
-   * their blocks gave when they were verified, so they are not executed twice.
-   */
-  async ingestCommitted(entries: RaftEntry[], results: Map<string, BlockResult>): Promise<void> {
-    await this.ingestWith(async () => ({ entries, results }));
-  }
-
-  /**
-   * Like ingestCommitted, with the batch prepared (trimmed, verified, executed) while the loop is
-   * held, so it is checked against exactly the state it will be applied to: the engine keeps
-   * running between batches, and replication may have applied some of them meanwhile.
+   * applies them through the same Ready path as replicated ones. `prepare` runs with the loop
+   * held, so a batch is trimmed, verified and executed against exactly the state it will be
+   * applied to (the engine keeps running between batches, and replication may have applied some
+   * of it meanwhile); the results it returns keep blocks from being executed twice.
    */
   async ingestWith(
     prepare: () => Promise<{ entries: RaftEntry[]; results: Map<string, BlockResult> } | null>,
@@ -461,14 +452,7 @@ export class Daemon extends EventEmitter {
     const receipts: BlockEvent['receipts'] = [];
     for (const r of result.receipts) {
       txs.push(r.hash);
-      const tx = decodeTx(entry.block.txs[r.index]!);
-      receipts.push({
-        hash: r.hash,
-        author: toHex(tx.author),
-        kind: tx.kind,
-        ok: r.ok,
-        code: r.code,
-      });
+      receipts.push({ hash: r.hash, author: r.author, kind: r.kind, ok: r.ok, code: r.code });
       this.mempool.remove(r.hash);
       this.tracker.set(r.hash, {
         status: 'committed',
