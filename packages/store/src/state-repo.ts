@@ -8,6 +8,7 @@ import { Bucket, key } from './buckets.ts';
 import type { Db, Op } from './db.ts';
 
 export const stateKey = (k: string): Uint8Array => key(Bucket.state, utf8(k));
+const keyOf = (stored: Uint8Array): string => fromUtf8(stored.subarray(1));
 
 export class StateRepo implements StateScanner {
   private readonly db: Db;
@@ -47,22 +48,23 @@ export class StateRepo implements StateScanner {
   }
 
   /**
-   * Wraps a batch that writes `writes`: reads during it bypass the cache, and once it is durable
-   * the cache holds the new values.
+   * Wraps a batch that includes `ops` (from StateRepo.ops): reads during it bypass the cache, and
+   * once it is durable the cache holds the values those ops wrote, already encoded.
    */
-  async committing<T>(writes: WriteSet, batch: () => Promise<T>): Promise<T> {
+  async committing<T>(ops: Op[], batch: () => Promise<T>): Promise<T> {
     this.writing = true;
     this.epoch++;
     try {
       const out = await batch();
-      for (const [k, v] of writes) {
+      for (const op of ops) {
+        const k = keyOf(op.key);
         this.cache.delete(k);
-        this.remember(k, v === null ? null : encode(v));
+        this.remember(k, op.type === 'put' ? op.value : null);
       }
       return out;
     } catch (err) {
       // The batch may or may not have reached the disk: forget what it touched.
-      for (const [k] of writes) this.cache.delete(k);
+      for (const op of ops) this.cache.delete(keyOf(op.key));
       throw err;
     } finally {
       this.epoch++;
@@ -73,9 +75,7 @@ export class StateRepo implements StateScanner {
   async *scan(prefix: string, opts: { limit?: number } = {}): AsyncIterable<[string, Value]> {
     const p = stateKey(prefix);
     const limit = opts.limit === undefined ? {} : { limit: opts.limit };
-    for await (const [k, v] of this.db.range(p, limit)) {
-      yield [fromUtf8(k.subarray(1)), decode(v)];
-    }
+    for await (const [k, v] of this.db.range(p, limit)) yield [keyOf(k), decode(v)];
   }
 
   static ops(writes: WriteSet): Op[] {

@@ -213,10 +213,11 @@ export class Store {
     }
     ops.push(...RaftRepo.rewriteOps(c.redactions ?? []));
     for (const h of c.erased) ops.push({ type: 'del', key: payloadKey(fromHex(h)) });
-    ops.push(...StateRepo.ops(c.writes));
+    const stateOps = StateRepo.ops(c.writes);
+    ops.push(...stateOps);
     ops.push({ type: 'put', key: writeSetKey(c.height), value: encodeWriteSet(c.writes) });
     ops.push({ type: 'put', key: HEAD, value: encodeHead(head) });
-    await this.state.committing(c.writes, () => this.db.batch(ops, c.durable ?? true));
+    await this.state.committing(stateOps, () => this.db.batch(ops, c.durable ?? true));
     this.current = head;
   }
 

@@ -16,8 +16,10 @@ afterEach(async () => {
   rmSync(dir, { recursive: true, force: true });
 });
 
-const commit = (repo: StateRepo, writes: [string, string | null][]) =>
-  repo.committing(writes, () => db.batch(StateRepo.ops(writes), true));
+const commit = (repo: StateRepo, writes: [string, string | null][]) => {
+  const ops = StateRepo.ops(writes);
+  return repo.committing(ops, () => db.batch(ops, true));
+};
 
 describe('state read cache', () => {
   it('serves committed values, including deletions and absent keys', async () => {
@@ -48,10 +50,12 @@ describe('state read cache', () => {
       },
     };
     const repo = new StateRepo(slow as unknown as Db);
-    await repo.committing([['k', 'old']], () => slow.batch(StateRepo.ops([['k', 'old']])));
+    const oldOps = StateRepo.ops([['k', 'old']]);
+    await repo.committing(oldOps, () => slow.batch(oldOps));
     const other = new StateRepo(slow as unknown as Db);
     const reading = other.get('k');
-    await other.committing([['k', 'new']], () => slow.batch(StateRepo.ops([['k', 'new']])));
+    const newOps = StateRepo.ops([['k', 'new']]);
+    await other.committing(newOps, () => slow.batch(newOps));
     expect(await other.get('k')).toBe('new');
     // Now the first read returns the value it saw before the commit.
     held.shift()!();
@@ -83,7 +87,7 @@ describe('state read cache', () => {
     const repo = new StateRepo(db);
     await commit(repo, [['x', 'before']]);
     await expect(
-      repo.committing([['x', 'after']], async () => {
+      repo.committing(StateRepo.ops([['x', 'after']]), async () => {
         throw new Error('disk full');
       }),
     ).rejects.toThrow('disk full');
