@@ -154,34 +154,3 @@ export class Dispatcher {
     }
   }
 }
-
-/** Param readers that name the field and the reason. */
-export function obj(p: unknown): Record<string, unknown> {
-  if (p === null || typeof p !== 'object' || Array.isArray(p))
-    throw new InvalidParams('params: expected an object with named fields');
-  return p as Record<string, unknown>;
-}
-
-export function hexParam(p: Record<string, unknown>, name: string, bytes?: number): string {
-  const v = p[name];
-  const re = bytes ? new RegExp(`^[0-9a-f]{${bytes * 2}}$`) : /^([0-9a-f]{2})*$/;
-  if (typeof v !== 'string' || !re.test(v)) {
-    throw new InvalidParams(
-      `params.${name}: expected ${bytes ? `${bytes * 2} lowercase hex characters` : 'lowercase hex'}`,
-    );
-  }
-  return v;
-}
-
-export function intParam(
-  p: Record<string, unknown>,
-  name: string,
-  min: number,
-  max: number,
-  def?: number,
-): number {
-  const v = p[name] ?? def;
-  if (typeof v !== 'number' || !Number.isInteger(v) || v < min || v > max)
-    throw new InvalidParams(`params.${name}: expected an integer in ${min}..${max}`);
-  return v;
-}

@@ -12,7 +12,7 @@ import {
   toHex,
   txHash,
 } from '@ehr/core';
-import { type Dispatcher, hexParam, intParam, InvalidParams, obj } from './dispatcher.ts';
+import { type Dispatcher, InvalidParams } from './dispatcher.ts';
 
 export interface NodeService {
   status(): Record<string, unknown>;
@@ -60,18 +60,26 @@ function blockJson(bytes: Uint8Array) {
   };
 }
 
+/** Params arrive checked against the method catalogue (see Dispatcher), so they are read as is. */
+type P = Record<string, unknown>;
+
 export function registerNodeMethods(d: Dispatcher, node: NodeService): void {
   d.register('status', async () => node.status());
 
   d.register('chain_getBlock', async (params) => {
-    const p = obj(params);
+    const p = params as P;
     let height: number;
     if (p['hash'] !== undefined) {
-      const h = await node.heightOf(fromHex(hexParam(p, 'hash', 32)));
+      const h = await node.heightOf(fromHex(p['hash'] as string));
       if (h === undefined) throw notFound(`block ${p['hash']}`);
       height = h;
+    } else if (p['height'] !== undefined) {
+      height = p['height'] as number;
     } else {
-      height = intParam(p, 'height', 1, Number.MAX_SAFE_INTEGER);
+      // The schema makes both optional; one of them is needed.
+      throw new InvalidParams(
+        `params.height: expected an integer in 1..${Number.MAX_SAFE_INTEGER}`,
+      );
     }
     const bytes = await node.blockBytes(height);
     if (!bytes) throw notFound(`block at height ${height}`);
@@ -79,7 +87,7 @@ export function registerNodeMethods(d: Dispatcher, node: NodeService): void {
   });
 
   d.register('chain_getTx', async (params) => {
-    const hash = hexParam(obj(params), 'hash', 32);
+    const hash = (params as P)['hash'] as string;
     const r = await node.receipt(fromHex(hash));
     if (!r) {
       const s = node.txStatus(hash);
@@ -98,7 +106,7 @@ export function registerNodeMethods(d: Dispatcher, node: NodeService): void {
   });
 
   d.register('chain_getProof', async (params) => {
-    const hash = hexParam(obj(params), 'hash', 32);
+    const hash = (params as P)['hash'] as string;
     const r = await node.receipt(fromHex(hash));
     if (!r) throw notFound(`transaction ${hash}`);
     const block = decodeBlock((await node.blockBytes(r.height))!);
@@ -113,25 +121,15 @@ export function registerNodeMethods(d: Dispatcher, node: NodeService): void {
   });
 
   d.register('tx_submit', async (params) => {
-    const p = obj(params);
-    const tx = fromHex(hexParam(p, 'tx'));
-    const raw = p['payloads'] ?? [];
-    if (!Array.isArray(raw))
-      throw new InvalidParams('params.payloads: expected a list of hex strings');
-    const payloads = raw.map((x, i) => {
-      if (typeof x !== 'string' || !/^([0-9a-f]{2})*$/.test(x))
-        throw new InvalidParams(`params.payloads[${i}]: expected lowercase hex`);
-      return fromHex(x);
-    });
-    const mode = p['mode'] ?? 'commit';
-    if (mode !== 'async' && mode !== 'sync' && mode !== 'commit')
-      throw new InvalidParams('params.mode: expected "async", "sync" or "commit"');
-    const timeoutMs = intParam(p, 'timeoutMs', 1, 120_000, 10_000);
-    return node.submit(tx, payloads, mode, timeoutMs);
+    const p = params as P;
+    const payloads = ((p['payloads'] as string[] | undefined) ?? []).map(fromHex);
+    const mode = (p['mode'] as 'async' | 'sync' | 'commit' | undefined) ?? 'commit';
+    const timeoutMs = (p['timeoutMs'] as number | undefined) ?? 10_000;
+    return node.submit(fromHex(p['tx'] as string), payloads, mode, timeoutMs);
   });
 
   d.register('tx_status', async (params) => {
-    const hash = hexParam(obj(params), 'hash', 32);
+    const hash = (params as P)['hash'] as string;
     const r = await node.receipt(fromHex(hash));
     if (r) return { hash, status: { status: 'committed', ...r } };
     const s = node.txStatus(hash);
