@@ -75,14 +75,15 @@ describe('five-node network', () => {
       const st = await Promise.all([...VALIDATORS, 'node6'].map((n) => cluster.status(n)));
       return st.every((x) => x?.networkHeight === head.height);
     });
+    // Committed through node1, proved by node2 once it has applied that block (chain reads are
+    // served from a node's own applied state, without a read barrier).
+    const { hash, status } = await cluster
+      .client('node1')
+      .submit(hospital(99), admin, { mode: 'commit' });
+    const { height } = status as { height: number };
+    await until('node2 applied the block', async () => (await heights(['node2']))[0]! >= height);
     expect(
-      (
-        await cluster.client('node2').call<{ count: number }>('chain_getProof', {
-          hash: (
-            await cluster.client('node1').submit(hospital(99), admin, { mode: 'commit' })
-          ).hash,
-        })
-      ).count,
+      (await cluster.client('node2').call<{ count: number }>('chain_getProof', { hash })).count,
     ).toBeGreaterThan(0);
   }, 120_000);
 
