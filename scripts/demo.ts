@@ -87,10 +87,10 @@ async function main(): Promise<void> {
 
   const pending = await heart.doctor.reports();
   say('doctor', `Dr. Heart sees ${pending.length} report(s) pending via ${url(2)}`);
-  const read = await heart.doctor.readReport(report.hash, 'diagnosis');
+  const read = await heart.doctor.readReport(report.hash, 'TREAT');
   say('doctor', `Dr. Heart reads it (${read.reason}): "${textOf(read.content)}"`);
   try {
-    await skin.doctor.readReport(report.hash, 'curiosity');
+    await skin.doctor.readReport(report.hash, 'HOPERAT');
     throw new Error('the dermatologist should not read a cardiology report without consent');
   } catch (err) {
     say('doctor', `Dr. Skin is refused: ${reasonOf(err)}`);
@@ -98,7 +98,7 @@ async function main(): Promise<void> {
 
   await alice.patient.share({ hospital: hospitalId });
   say('patient', `Alice shares her records with ${hospitalId}`);
-  const second = await skin.doctor.readReport(report.hash, 'second opinion');
+  const second = await skin.doctor.readReport(report.hash, 'COC');
   say('doctor', `Dr. Skin may read it now (${second.reason})`);
 
   const rx = await heart.doctor.prescribe({
@@ -116,7 +116,7 @@ async function main(): Promise<void> {
   await alice.patient.revoke(hospitalId);
   say('patient', `Alice revokes ${hospitalId}'s access`);
   try {
-    await skin.doctor.readReport(report.hash, 'after revocation');
+    await skin.doctor.readReport(report.hash, 'TREAT');
     throw new Error('a revoked consent must deny reads');
   } catch (err) {
     say('doctor', `Dr. Skin is refused: ${reasonOf(err)}`);

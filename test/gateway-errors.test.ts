@@ -21,6 +21,7 @@ let cluster: TestCluster;
 let url: string;
 let rpc: RpcClient;
 let chainId: string;
+let nodeId: string;
 let admin: Actor;
 let alice: Actor;
 let heart: Actor;
@@ -34,6 +35,7 @@ beforeAll(async () => {
   url = cluster.node('node1').gatewayUrl;
   rpc = new RpcClient(url);
   chainId = cluster.plan.chainId;
+  nodeId = (await rpc.status()).nodeId;
   admin = new Actor('admin', rpc, chainId, loadKeyFile(cluster.plan.adminKey).secretKey);
   alice = new Actor('alice', rpc, chainId);
   heart = new Actor('heart', rpc, chainId);
@@ -94,6 +96,7 @@ const tx = (over: Partial<{ chainId: string; nonce: number; kind: string }>, pay
         nonce: over.nonce ?? 0,
         kind: over.kind ?? 'consent.revoke',
         payload,
+        expires: Date.now() + 120_000,
       },
       sk,
     ),
@@ -101,7 +104,7 @@ const tx = (over: Partial<{ chainId: string; nonce: number; kind: string }>, pay
 };
 const hex = (b: Uint8Array) => toHex(b);
 const signed = (who: Actor, method: string, params: Record<string, unknown>, now?: number) =>
-  signRead(chainId, method, params, who.secret, now);
+  signRead({ chainId, node: nodeId }, method, params, who.secret, now);
 
 type Expect = { code: number; data?: string; message: RegExp; http?: number };
 type Case = [name: string, run: () => Promise<{ status: number; json: unknown }>, Expect];
@@ -283,7 +286,12 @@ const cases: Case[] = [
     () =>
       call(
         'patient_reports',
-        signRead('other-chain', 'patient_reports', { patient: alice.hex }, alice.secret),
+        signRead(
+          { chainId: 'other-chain', node: nodeId },
+          'patient_reports',
+          { patient: alice.hex },
+          alice.secret,
+        ),
       ),
     { code: -32003, data: 'BAD_SIGNATURE', message: /read signature does not verify/ },
   ],
@@ -513,6 +521,7 @@ describe('WebSocket', () => {
           author: bob.key,
           nonce: 0,
           kind: 'patient.register',
+          expires: Date.now() + 120_000,
           payload: {
             profileHash: profile.ref.payloadHash,
             profileSize: profile.ref.payloadSize,

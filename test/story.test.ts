@@ -138,7 +138,7 @@ describe('three roles over JSON-RPC', () => {
     expect(patients.map((p) => p.patient)).toEqual([alice.hex]);
     const got = await heart.read<{ body: string; wrappedKey: string; reason: string }>(
       'record_get',
-      { id: reportId, purpose: 'diagnosis' },
+      { id: reportId, purpose: 'TREAT' },
     );
     expect(got.reason).toBe('PENDING_REPORT');
     expect(openBody(got.body, got.wrappedKey, citySecret)).toBe('chest pain since Monday');
@@ -170,7 +170,7 @@ describe('three roles over JSON-RPC', () => {
     expect(consents).toMatchObject([{ hospital: 'city-general', inForce: true }]);
     const shared = await skin.read<{ body: string; wrappedKey: string; reason: string }>(
       'record_get',
-      { id: reportId, purpose: 'second opinion' },
+      { id: reportId, purpose: 'COC' },
     );
     expect(shared.reason).toBe('CONSENT');
     expect(openBody(shared.body, shared.wrappedKey, citySecret)).toBe('chest pain since Monday');
@@ -242,7 +242,7 @@ describe('three roles over JSON-RPC', () => {
     expect(trail.map((e) => [e.reader, e.target]).sort()).toEqual(expected.sort());
     expect(trail.find((e) => e.reader === skin.hex)).toMatchObject({
       readerName: 'Dr. skin',
-      purpose: 'second opinion',
+      purpose: 'COC',
     });
 
     // Everything alice signed arrived over the WebSocket subscription, in order.

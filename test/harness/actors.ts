@@ -73,7 +73,14 @@ export class Actor {
     this.nonce = Math.max(this.nonce, nonce);
     const tx = encodeTx(
       signTx(
-        { chainId: this.chainId, author: this.key, nonce: this.nonce, kind, payload },
+        {
+          chainId: this.chainId,
+          author: this.key,
+          nonce: this.nonce,
+          kind,
+          payload,
+          expires: Date.now() + 120_000,
+        },
         this.secret,
       ),
     );
@@ -122,8 +129,16 @@ export class Actor {
     return { id: hash, sealed };
   }
 
-  /** A signed read. */
-  read<T = unknown>(method: string, params: Record<string, unknown> = {}): Promise<T> {
-    return this.rpc.call<T>(method, signRead(this.chainId, method, params, this.secret));
+  /** A signed read, for the node behind this actor's client (or `rpc`). */
+  async read<T = unknown>(
+    method: string,
+    params: Record<string, unknown> = {},
+    rpc = this.rpc,
+  ): Promise<T> {
+    const node = (await rpc.status()).nodeId;
+    return rpc.call<T>(
+      method,
+      signRead({ chainId: this.chainId, node }, method, params, this.secret),
+    );
   }
 }

@@ -35,6 +35,8 @@ export function patientSignup(chainId: string): { tx: Uint8Array; body: Uint8Arr
         author: publicKeyOf(sk),
         nonce: 0,
         kind: 'patient.register',
+        // Signed ahead of the load: the longest deadline nodes admit.
+        expires: Date.now() + 14 * 60_000,
         payload: {
           profileHash: sha256(body),
           profileSize: body.length,

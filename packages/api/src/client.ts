@@ -33,13 +33,19 @@ export class RpcClient {
     return this.call<NodeStatus>('status');
   }
 
-  /** Signs locally and submits; the secret key never leaves this process. */
+  /**
+   * Signs locally and submits; the secret key never leaves this process. Without `expires`
+   * the transaction gets the default deadline (two minutes from now).
+   */
   async submit(
     body: Omit<TxBody, 'author'>,
     secretKey: Uint8Array,
     opts: { mode?: 'async' | 'sync' | 'commit'; payloads?: Uint8Array[]; timeoutMs?: number } = {},
   ): Promise<SubmitResult> {
-    const tx: SignedTx = signTx({ ...body, author: new Uint8Array(32) }, secretKey);
+    const tx: SignedTx = signTx(
+      { expires: Date.now() + 120_000, ...body, author: new Uint8Array(32) },
+      secretKey,
+    );
     return this.submitEncoded(encodeTx(tx), opts);
   }
 
@@ -99,17 +105,28 @@ export interface SyncView {
   error: string | null;
 }
 
+/**
+ * A transaction's status. `final`: it can no longer change (committed; rejected or expired for
+ * good). Otherwise it may still commit until `canCommitUntil` (its deadline), never after.
+ */
+export type TxStatusInfo = { final: boolean; canCommitUntil?: number } & (
+  | { status: 'pending'; expires?: number; replacedBy?: string }
+  | {
+      status: 'committed';
+      height: number;
+      index: number;
+      /** False: refused by the rules, recorded in the block with its code (nonce used). */
+      ok: boolean;
+      code: string | null;
+      message: string | null;
+      /** This submission repeated a transaction that had already committed. */
+      duplicate?: true;
+    }
+  | { status: 'rejected'; code: string; message: string; expires?: number }
+  | { status: 'expired'; code: 'EXPIRED'; message: string; expires: number }
+);
+
 export interface SubmitResult {
   hash: string;
-  status:
-    | { status: 'pending' }
-    | {
-        status: 'committed';
-        height: number;
-        index: number;
-        ok: boolean;
-        code: string | null;
-        message: string | null;
-      }
-    | { status: 'rejected'; code: string; message: string };
+  status: TxStatusInfo;
 }

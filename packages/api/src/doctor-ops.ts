@@ -3,7 +3,7 @@
  * is wrapped for the hospital, so the doctor needs the hospital's encryption secret key, which the
  * hospital gives its doctors), and write a prescription sealed for the patient and the hospital.
  */
-import { EhrError, fromHex } from '@ehr/core';
+import { EhrError, fromHex, type PurposeCode } from '@ehr/core';
 import { keyBytes } from './admin-ops.ts';
 import { Directory, MAX_LIMIT } from './directory.ts';
 import type {
@@ -70,7 +70,7 @@ export class DoctorOps extends Directory {
   }
 
   /** Opens a report or document with the hospital's key; the serving node records the read. */
-  async readReport(id: string, purpose = 'diagnosis'): Promise<Opened<RecordInfo>> {
+  async readReport(id: string, purpose: PurposeCode = 'TREAT'): Promise<Opened<RecordInfo>> {
     await this.checkHospitalKey();
     const r = await this.s.read<Served<'record', RecordInfo>>('record_get', { id, purpose });
     return {
@@ -82,7 +82,10 @@ export class DoctorOps extends Directory {
   }
 
   /** A patient's profile, when the patient shared it with the hospital. */
-  async readProfile(patient: string, purpose = 'diagnosis'): Promise<Opened<{ patient: string }>> {
+  async readProfile(
+    patient: string,
+    purpose: PurposeCode = 'TREAT',
+  ): Promise<Opened<{ patient: string }>> {
     keyBytes(patient, 'patient');
     await this.checkHospitalKey();
     const r = await this.s.read<Served<'patient', string>>('patient_profile', { patient, purpose });
@@ -95,7 +98,10 @@ export class DoctorOps extends Directory {
   }
 
   /** A prescription this doctor wrote (or one their hospital may read). */
-  async readPrescription(id: string, purpose = 'follow-up'): Promise<Opened<PrescriptionInfo>> {
+  async readPrescription(
+    id: string,
+    purpose: PurposeCode = 'TREAT',
+  ): Promise<Opened<PrescriptionInfo>> {
     await this.checkHospitalKey();
     const r = await this.s.read<Served<'prescription', PrescriptionInfo>>('prescription_get', {
       id,
@@ -125,7 +131,7 @@ export class DoctorOps extends Directory {
       (
         await this.s.read<Served<'record', RecordInfo>>('record_get', {
           id: p.record,
-          purpose: 'prescription',
+          purpose: 'TREAT',
         })
       ).record;
     if (record.kind !== 'report') {

@@ -117,8 +117,11 @@ export interface ValidatorsInfo {
 
 export interface AccountInfo {
   key: string;
+  /** The next nonce the chain expects (committed state): sign from this. */
   nonce: number;
   role: 'admin' | 'doctor' | 'patient' | 'node' | null;
+  /** What this node holds pending for the account (may differ between nodes; may never commit). */
+  pending: { hash: string; nonce: number; expires: number }[];
 }
 
 /** doctor_patients: a patient and why the doctor sees them. */
@@ -138,6 +141,8 @@ export interface TxOutcome {
   height?: number;
   index?: number;
   status: 'committed' | 'pending';
+  /** Pending: its deadline (block time, ms); it can never commit after it. */
+  expires?: number;
 }
 
 /** A record or prescription opened on this side, with why the node served it. */

@@ -3,6 +3,7 @@
  * what comes back. The gateway validates params against it and serves it as OpenRPC
  * (`rpc.discover`); clients and the CLI are written against it.
  */
+import { PURPOSE_CODES, PURPOSES } from '@ehr/core';
 import { type Schema, s } from './schema.ts';
 
 export interface MethodSpec {
@@ -24,6 +25,7 @@ export const authSchema: Schema = s.object(
   'signed-read credentials (see signRead in @ehr/api)',
   {
     reader: s.hex32("the reader's Ed25519 public key"),
+    node: s.hex32('the node this read is for (its node id from `status`); other nodes refuse it'),
     time: s.int("the reader's clock, ms since the epoch", 0, 8_640_000_000_000_000),
     nonce: { type: 'string', pattern: '^[0-9a-f]{32}$', description: '16 random bytes, hex' },
     signature: {
@@ -32,7 +34,13 @@ export const authSchema: Schema = s.object(
       description: 'Ed25519 signature, hex',
     },
   },
-  ['reader', 'time', 'nonce', 'signature'],
+  ['reader', 'node', 'time', 'nonce', 'signature'],
+);
+
+/** Why it is read, as a PurposeOfUse code (recorded on chain in plaintext: never free text). */
+const purpose = s.oneOf(
+  `why it is read, recorded in the audit trail: an HL7 PurposeOfUse code (${PURPOSE_CODES.map((c) => `${c} = ${PURPOSES[c]}`).join(', ')}); default TREAT`,
+  PURPOSE_CODES,
 );
 
 const key = (d: string) => s.hex32(d);
@@ -227,7 +235,7 @@ export const METHODS: MethodSpec[] = [
     name: 'record_get',
     summary:
       'A report or document with its sealed body and the data key wrapped for the reader; the access rules apply and a read by anyone but the patient is recorded',
-    params: { id: id('record id'), purpose: s.text('why it is read (audit trail)', 200) },
+    params: { id: id('record id'), purpose },
     required: ['id'],
     signed: true,
     audited: true,
@@ -236,7 +244,7 @@ export const METHODS: MethodSpec[] = [
   {
     name: 'prescription_get',
     summary: 'A prescription with its sealed body; the access rules apply and the read is recorded',
-    params: { id: id('prescription id'), purpose: s.text('why it is read (audit trail)', 200) },
+    params: { id: id('prescription id'), purpose },
     required: ['id'],
     signed: true,
     audited: true,
@@ -245,7 +253,7 @@ export const METHODS: MethodSpec[] = [
   {
     name: 'patient_profile',
     summary: "A patient's sealed profile; the access rules apply and the read is recorded",
-    params: { patient: key('patient key'), purpose: s.text('why it is read (audit trail)', 200) },
+    params: { patient: key('patient key'), purpose },
     required: ['patient'],
     signed: true,
     audited: true,

@@ -3,7 +3,7 @@
  * hospital, share everything with a hospital (its key for every existing record is re-wrapped
  * here from the patient's own), revoke, and read their records, prescriptions and audit trail.
  */
-import { EhrError, fromHex } from '@ehr/core';
+import { EhrError, fromHex, type PurposeCode } from '@ehr/core';
 import { Directory, MAX_LIMIT } from './directory.ts';
 import type {
   AuditEventInfo,
@@ -54,7 +54,7 @@ export class PatientOps extends Directory {
   }
 
   /** The patient's own profile, opened (the serving node records the read). */
-  async profile(purpose = 'own profile'): Promise<Opened<{ patient: string }>> {
+  async profile(purpose: PurposeCode = 'PATRQT'): Promise<Opened<{ patient: string }>> {
     const r = await this.s.read<{
       body: string;
       wrappedKey: string | null;
@@ -193,7 +193,7 @@ export class PatientOps extends Directory {
       this.records('patient_documents'),
       this.s.read<{ wrappedKey: string | null }>('patient_profile', {
         patient: this.s.key,
-        purpose: `share with ${h.id}`,
+        purpose: 'PATRQT',
       }),
     ]);
     const entries: [string, Uint8Array][] = [];
@@ -245,7 +245,7 @@ export class PatientOps extends Directory {
   }
 
   /** Opens one of the patient's records (report or document). */
-  async readRecord(id: string, purpose = 'own record'): Promise<Opened<RecordInfo>> {
+  async readRecord(id: string, purpose: PurposeCode = 'PATRQT'): Promise<Opened<RecordInfo>> {
     const r = await this.s.read<{
       record: RecordInfo;
       body: string;
@@ -274,7 +274,7 @@ export class PatientOps extends Directory {
           'prescription_get',
           {
             id: p.id,
-            purpose: 'own prescription',
+            purpose: 'PATRQT',
           },
         );
         out.push({

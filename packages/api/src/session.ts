@@ -16,7 +16,7 @@ import {
 import { RpcClient, type SubmitResult } from './client.ts';
 import type { AccountInfo, TxOutcome } from './ehr-types.ts';
 import { RpcError } from './errors.ts';
-import { signRead } from './read-auth.ts';
+import { type ReadTarget, signRead } from './read-auth.ts';
 import {
   type Content,
   decodeContent,
@@ -29,11 +29,28 @@ import {
 
 export type SubmitMode = 'async' | 'sync' | 'commit';
 
+/** A transaction's default deadline, from signing. */
+export const DEFAULT_DEADLINE_MS = 120_000;
+
+/** TX_TIMEOUT: the user is told whether, and until when, the transaction can still commit. */
+function timedOut(kind: string, hash: string, waitedMs: number, expires: number): EhrError {
+  return new EhrError(
+    'TX_TIMEOUT',
+    `${kind} ${hash.slice(0, 16)}… was accepted but not committed within ${waitedMs} ms. It can still commit until ${new Date(expires).toISOString()} (its deadline) and never after; check it with: ehr chain tx ${hash}`,
+    { hash, kind, canCommitUntil: expires },
+  );
+}
+
 export interface SessionOptions {
   /** tx_submit mode: commit (default) waits until the transaction is in a block. */
   mode?: SubmitMode;
   /** How long commit mode waits, ms (default 10000). */
   timeoutMs?: number;
+  /**
+   * Each transaction's deadline, ms from signing (default 120000): past it, it can never
+   * commit, so a timeout becomes a final answer once the deadline passes.
+   */
+  deadlineMs?: number;
   /** A doctor's copy of their hospital's encryption secret key (opens what the hospital may read). */
   hospitalSecretKey?: Uint8Array;
 }
@@ -63,9 +80,10 @@ export class Session {
   readonly key: string;
   readonly mode: SubmitMode;
   readonly timeoutMs: number;
+  readonly deadlineMs: number;
   readonly #secretKey: Uint8Array;
   readonly #hospitalSecretKey: Uint8Array | undefined;
-  #chainId: string | undefined;
+  #readTarget: ReadTarget | undefined;
   /** Next nonce this session will use, once known (covers async submits not yet committed). */
   #nextNonce: number | undefined;
 
@@ -77,6 +95,7 @@ export class Session {
     this.key = toHex(this.publicKey);
     this.mode = opts.mode ?? 'commit';
     this.timeoutMs = opts.timeoutMs ?? 10_000;
+    this.deadlineMs = opts.deadlineMs ?? DEFAULT_DEADLINE_MS;
   }
 
   /** The public key of the hospital secret this session holds, if any. */
@@ -89,8 +108,16 @@ export class Session {
   }
 
   async chainId(): Promise<string> {
-    this.#chainId ??= (await this.rpc.status()).chainId;
-    return this.#chainId;
+    return (await this.#target()).chainId;
+  }
+
+  /** The chain and node this session's gateway serves (asked once). */
+  async #target(): Promise<ReadTarget> {
+    if (!this.#readTarget) {
+      const st = await this.rpc.status();
+      this.#readTarget = { chainId: st.chainId, node: st.nodeId };
+    }
+    return this.#readTarget;
   }
 
   account(key = this.key): Promise<AccountInfo> {
@@ -99,16 +126,40 @@ export class Session {
 
   /** A signed read: the gateway checks the signature, freshness and nonce before serving. */
   async read<T>(method: string, params: Record<string, unknown>): Promise<T> {
-    return this.call<T>(method, signRead(await this.chainId(), method, params, this.#secretKey));
+    return this.call<T>(method, signRead(await this.#target(), method, params, this.#secretKey));
   }
 
-  /** Signs `kind`/`payload` with the next nonce and submits it with its sealed bodies. */
+  /**
+   * Signs `kind`/`payload` with the next nonce and a deadline, and submits it with its sealed
+   * bodies. The nonce is the chain's committed one plus this session's own transactions still
+   * in flight (never what a node holds pending: that may never commit). If another transaction
+   * of this account takes the nonce first (say one that timed out earlier and committed after
+   * all), this one is signed again with the next nonce, so what the user did last lands last.
+   */
   async submit(kind: string, payload: ValueMap, bodies: Uint8Array[] = []): Promise<TxOutcome> {
+    for (let attempt = 1; ; attempt++) {
+      try {
+        return await this.#submitOnce(kind, payload, bodies);
+      } catch (err) {
+        const code = err instanceof EhrError ? err.code : undefined;
+        if (attempt < 4 && (code === 'NONCE_USED' || code === 'NONCE_PENDING')) {
+          // NONCE_PENDING: a node still holds another transaction for that slot with a later
+          // deadline; give it a moment to commit or lose.
+          if (code === 'NONCE_PENDING') await new Promise((r) => setTimeout(r, 250 * attempt));
+          continue;
+        }
+        throw err;
+      }
+    }
+  }
+
+  async #submitOnce(kind: string, payload: ValueMap, bodies: Uint8Array[]): Promise<TxOutcome> {
     const chainId = await this.chainId();
     const onChain = (await this.account()).nonce;
     const nonce = Math.max(onChain, this.#nextNonce ?? 0);
+    const expires = Date.now() + this.deadlineMs;
     const tx = encodeTx(
-      signTx({ chainId, author: this.publicKey, nonce, kind, payload }, this.#secretKey),
+      signTx({ chainId, author: this.publicKey, nonce, kind, payload, expires }, this.#secretKey),
     );
     const hash = toHex(txHash(tx));
     let res: SubmitResult;
@@ -120,8 +171,14 @@ export class Session {
       });
     } catch (err) {
       const code = rpcErrorCode(err);
+      if (code === 'TX_TIMEOUT') {
+        // Not counted as in flight: the next transaction takes the committed nonce, so it either
+        // replaces this one or, if this one commits first, is signed again after it.
+        this.#nextNonce = undefined;
+        throw timedOut(kind, hash, this.timeoutMs, expires);
+      }
       // A nonce we guessed ahead of the chain (an earlier async submit was dropped): start over.
-      if (code === 'BAD_NONCE') this.#nextNonce = undefined;
+      if (code === 'BAD_NONCE' || code === 'NONCE_USED') this.#nextNonce = undefined;
       // Refused at admission (shape, signature, mempool): report it like a rule rejection.
       if (code !== undefined && err instanceof RpcError) {
         throw new EhrError(code, `${kind} rejected: ${err.message}`, { hash, kind });
@@ -129,25 +186,30 @@ export class Session {
       throw err;
     }
     const s = res.status;
-    if (s.status === 'rejected' || (s.status === 'committed' && !s.ok)) {
-      const code = s.status === 'rejected' ? s.code : (s.code ?? 'REJECTED');
-      const message = s.status === 'rejected' ? s.message : (s.message ?? '');
-      if (code === 'BAD_NONCE') this.#nextNonce = undefined;
-      else if (s.status === 'committed') this.#nextNonce = nonce + 1;
-      throw new EhrError(code, `${kind} rejected: ${message || code}`, { hash, kind });
+    if (s.status === 'rejected' || s.status === 'expired' || (s.status === 'committed' && !s.ok)) {
+      const code = s.status === 'committed' ? (s.code ?? 'REJECTED') : s.code;
+      const message = s.message ?? '';
+      if (s.status === 'committed') this.#nextNonce = nonce + 1;
+      else this.#nextNonce = undefined;
+      const until =
+        !s.final && s.canCommitUntil !== undefined
+          ? ` (this node refused it; the signed transaction stays valid until ${new Date(s.canCommitUntil).toISOString()})`
+          : '';
+      throw new EhrError(code, `${kind} rejected: ${message || code}${until}`, {
+        hash,
+        kind,
+        final: s.final,
+      });
     }
     this.#nextNonce = nonce + 1;
     if (s.status === 'committed') {
       return { hash, kind, status: 'committed', height: s.height, index: s.index };
     }
     if (this.mode === 'commit') {
-      throw new EhrError(
-        'TX_TIMEOUT',
-        `${kind} ${hash.slice(0, 16)}… was accepted but not committed within ${this.timeoutMs} ms; check it later with: ehr chain tx ${hash}`,
-        { hash, kind },
-      );
+      this.#nextNonce = undefined;
+      throw timedOut(kind, hash, this.timeoutMs, expires);
     }
-    return { hash, kind, status: 'pending' };
+    return { hash, kind, status: 'pending', expires };
   }
 
   seal(content: Content, readers: Uint8Array[]): SealedBody {

@@ -6,10 +6,11 @@ export function gatewayNode(n: RunningNode): GatewayNode {
   const chainId = n.daemon.status().chainId;
   return {
     chainId,
+    nodeId: n.daemon.nodeId,
     node: {
       status: () => n.daemon.status(),
       submit: (tx, payloads, mode, timeoutMs) => n.daemon.submit(tx, payloads, mode, timeoutMs),
-      txStatus: (hash) => n.daemon.tracker.get(hash),
+      txStatus: (hash) => n.daemon.txStatus(hash),
       blockBytes: (h) => n.store.blockBytes(h),
       heightOf: (hash) => n.store.heightOf(hash),
       receipt: (hash) => n.store.receipt(hash),
@@ -24,7 +25,10 @@ export function gatewayNode(n: RunningNode): GatewayNode {
         return { voters: st.validators, learners: st.observers };
       },
       payload: (hash) => n.store.payload(hash),
-      pendingNonce: (key) => n.daemon.mempool.nextNonceFor(key),
+      pending: (key) =>
+        n.daemon.mempool
+          .pendingOf(key)
+          .map((p) => ({ hash: p.hash, nonce: p.tx.nonce, expires: p.expires })),
       readBarrier: () => n.reads.wait(),
       recordAccess: (reader, target, purpose) => n.access.record(reader, target, purpose),
     },
@@ -41,11 +45,7 @@ export function gatewayNode(n: RunningNode): GatewayNode {
         return () => void n.daemon.off('block', l);
       },
       onTxStatus: (fn) => n.daemon.tracker.onChange(fn),
-      async txStatus(hash) {
-        const r = await n.store.receipt(Buffer.from(hash, 'hex'));
-        if (r) return { status: 'committed', ...r };
-        return n.daemon.tracker.get(hash);
-      },
+      txStatus: (hash) => n.daemon.txStatus(hash),
     },
   };
 }

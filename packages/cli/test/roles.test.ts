@@ -391,7 +391,7 @@ describe('ehr against a node it set up', { timeout: 180_000 }, () => {
 
     const hk = ['--hospital-key', f('city.key.json')];
     const read = await json<{ reason: string; audit: string; content: { text: string } }>(
-      ['doctor', 'report', 'show', ids['report']!, ...hk, '--purpose', 'first visit'],
+      ['doctor', 'report', 'show', ids['report']!, ...hk, '--purpose', 'treatment'],
       'heart',
     );
     expect(read).toMatchObject({
@@ -520,10 +520,10 @@ describe('ehr against a node it set up', { timeout: 180_000 }, () => {
     const byDoctors = events.filter((e) => e.reader !== pub['alice']);
     expect(byDoctors.map((e) => [e.readerName, e.target, e.purpose])).toEqual(
       expect.arrayContaining([
-        ['Dr. heart', ids['report'], 'first visit'],
-        ['Dr. heart', ids['document'], 'diagnosis'],
-        ['Dr. skin', ids['report'], 'diagnosis'],
-        ['Dr. skin', pub['alice'], 'diagnosis'],
+        ['Dr. heart', ids['report'], 'TREAT'],
+        ['Dr. heart', ids['document'], 'TREAT'],
+        ['Dr. skin', ids['report'], 'TREAT'],
+        ['Dr. skin', pub['alice'], 'TREAT'],
       ]),
     );
     // Refused reads were never served, so they are not in the trail.

@@ -5,6 +5,7 @@ export * from './errors.ts';
 export * from './hash.ts';
 export * from './keyfile.ts';
 export * from './merkle.ts';
+export * from './purpose.ts';
 export * from './seal.ts';
 export * from './shape.ts';
 export * from './signature.ts';

@@ -23,6 +23,13 @@ export interface TxBody {
   /** Transaction kind, e.g. `hospital.register`. */
   kind: string;
   payload: ValueMap;
+  /**
+   * Deadline: the latest block time (ms since the epoch) at which the transaction may be
+   * included. Past it the ledger refuses it on every node, so a client's timeout is final.
+   * Absent only in transactions signed before deadlines existed (still valid on old chains;
+   * nodes no longer admit new ones without it).
+   */
+  expires?: number;
 }
 
 export interface SignedTx extends TxBody {
@@ -30,12 +37,15 @@ export interface SignedTx extends TxBody {
 }
 
 function bodyValue(tx: TxBody): ValueMap {
+  // `expires` is encoded only when present, so a transaction signed before deadlines existed
+  // keeps its bytes, signature and hash.
   return {
     chainId: tx.chainId,
     author: tx.author,
     nonce: tx.nonce,
     kind: tx.kind,
     payload: tx.payload,
+    ...(tx.expires !== undefined ? { expires: tx.expires } : {}),
   };
 }
 
@@ -72,14 +82,16 @@ export function decodeTx(bytes: Uint8Array): SignedTx {
 
 export function txFromValue(v: Value): SignedTx {
   const m = expectMap(v, 'tx');
-  expectKeys(m, ['author', 'chainId', 'kind', 'nonce', 'payload', 'signature'], 'tx');
+  expectKeys(m, ['author', 'chainId', 'kind', 'nonce', 'payload', 'signature'], 'tx', ['expires']);
   const chainId = expectString(m['chainId'], 'tx.chainId', 1, MAX_CHAIN_ID_LENGTH);
   const author = expectBytes(m['author'], 'tx.author', PUBLIC_KEY_LENGTH);
   const nonce = expectInteger(m['nonce'], 'tx.nonce', 0);
   const kind = expectString(m['kind'], 'tx.kind', 1, MAX_KIND_LENGTH);
   const payload = expectMap(m['payload'], 'tx.payload');
   const signature = expectBytes(m['signature'], 'tx.signature', SIGNATURE_LENGTH);
-  return { chainId, author, nonce, kind, payload, signature };
+  const tx: SignedTx = { chainId, author, nonce, kind, payload, signature };
+  if (m['expires'] !== undefined) tx.expires = expectInteger(m['expires'], 'tx.expires', 0);
+  return tx;
 }
 
 /** Transaction hash: SHA-256 of the canonical encoding (signature included). */

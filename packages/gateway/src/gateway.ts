@@ -13,6 +13,8 @@ import { attachWebSocket, type EventSource, registerSubscriptionMethods } from '
 
 export interface GatewayNode {
   chainId: string;
+  /** This node's id (hex): signed reads must name it. */
+  nodeId: string;
   node: NodeService;
   query: QueryService;
   events: EventSource;
@@ -27,7 +29,10 @@ export interface Gateway {
 
 export const API_VERSION = '1.0.0';
 
-export function buildDispatcher(g: GatewayNode, guard = new ReadGuard(g.chainId)): Dispatcher {
+export function buildDispatcher(
+  g: GatewayNode,
+  guard = new ReadGuard(g.chainId, g.nodeId),
+): Dispatcher {
   const d = new Dispatcher();
   registerNodeMethods(d, g.node);
   registerQueryMethods(d, g.query, guard);

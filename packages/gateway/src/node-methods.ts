@@ -22,7 +22,8 @@ export interface NodeService {
     mode: 'async' | 'sync' | 'commit',
     timeoutMs: number,
   ): Promise<{ hash: string; status: unknown }>;
-  txStatus(hash: string): unknown;
+  /** The status as the node knows it (chain first, then what it saw), with `final`. */
+  txStatus(hash: string): Promise<unknown>;
   blockBytes(height: number): Promise<Uint8Array | undefined>;
   heightOf(hash: Uint8Array): Promise<number | undefined>;
   receipt(
@@ -90,7 +91,7 @@ export function registerNodeMethods(d: Dispatcher, node: NodeService): void {
     const hash = (params as P)['hash'] as string;
     const r = await node.receipt(fromHex(hash));
     if (!r) {
-      const s = node.txStatus(hash);
+      const s = await node.txStatus(hash);
       if (s) return { hash, status: s };
       throw notFound(`transaction ${hash}`);
     }
@@ -98,7 +99,7 @@ export function registerNodeMethods(d: Dispatcher, node: NodeService): void {
     const tx = decodeTx(block.txs[r.index]!);
     return {
       hash,
-      status: { status: 'committed', ...r },
+      status: { status: 'committed', ...r, final: true },
       kind: tx.kind,
       author: toHex(tx.author),
       nonce: tx.nonce,
@@ -130,9 +131,7 @@ export function registerNodeMethods(d: Dispatcher, node: NodeService): void {
 
   d.register('tx_status', async (params) => {
     const hash = (params as P)['hash'] as string;
-    const r = await node.receipt(fromHex(hash));
-    if (r) return { hash, status: { status: 'committed', ...r } };
-    const s = node.txStatus(hash);
+    const s = await node.txStatus(hash);
     if (!s) throw notFound(`transaction ${hash}`);
     return { hash, status: s };
   });

@@ -40,7 +40,8 @@ export interface QueryService {
   now(): number;
   consensus(): { voters: string[]; learners: string[] };
   /** The nonce an account's next transaction should carry (after its pending ones). */
-  pendingNonce(key: string): Promise<number>;
+  /** This node's pending transactions of an account, in nonce order. */
+  pending(key: string): { hash: string; nonce: number; expires: number }[];
   /** A sealed body by payload hash (hex), if this node holds it. */
   payload(hash: string): Promise<Uint8Array | undefined>;
   /** Resolves once this node has applied everything the leader had committed. */
@@ -82,12 +83,11 @@ export function registerQueryMethods(d: Dispatcher, q: QueryService, guard: Read
   pub('account_get', async (p) => {
     const key = p['key'] as string;
     const role = (await roleOf(q.state, key)) ?? ((await getMember(q.state, key)) ? 'node' : null);
-    return {
-      key,
-      nonce: await q.pendingNonce(key),
-      committedNonce: await nextNonce(q.state, key),
-      role,
-    };
+    // The nonce is the committed one: what this node holds pending may never commit (another
+    // node's mempool may hold something else for the same slot), so clients sign from the
+    // committed nonce plus their own transactions in flight.
+    const nonce = await nextNonce(q.state, key);
+    return { key, nonce, role, pending: q.pending(key) };
   });
   pub('chain_config', () => loadChain(q.state));
   pub('hospital_list', (p) => listHospitals(q.state, lim(p)));
@@ -242,7 +242,7 @@ export function registerQueryMethods(d: Dispatcher, q: QueryService, guard: Read
       decision.reason === 'PATIENT_OWN' ? null : await q.recordAccess(reader, id, purpose);
     return { decision, target: t, body, audit };
   };
-  const purposeOf = (p: P) => (p['purpose'] as string | undefined) ?? 'care';
+  const purposeOf = (p: P) => (p['purpose'] as string | undefined) ?? 'TREAT';
 
   signed('record_documents', async (p, reader) => {
     const id = p['id'] as string;

@@ -12,12 +12,15 @@ const code = (f: () => unknown) => {
   }
 };
 
+const NODE = 'aa'.repeat(32);
+const C = { chainId: 'c', node: NODE };
+
 describe('signed reads', () => {
   const sk = generateSecretKey();
   it('accepts a fresh read once, then refuses the replay', () => {
     let now = 1_000_000;
-    const guard = new ReadGuard('c', { now: () => now });
-    const p = signRead('c', 'patient_reports', { patient: 'ab' }, sk, now);
+    const guard = new ReadGuard('c', NODE, { now: () => now });
+    const p = signRead(C, 'patient_reports', { patient: 'ab' }, sk, now);
     expect(code(() => guard.check('patient_reports', p))).toBe('ok');
     now += 5_000;
     expect(code(() => guard.check('patient_reports', p))).toBe('READ_REPLAYED');
@@ -25,31 +28,46 @@ describe('signed reads', () => {
 
   it('refuses reads outside the clock window either way', () => {
     const now = 1_000_000;
-    const guard = new ReadGuard('c', { now: () => now, maxSkewMs: 30_000 });
-    const at = (t: number) => signRead('c', 'm', {}, sk, t);
+    const guard = new ReadGuard('c', NODE, { now: () => now, maxSkewMs: 30_000 });
+    const at = (t: number) => signRead(C, 'm', {}, sk, t);
     expect(code(() => guard.check('m', at(now - 30_001)))).toBe('READ_STALE');
     expect(code(() => guard.check('m', at(now + 30_001)))).toBe('READ_STALE');
     expect(code(() => guard.check('m', at(now - 30_000)))).toBe('ok');
   });
 
   it('binds the signature to chain, method and every param', () => {
-    const guard = new ReadGuard('c', { now: () => 5 });
-    expect(code(() => guard.check('m', signRead('other', 'm', {}, sk, 5)))).toBe('BAD_SIGNATURE');
-    expect(code(() => guard.check('n', signRead('c', 'm', {}, sk, 5)))).toBe('BAD_SIGNATURE');
-    const p = signRead('c', 'm', { limit: 1 }, sk, 5);
+    const guard = new ReadGuard('c', NODE, { now: () => 5 });
+    expect(
+      code(() => guard.check('m', signRead({ chainId: 'other', node: NODE }, 'm', {}, sk, 5))),
+    ).toBe('BAD_SIGNATURE');
+    expect(code(() => guard.check('n', signRead(C, 'm', {}, sk, 5)))).toBe('BAD_SIGNATURE');
+    const p = signRead(C, 'm', { limit: 1 }, sk, 5);
     expect(code(() => guard.check('m', { ...p, limit: 2 }))).toBe('BAD_SIGNATURE');
     // Key order does not matter: both sides sign canonical JSON.
-    const q = signRead('c', 'm', { b: 1, a: { y: 2, x: 1 } }, sk, 5);
+    const q = signRead(C, 'm', { b: 1, a: { y: 2, x: 1 } }, sk, 5);
     const reordered = { auth: q['auth'], a: { x: 1, y: 2 }, b: 1 };
     expect(code(() => guard.check('m', reordered))).toBe('ok');
   });
 
+  it('is good for the node it names only (one signed read cannot be served by three nodes)', () => {
+    const other = 'bb'.repeat(32);
+    const here = new ReadGuard('c', NODE, { now: () => 5 });
+    const there = new ReadGuard('c', other, { now: () => 5 });
+    const p = signRead(C, 'record_get', { id: 'ab' }, sk, 5);
+    expect(code(() => there.check('record_get', p))).toBe('READ_WRONG_NODE');
+    // Claiming the other node in the credential breaks the signature.
+    const lied = { ...p, auth: { ...(p['auth'] as object), node: other } };
+    expect(code(() => there.check('record_get', lied))).toBe('BAD_SIGNATURE');
+    expect(code(() => here.check('record_get', p))).toBe('ok');
+    expect(code(() => here.check('record_get', p))).toBe('READ_REPLAYED');
+  });
+
   it('forgets nonces once they could no longer pass the clock check', () => {
     let now = 0;
-    const guard = new ReadGuard('c', { now: () => now, maxSkewMs: 1000 });
-    guard.check('m', signRead('c', 'm', {}, sk, now));
+    const guard = new ReadGuard('c', NODE, { now: () => now, maxSkewMs: 1000 });
+    guard.check('m', signRead(C, 'm', {}, sk, now));
     now = 2001;
-    guard.check('m', signRead('c', 'm', {}, sk, now));
+    guard.check('m', signRead(C, 'm', {}, sk, now));
     expect((guard as unknown as { seen: Map<string, number> }).seen.size).toBe(1);
   });
 });

@@ -6,7 +6,8 @@
  * - A doctor (active, at an active hospital) reads
  *   - a *pending* report submitted to their hospital for their specialization (and the documents
  *     attached to it): the patient chose that hospital when submitting;
- *   - the prescriptions they wrote;
+ *   - the prescriptions they wrote, and the report they prescribed on (with its documents),
+ *     until the patient revokes consent for their hospital;
  *   - anything of a patient whose consent to the doctor's hospital is in force and covers it
  *     (scope "all", or the record, its report, or for the profile the patient's own id listed).
  * - Consent expired (block time >= expiresAt) or revoked => denied, whatever it covered.
@@ -288,6 +289,23 @@ export async function canRead(
         at,
         await hospitalKey(state, r.id, at),
       );
+    }
+    if (
+      report &&
+      report.hospital === at &&
+      (await state.get(keys.prescriber(report.id, who))) !== undefined
+    ) {
+      const consent = await getEntity<Consent>(state, keys.consent(target.patient, at));
+      if (consent?.revokedAt == null) {
+        return allow(
+          state,
+          AccessReason.PRESCRIBER,
+          `the doctor prescribed on this report at "${at}"`,
+          target,
+          at,
+          await hospitalKey(state, r.id, at),
+        );
+      }
     }
     covering = r.report ? [r.id, r.report] : [r.id];
   }

@@ -14,6 +14,8 @@ export const RejectCode = {
   BAD_SIGNATURE: 'BAD_SIGNATURE',
   /** The nonce is not the account's next nonce. */
   BAD_NONCE: 'BAD_NONCE',
+  /** The block time is past the transaction's deadline (`expires`): it can never be included. */
+  EXPIRED: 'EXPIRED',
   /** The same transaction (same hash) was already applied; or a vote cast twice. */
   DUPLICATE: 'DUPLICATE',
   /** The author's role may not do this. */

@@ -64,6 +64,12 @@ export type RuleCtx = {
   payloads: PayloadBodies | undefined;
   /** Admission and block building: a body must be supplied and match. */
   strictPayloads: boolean;
+  /**
+   * Signed before transactions carried deadlines. Rules added since then apply only to newer
+   * transactions, so an old chain replays to exactly the state it had (coded read purposes,
+   * the prescriber's access, revoking a hospital never shared with).
+   */
+  legacy: boolean;
   effects: Effects;
 };
 

@@ -6,10 +6,12 @@
  * a failure there changes nothing at all. The rules then run in a child overlay: on success its
  * writes are merged; on a rejection they are dropped.
  *
- * Receipts policy. The proposer builds blocks with `checkTx` / BlockBuilder against its pending
- * state and keeps every rejected transaction out, so blocks of an honest proposer hold only
- * applied transactions. If a committed block does hold a rejected transaction anyway (a faulty
- * proposer, or two nodes' mempools racing), every node gives it the same failed receipt:
+ * Receipts policy. The proposer builds blocks with BlockBuilder against its pending state. A
+ * transaction that fails authentication (or whose bodies are missing) is left out. One that the
+ * rules refuse is included with a failed receipt, so its refusal is as final as a commit: its
+ * nonce is used, every node drops it from its mempool, and it can never commit later when the
+ * state changes (a revoke refused today must not apply after a share tomorrow). Every node gives
+ * a committed transaction the same receipt:
  *  - rejected while authenticating: no state change at all (the nonce is not consumed, so a
  *    forged or replayed transaction cannot burn someone's nonce);
  *  - rejected by the rules: the author's nonce advances and `tx/<hash>` records the failure code
@@ -167,6 +169,7 @@ async function authenticate(
   hash: string,
   chain: ChainConfig,
   verified: VerifiedTxs | undefined,
+  time: number,
 ): Promise<SignedTx> {
   if (bytes.length > chain.limits.maxTxBytes) {
     throw new Rejection(
@@ -189,6 +192,15 @@ async function authenticate(
       RejectCode.WRONG_CHAIN,
       `transaction is for chain "${tx.chainId}"; this chain is "${chain.chainId}"`,
       { expected: chain.chainId, got: tx.chainId },
+    );
+  }
+  // Block times never go back (checkPosition), so once a block is past the deadline no later
+  // block can include the transaction: its expiry is final.
+  if (tx.expires !== undefined && time > tx.expires) {
+    throw new Rejection(
+      RejectCode.EXPIRED,
+      `transaction expired at ${new Date(tx.expires).toISOString()}; the block time is ${new Date(time).toISOString()}: sign it again`,
+      { expires: tx.expires, time },
     );
   }
   if ((await state.get(keys.tx(hash))) !== undefined) {
@@ -214,7 +226,14 @@ async function authenticate(
   return tx;
 }
 
-type Mode = 'check' | 'commit';
+/**
+ * check: admission dry run, a rejection leaves no trace; build: the proposer's, a rule rejection
+ * is kept as a failed receipt (see Receipts policy); commit: applying a committed block.
+ */
+type Mode = 'check' | 'build' | 'commit';
+
+/** Rule rejections a proposer keeps out rather than commits: they depend on bodies it holds. */
+const BODY_CODES: readonly string[] = [RejectCode.PAYLOAD_MISSING, RejectCode.PAYLOAD_MISMATCH];
 
 async function executeTx(
   overlay: Overlay,
@@ -226,7 +245,7 @@ async function executeTx(
   const hash = toHex(txHash(bytes));
   let tx: SignedTx;
   try {
-    tx = await authenticate(overlay, bytes, hash, env.chain, env.verified);
+    tx = await authenticate(overlay, bytes, hash, env.chain, env.verified, env.time);
   } catch (err) {
     if (err instanceof Rejection) return failed(index, hash, null, err, false);
     throw err;
@@ -243,7 +262,8 @@ async function executeTx(
     hash,
     author,
     payloads: env.payloads,
-    strictPayloads: mode === 'check' && env.requirePayloads !== false,
+    strictPayloads: mode !== 'commit' && env.requirePayloads !== false,
+    legacy: tx.expires === undefined,
     effects: emptyEffects(),
   };
   let rejection: Rejection | null = null;
@@ -254,7 +274,12 @@ async function executeTx(
     if (!(err instanceof Rejection)) throw err;
     rejection = err;
   }
-  if (rejection && mode === 'check') return failed(index, hash, tx, rejection, false);
+  if (
+    rejection &&
+    (mode === 'check' || (mode === 'build' && BODY_CODES.includes(rejection.code)))
+  ) {
+    return failed(index, hash, tx, rejection, false);
+  }
   const entry: TxEntry = {
     height: env.height,
     index,
@@ -390,8 +415,9 @@ export class BlockBuilder {
   }
 
   /**
-   * Tries a transaction: kept (ok) or left out with the rejection (state untouched). Returns
-   * 'full' without trying when the block has no room for it.
+   * Tries a transaction: kept (applied, or refused by the rules with a failed receipt and its
+   * nonce used: `nonceConsumed`), or left out (authentication or bodies; state untouched).
+   * Returns 'full' without trying when the block has no room for it.
    */
   async add(tx: Uint8Array, payloads?: PayloadBodies): Promise<TxResult | 'full'> {
     if (!this.fits(tx.length)) return 'full';
@@ -407,9 +433,9 @@ export class BlockBuilder {
         verified: this.verified,
         chain: this.chain,
       },
-      'check',
+      'build',
     );
-    if (result.ok) {
+    if (result.ok || result.nonceConsumed) {
       this.txs.push(tx);
       this.bytes += tx.length;
       this.results.push(result);

@@ -38,6 +38,8 @@ export const keys = {
   recordKey: (record: string, hospital: string): string => `key/${record}/${hospital}`,
   consent: (patient: string, hospital: string): string => `consent/${patient}/${hospital}`,
   prescription: (id: string): string => `prescription/${id}`,
+  /** A doctor prescribed on this report: they keep reading it (see access.ts). */
+  prescriber: (record: string, doctor: string): string => `prescriber/${record}/${doctor}`,
   proposal: (id: string): string => `proposal/${id}`,
   vote: (proposal: string, admin: string): string => `vote/${proposal}/${admin}`,
   audit: (id: string): string => `audit/${id}`,

@@ -203,7 +203,8 @@ describe('blocks', () => {
       bob,
       'record.submit',
       reportPayload('no body', 'city-general', 'cardiology').payload,
-      1,
+      // The refused revoke before it used nonce 1 (a rule refusal goes into the block).
+      2,
     );
     const rx = chain.tx(heart, 'prescription.write', {
       record: toHex(txHash(submit)),
@@ -220,9 +221,14 @@ describe('blocks', () => {
       'PAYLOAD_MISSING',
       null,
     ]);
-    expect(builder.txs).toEqual([submit, rx]);
+    // The refused revoke is kept with a failed receipt; the one without its body is left out.
+    expect(builder.txs).toEqual([submit, bad, rx]);
     const built = builder.finish(chain.prevStateHash);
-    expect(built.receipts.map((r) => r.index)).toEqual([0, 1]);
+    expect(built.receipts.map((r) => [r.index, r.ok])).toEqual([
+      [0, true],
+      [1, false],
+      [2, true],
+    ]);
 
     const header = { ...chain.header(builder.txs, built.stateHash, time) };
     const block = signBlock(header, builder.txs, chain.proposer.secret);

@@ -73,6 +73,11 @@ export class TestChain {
   readonly bodies = new Map<string, Uint8Array>();
   /** Committed blocks, in order. */
   readonly blocks: Block[] = [];
+  /**
+   * Sign with a deadline (`expires`, a minute after the chain's time) like today's clients;
+   * false: legacy transactions, signed before deadlines existed.
+   */
+  deadlines = false;
 
   constructor(
     opts: {
@@ -102,12 +107,26 @@ export class TestChain {
   }
 
   /** Signs a transaction with the author's next nonce (tracked locally) unless one is given. */
-  tx(author: Account, kind: string, payload: ValueMap, nonce?: number): Uint8Array {
+  tx(
+    author: Account,
+    kind: string,
+    payload: ValueMap,
+    nonce?: number,
+    expires?: number,
+  ): Uint8Array {
     const n = nonce ?? this.nonces.get(author.hex) ?? 0;
     if (nonce === undefined) this.nonces.set(author.hex, n + 1);
+    const deadline = expires ?? (this.deadlines ? this.time + 60_000 : undefined);
     return encodeTx(
       signTx(
-        { chainId: this.genesis.chainId, author: author.key, nonce: n, kind, payload },
+        {
+          chainId: this.genesis.chainId,
+          author: author.key,
+          nonce: n,
+          kind,
+          payload,
+          ...(deadline === undefined ? {} : { expires: deadline }),
+        },
         author.secret,
       ),
     );

@@ -44,6 +44,7 @@ export class AccessRecorder {
           nonce,
           kind: 'access.record',
           payload: { reader: fromHex(reader), target, purpose, readAt: this.now() },
+          expires: this.now() + 120_000,
         },
         this.secretKey,
       );

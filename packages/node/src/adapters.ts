@@ -110,6 +110,7 @@ export function storePort(store: Store): NodeStore {
     setApplied: (i) => store.setApplied(i),
     raftEntries: (from, to) => store.raft.entries(from, to),
     blockByHeight: (h) => store.blockBytes(h),
+    receipt: (h) => store.receipt(h),
     payload: (h) => store.payload(h),
     payloadEntryIndex: (h) => store.payloadEntryIndex(h),
     close: () => store.close(),

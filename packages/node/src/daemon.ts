@@ -14,8 +14,10 @@ import {
   expectBytes,
   expectKeys,
   expectMap,
+  fromHex,
   isEhrError,
   publicKeyOf,
+  type SignedTx,
   sha256,
   toHex,
   txHash,
@@ -26,7 +28,7 @@ import { encodeAnnouncement, judgeAnnouncement, type Verdict } from './block-ann
 import { decodeBlockEntry, encodeBlockEntry } from './block-entry.ts';
 import type { NodeConfig } from './config.ts';
 import type { Logger } from './logger.ts';
-import { Mempool } from './mempool.ts';
+import { Mempool, type PendingTx } from './mempool.ts';
 import type { NodeMetrics } from './metrics.ts';
 import type { Network, NodeStore, Raft, RaftEntry, RaftReady } from './ports.ts';
 import { Proposer } from './proposer.ts';
@@ -98,7 +100,26 @@ const BLOCK_TOPIC = 'blocks';
 const FORWARD_AFTER_MS = 3000;
 const FORWARD_EVERY_MS = 10_000;
 const FORWARD_BATCH = 256;
-const MEMPOOL_TTL_MS = 120_000;
+/** Refusals that no later state can change: the transaction can never commit. */
+const FINAL_REFUSALS: readonly string[] = [
+  'MALFORMED',
+  'WRONG_CHAIN',
+  'BAD_SIGNATURE',
+  'PAYLOAD_TOO_LARGE',
+  'DEADLINE_REQUIRED',
+  'DEADLINE_TOO_FAR',
+  'EXPIRED',
+  'NONCE_USED',
+];
+
+/** A transaction's status as this node knows it, with whether it can still change. */
+export type TxStatusView = TxStatus & {
+  final: boolean;
+  /** Pending or refused here but still valid: the latest block time it can commit at. */
+  canCommitUntil?: number;
+  /** Submitted again after it committed: the original's status. */
+  duplicate?: true;
+};
 
 export class Daemon extends EventEmitter {
   readonly nodeId: string;
@@ -179,16 +200,13 @@ export class Daemon extends EventEmitter {
       // included (it was refused by the leader, or its nonce gap never closed).
       if ((ticks + 1) % forwardEvery === 0) void this.forwardPending();
       if (++ticks % hygieneEvery === 0) {
-        void this.mempool.evictStale().catch(() => {});
-        for (const p of this.mempool.evictOlderThan(this.now(), MEMPOOL_TTL_MS)) {
-          if (this.tracker.get(p.hash)?.status === 'pending') {
-            this.tracker.set(p.hash, {
-              status: 'rejected',
-              code: 'EXPIRED',
-              message: `not included within ${MEMPOOL_TTL_MS / 1000} s; check its nonce and resubmit`,
-            });
-          }
-        }
+        void this.mempool
+          .evictStale()
+          .then((gone) => this.markNonceUsed(gone))
+          .catch(() => {});
+        // Past its deadline by this node's clock: no honest leader includes it any more. The
+        // status turns final once a committed block is past the deadline (txStatus).
+        this.markExpired(this.mempool.evictExpired(this.now()));
       }
       this.schedule();
     }, config.consensus.tickMs);
@@ -450,9 +468,11 @@ export class Daemon extends EventEmitter {
     }
     const txs: string[] = [];
     const receipts: BlockEvent['receipts'] = [];
+    const authors: string[] = [];
     for (const r of result.receipts) {
       txs.push(r.hash);
       receipts.push({ hash: r.hash, author: r.author, kind: r.kind, ok: r.ok, code: r.code });
+      if (r.nonceConsumed && r.author) authors.push(r.author);
       this.mempool.remove(r.hash);
       this.tracker.set(r.hash, {
         status: 'committed',
@@ -463,6 +483,10 @@ export class Daemon extends EventEmitter {
         message: r.message,
       });
     }
+    // Every node, not only the leader, drops what this block made impossible: other
+    // transactions for a nonce it used, and those past their deadline by its time.
+    this.markNonceUsed(await this.mempool.evictStale(authors));
+    this.markExpired(this.mempool.evictExpired(header.time));
     const m = this.parts.metrics;
     m.height.set(header.height);
     m.committedTxs.inc(txs.length);
@@ -488,8 +512,14 @@ export class Daemon extends EventEmitter {
       this.loopStage = 'build';
       const { built, rejected } = await this.proposer.build(st.term);
       for (const r of rejected) {
-        this.mempool.remove(r.hash);
-        this.tracker.set(r.hash, { status: 'rejected', code: r.code, message: r.message });
+        const p = this.mempool.remove(r.hash);
+        this.tracker.set(r.hash, {
+          status: 'rejected',
+          code: r.code,
+          message: r.message,
+          final: FINAL_REFUSALS.includes(r.code) || r.code === 'DUPLICATE',
+          ...(p ? { expires: p.expires } : {}),
+        });
         this.parts.metrics.rejectedTxs.inc(1, { code: r.code });
       }
       if (!built) return;
@@ -516,12 +546,13 @@ export class Daemon extends EventEmitter {
       return 'reject';
     }
     try {
-      const p = await this.mempool.add(msg.tx, this.now(), msg.payloads);
-      this.tracker.set(p.hash, { status: 'pending' });
+      this.admitted(await this.mempool.add(msg.tx, this.now(), msg.payloads));
       this.schedule();
       return 'accept';
     } catch (err) {
-      if (isEhrError(err) && ['DUPLICATE', 'MEMPOOL_FULL', 'BAD_NONCE'].includes(err.code)) {
+      // Not admitted here: not relayed either (gossipsub forwards accepted messages only).
+      const benign = ['DUPLICATE', 'NONCE_PENDING', 'MEMPOOL_FULL', 'BAD_NONCE', 'EXPIRED'];
+      if (isEhrError(err) && benign.includes(err.code)) {
         return 'ignore';
       }
       this.logger.debug({ from, code: (err as EhrError).code }, 'rejected gossiped transaction');
@@ -622,8 +653,7 @@ export class Daemon extends EventEmitter {
         const msg = decodeTxMessage(expectBytes(raw, `tx-forward.txs[${i}]`));
         const hash = toHex(txHash(msg.tx));
         if (this.mempool.has(hash) || this.tracker.get(hash)?.status === 'committed') continue;
-        const p = await this.mempool.add(msg.tx, this.now(), msg.payloads);
-        this.tracker.set(p.hash, { status: 'pending' });
+        this.admitted(await this.mempool.add(msg.tx, this.now(), msg.payloads));
         admitted++;
       } catch (err) {
         // Already committed (nonce used), full, or invalid: the submitter's node reports it.
@@ -634,47 +664,129 @@ export class Daemon extends EventEmitter {
     return encode({ admitted });
   }
 
+  /** Records an admission: pending, and the transaction it replaced (if any) says by what. */
+  private admitted(p: PendingTx & { replaced?: PendingTx }): void {
+    this.tracker.set(p.hash, { status: 'pending', expires: p.expires });
+    if (p.replaced) {
+      this.tracker.set(p.replaced.hash, {
+        status: 'pending',
+        expires: p.replaced.expires,
+        replacedBy: p.hash,
+      });
+    }
+  }
+
+  /** Pending transactions dropped because a committed transaction used their nonce. */
+  private markNonceUsed(gone: PendingTx[]): void {
+    for (const p of gone) {
+      if (this.tracker.get(p.hash)?.status === 'committed') continue;
+      this.tracker.set(p.hash, {
+        status: 'rejected',
+        code: 'NONCE_USED',
+        message: `nonce ${p.tx.nonce} was used by another transaction of this account; this one can never commit: sign it again with the account's next nonce`,
+        final: true,
+        expires: p.expires,
+      });
+    }
+  }
+
+  private markExpired(gone: PendingTx[]): void {
+    for (const p of gone) {
+      if (this.tracker.get(p.hash)?.status === 'committed') continue;
+      this.tracker.set(p.hash, {
+        status: 'expired',
+        code: 'EXPIRED',
+        message: `not included before its deadline ${new Date(p.expires).toISOString()}: sign it again`,
+        expires: p.expires,
+      });
+    }
+  }
+
   /**
-   * Submits a transaction: `async` returns once it is in the mempool and gossiped, `sync` also
-   * runs the rules against the pending state, `commit` waits until it is in a committed block.
+   * A transaction's status as this node knows it: the chain first (what committed survives
+   * restarts and is the same on every node), then what this node saw; `final` says whether
+   * it can still change. Undefined: never seen here.
+   */
+  async txStatus(hash: string): Promise<TxStatusView | undefined> {
+    const r = await this.parts.store.receipt(fromHex(hash));
+    if (r) return { status: 'committed', ...r, final: true };
+    const s = this.tracker.get(hash);
+    if (!s) return undefined;
+    const headTime = this.parts.store.head().time;
+    switch (s.status) {
+      case 'committed':
+        return { ...s, final: true };
+      case 'pending':
+        return {
+          ...s,
+          final: false,
+          ...(s.expires !== undefined ? { canCommitUntil: s.expires } : {}),
+        };
+      case 'expired':
+        // Final once a committed block is past the deadline: block times never go back.
+        return { ...s, final: headTime > s.expires };
+      case 'rejected': {
+        const final = s.final || (s.expires !== undefined && headTime > s.expires);
+        return {
+          ...s,
+          final,
+          ...(!final && s.expires !== undefined ? { canCommitUntil: s.expires } : {}),
+        };
+      }
+    }
+  }
+
+  /**
+   * Submits a transaction. The rules run first against the committed state (so a transaction
+   * they refuse is answered at once and never admitted or gossiped); then `async` returns once
+   * it is in the mempool and gossiped, `sync` the same, `commit` waits until its status is
+   * final (committed, rejected, expired) or `timeoutMs` passes (TX_TIMEOUT, which says until
+   * when it can still commit). An exact resubmission answers the original's status.
    */
   async submit(
     tx: Uint8Array,
     payloads: Uint8Array[],
     mode: SubmitMode,
     timeoutMs = 10_000,
-  ): Promise<{ hash: string; status: TxStatus }> {
+  ): Promise<{ hash: string; status: TxStatusView }> {
     if (this.fatal) {
       throw new EhrError('NODE_HALTED', `this node stopped processing: ${this.fatal.message}`);
     }
     const bodies = new Map<string, Uint8Array>();
     for (const p of payloads) bodies.set(toHex(sha256(p)), p);
     const hash = toHex(txHash(tx));
-    const known = this.tracker.get(hash);
-    if (known && known.status !== 'pending') return { hash, status: known };
-    const pending = await this.mempool.add(tx, this.now(), bodies);
+    const known = await this.txStatus(hash);
+    if (known?.status === 'committed') return { hash, status: { ...known, duplicate: true } };
+    if (known && known.status !== 'pending' && known.final) return { hash, status: known };
+    if (!this.mempool.has(hash)) {
+      const checked = this.mempool.precheck(tx);
+      const refused = await this.dryRun(tx, bodies, hash, checked.tx);
+      if (refused) return { hash, status: refused };
+      this.admitted(await this.mempool.add(tx, this.now(), bodies, checked));
+      void this.parts.network.publish(TX_TOPIC, encodeTxMessage(tx, payloads)).catch((err) => {
+        this.logger.debug({ err: (err as Error).message }, 'gossip publish failed');
+      });
+      this.schedule();
+    }
     const started = performance.now();
-    this.tracker.set(hash, { status: 'pending' });
-    void this.parts.network.publish(TX_TOPIC, encodeTxMessage(tx, payloads)).catch((err) => {
-      this.logger.debug({ err: (err as Error).message }, 'gossip publish failed');
-    });
-    this.schedule();
-    if (mode === 'async') return { hash, status: { status: 'pending' } };
-    // sync and commit both run the rules against the committed state first, so a transaction
-    // the rules refuse is reported at once with its code instead of timing out.
-    const checked = await this.dryRun(pending.bytes, bodies, hash);
-    if (mode === 'sync' || checked.status.status === 'rejected') return { hash, ...checked };
-    const status = await this.tracker.wait(hash, timeoutMs);
+    const pending = this.mempool.get(hash);
+    if (mode !== 'commit') return { hash, status: (await this.txStatus(hash))! };
+    await this.tracker.wait(hash, timeoutMs, pending?.expires);
     this.parts.metrics.commitLatency.observe((performance.now() - started) / 1000);
-    return { hash, status };
+    return { hash, status: (await this.txStatus(hash))! };
   }
 
-  /** Runs the rules for one transaction against committed state (mode `sync`). */
+  /**
+   * Runs the rules for one transaction against committed state. Returns its refusal (not
+   * admitted, not relayed), or null when it may go on (applies, or waits for an earlier nonce).
+   */
   private async dryRun(
     tx: Uint8Array,
     payloads: Map<string, Uint8Array>,
     hash: string,
-  ): Promise<{ status: TxStatus }> {
+    decoded: SignedTx,
+  ): Promise<TxStatusView | null> {
+    const { expires, nonce } = decoded;
     const head = this.parts.store.head();
     const r = await checkTx(new Overlay(this.parts.store.state), tx, {
       height: head.height + 1,
@@ -682,15 +794,35 @@ export class Daemon extends EventEmitter {
       payloads,
       verified: { has: (h) => h === hash },
     });
-    if (r.ok || r.code === 'BAD_NONCE') return { status: { status: 'pending' } };
-    this.mempool.remove(hash);
+    if (r.ok) return null;
+    const code = r.code ?? 'REJECTED';
+    if (code === 'BAD_NONCE' && r.author) {
+      const next = await nextNonce(this.parts.store.state, r.author);
+      // Ahead of the chain: it waits for the author's earlier transactions.
+      if (nonce > next) return null;
+      const status: TxStatus = {
+        status: 'rejected',
+        code: 'NONCE_USED',
+        message: `nonce ${nonce} was already used (the account's next nonce is ${next}): sign it again with nonce ${next}`,
+        final: true,
+      };
+      this.tracker.set(hash, status);
+      return { ...status, final: true };
+    }
+    const final = FINAL_REFUSALS.includes(code) || code === 'DUPLICATE';
     const status: TxStatus = {
       status: 'rejected',
-      code: r.code ?? 'REJECTED',
+      code,
       message: r.message ?? '',
+      final,
+      ...(expires !== undefined ? { expires } : {}),
     };
     this.tracker.set(hash, status);
-    return { status };
+    return {
+      ...status,
+      final,
+      ...(!final && expires !== undefined ? { canCommitUntil: expires } : {}),
+    };
   }
 
   status() {

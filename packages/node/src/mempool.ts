@@ -1,8 +1,13 @@
 /**
  * Mempool: verified transactions waiting for a block, ordered per account by nonce.
  * Admission checks what can be checked without executing (shape, size, chain id, signature,
- * nonce window, duplicates, limits); full rule checks happen when the leader builds a block.
- * Every refusal is an EhrError whose code and message go back to the submitter.
+ * deadline, nonce window, duplicates, limits); full rule checks happen when the leader builds a
+ * block. Every refusal is an EhrError whose code and message go back to the submitter.
+ *
+ * One transaction per account and nonce. A second one for the same slot replaces the first if
+ * its deadline is later (the author's newer word: a revoke signed after a share that timed out
+ * takes the share's place), so every node converges on the same choice; only one of them can
+ * ever commit, since a nonce is used once.
  */
 import { type SignedTx, decodeTx, EhrError, toHex, txHash, verifyTxSignature } from '@ehr/core';
 
@@ -15,12 +20,17 @@ export interface MempoolLimits {
   maxTxBytes: number;
 }
 
+/** The latest deadline admitted, from now: keeps "can still commit until" a short promise. */
+export const MAX_TX_LIFETIME_MS = 15 * 60_000;
+
 export interface PendingTx {
   hash: string;
   bytes: Uint8Array;
   tx: SignedTx;
   author: string;
   addedAt: number;
+  /** The transaction's deadline (block time, ms); legacy transactions without one: Infinity. */
+  expires: number;
   /** Payload bodies (sealed health data) travelling with the transaction, by hash hex. */
   payloads: Map<string, Uint8Array>;
   /** Bytes held: transaction plus payload bodies. */
@@ -91,15 +101,41 @@ export class Mempool {
     return { tx, hash: toHex(txHash(bytes)) };
   }
 
-  /** Admits a transaction or throws a coded error saying why not. */
+  /**
+   * Admits a transaction or throws a coded error saying why not. `replaced`: the pending
+   * transaction it took the place of (same account and nonce, earlier deadline).
+   */
   async add(
     bytes: Uint8Array,
     now: number,
     payloads: Map<string, Uint8Array> = new Map(),
-  ): Promise<PendingTx> {
-    const { tx, hash } = this.precheck(bytes);
+    /** precheck(bytes), if the caller already ran it (saves a second signature check). */
+    checked?: { tx: SignedTx; hash: string },
+  ): Promise<PendingTx & { replaced?: PendingTx }> {
+    const { tx, hash } = checked ?? this.precheck(bytes);
     if (this.byHash.has(hash)) {
       throw new EhrError('DUPLICATE', `transaction ${hash} is already pending`, { hash });
+    }
+    if (tx.expires === undefined) {
+      throw new EhrError(
+        'DEADLINE_REQUIRED',
+        'transaction has no deadline (`expires`): sign it again with a client that sets one',
+        {},
+      );
+    }
+    if (tx.expires < now) {
+      throw new EhrError(
+        'EXPIRED',
+        `transaction expired at ${new Date(tx.expires).toISOString()}: sign it again`,
+        { expires: tx.expires, now },
+      );
+    }
+    if (tx.expires > now + MAX_TX_LIFETIME_MS) {
+      throw new EhrError(
+        'DEADLINE_TOO_FAR',
+        `transaction deadline is ${Math.round((tx.expires - now) / 1000)} s away; the limit is ${MAX_TX_LIFETIME_MS / 1000} s`,
+        { expires: tx.expires, now, maxMs: MAX_TX_LIFETIME_MS },
+      );
     }
     const author = toHex(tx.author);
     const expected = await this.nextNonce(author);
@@ -119,32 +155,50 @@ export class Mempool {
     }
     const account = this.byAccount.get(author) ?? new Map<number, PendingTx>();
     const clash = account.get(tx.nonce);
-    if (clash) {
+    if (clash && clash.expires >= tx.expires) {
       throw new EhrError(
-        'DUPLICATE',
-        `account already has pending transaction ${clash.hash} with nonce ${tx.nonce}`,
-        { nonce: tx.nonce, pending: clash.hash },
+        'NONCE_PENDING',
+        `account already has pending transaction ${clash.hash} with nonce ${tx.nonce} and a deadline no earlier (${new Date(clash.expires).toISOString()}): wait until it commits or expires`,
+        { nonce: tx.nonce, pending: clash.hash, expires: clash.expires },
       );
     }
-    if (account.size >= this.limits.maxPerAccount) {
+    if (!clash && account.size >= this.limits.maxPerAccount) {
       throw new EhrError('MEMPOOL_FULL', `account has ${account.size} pending transactions`, {
         limit: this.limits.maxPerAccount,
       });
     }
     let size = bytes.length;
     for (const body of payloads.values()) size += body.length;
-    if (this.byHash.size >= this.limits.maxTxs || this.bytes + size > this.limits.maxBytes) {
+    const freed = clash ? { txs: 1, bytes: clash.size } : { txs: 0, bytes: 0 };
+    if (
+      this.byHash.size - freed.txs >= this.limits.maxTxs ||
+      this.bytes - freed.bytes + size > this.limits.maxBytes
+    ) {
       throw new EhrError('MEMPOOL_FULL', 'the mempool is full; retry shortly', {
         txs: this.byHash.size,
         bytes: this.bytes,
       });
     }
-    const entry: PendingTx = { hash, bytes, tx, author, addedAt: now, payloads, size };
+    if (clash) this.remove(clash.hash);
+    const entry: PendingTx = {
+      hash,
+      bytes,
+      tx,
+      author,
+      addedAt: now,
+      expires: tx.expires,
+      payloads,
+      size,
+    };
     account.set(tx.nonce, entry);
     this.byAccount.set(author, account);
     this.byHash.set(hash, entry);
     this.bytes += size;
-    return entry;
+    return clash ? { ...entry, replaced: clash } : entry;
+  }
+
+  get(hash: string): PendingTx | undefined {
+    return this.byHash.get(hash);
   }
 
   remove(hash: string): PendingTx | undefined {
@@ -160,31 +214,42 @@ export class Mempool {
     return entry;
   }
 
-  /** Drops transactions whose nonce the chain has moved past (committed elsewhere or replaced). */
-  async evictStale(): Promise<number> {
-    let evicted = 0;
-    for (const [author, account] of [...this.byAccount]) {
+  /**
+   * Drops transactions whose nonce the chain has moved past (another transaction used it), for
+   * `authors` or every account.
+   */
+  async evictStale(authors?: Iterable<string>): Promise<PendingTx[]> {
+    const out: PendingTx[] = [];
+    for (const author of authors ? [...new Set(authors)] : [...this.byAccount.keys()]) {
+      const account = this.byAccount.get(author);
+      if (!account) continue;
       const next = await this.nextNonce(author);
       for (const [nonce, entry] of [...account]) {
         if (nonce < next) {
           this.remove(entry.hash);
-          evicted++;
+          out.push(entry);
         }
       }
     }
-    return evicted;
+    return out;
   }
 
-  /** Drops transactions older than `maxAgeMs` (they could not be included; the client retries). */
-  evictOlderThan(now: number, maxAgeMs: number): PendingTx[] {
+  /** Drops transactions whose deadline is before `time`: they can no longer be included. */
+  evictExpired(time: number): PendingTx[] {
     const out: PendingTx[] = [];
     for (const entry of [...this.byHash.values()]) {
-      if (now - entry.addedAt > maxAgeMs) {
+      if (entry.expires < time) {
         this.remove(entry.hash);
         out.push(entry);
       }
     }
     return out;
+  }
+
+  /** This node's pending transactions of one account, in nonce order. */
+  pendingOf(author: string): PendingTx[] {
+    const account = this.byAccount.get(author);
+    return account ? [...account.values()].sort((a, b) => a.tx.nonce - b.tx.nonce) : [];
   }
 
   /**

@@ -120,6 +120,13 @@ export interface NodeStore {
   /** Consensus log entries from..to that the store holds. */
   raftEntries(from: number, to: number): Promise<RaftEntry[]>;
   blockByHeight(height: number): Promise<Uint8Array | undefined>;
+  /** Where a committed transaction is and how it went (by hash). */
+  receipt(
+    txHash: Uint8Array,
+  ): Promise<
+    | { height: number; index: number; ok: boolean; code: string | null; message: string | null }
+    | undefined
+  >;
   payload(hashHex: string): Promise<Uint8Array | undefined>;
   /** Raft index of the entry that carried a payload's body. */
   payloadEntryIndex(hashHex: string): Promise<number | undefined>;

@@ -1,8 +1,9 @@
 /**
  * Block production on the leader. Blocks are built speculatively on top of the blocks still in
  * flight (proposed, not yet committed), so the leader can pipeline several blocks per round trip.
- * Each build takes mempool transactions in per-account nonce order, keeps only those the rules
- * accept (rejected ones are reported back to their submitters), and signs the header with the
+ * Each build takes mempool transactions in per-account nonce order, keeps those the rules apply
+ * and those they refuse (with a failed receipt, which makes the refusal final everywhere), leaves
+ * out what fails authentication (reported back to submitters), and signs the header with the
  * node key. Losing leadership discards the speculation; the transactions are still in the
  * mempool and the next leader includes them.
  */
@@ -130,10 +131,13 @@ export class Proposer {
       if (failedAuthors.has(c.author)) continue;
       const r = await builder.add(c.bytes, c.payloads);
       if (r === 'full') break;
-      if (r.ok) {
+      if (r.ok || r.nonceConsumed) {
+        // Applied, or refused by the rules: a failed receipt in the block makes the refusal
+        // final on every node (see the ledger's receipts policy).
         included.push(c);
       } else {
-        // Later nonces of this author cannot apply now; they stay pending.
+        // Left out (expired, duplicate, bodies missing). Later nonces of this author cannot
+        // apply now; they stay pending.
         failedAuthors.add(c.author);
         rejected.push({ hash: c.hash, code: r.code ?? 'REJECTED', message: r.message ?? '' });
       }

@@ -1,21 +1,41 @@
 /**
- * What became of each transaction this node has seen: pending, committed (height, index) or
- * rejected (code, message). Submitters in "commit" mode wait here; subscribers are told.
- * Bounded: the oldest finished entries are forgotten first (the chain keeps the real record).
+ * What became of each transaction this node has seen: pending, committed (height, index),
+ * rejected (code, message) or expired. Submitters in "commit" mode wait here; subscribers are
+ * told. Bounded: the oldest finished entries are forgotten first (the chain keeps the real
+ * record). Whether a status is final is decided where the chain head is known (Daemon.txStatus).
  */
 import { EhrError } from '@ehr/core';
 
 export type TxStatus =
-  | { status: 'pending' }
+  | {
+      status: 'pending';
+      /** Deadline (block time, ms): it can commit until then, never after. */
+      expires?: number;
+      /** A later transaction of the same account and nonce took its place in this mempool. */
+      replacedBy?: string;
+    }
   | {
       status: 'committed';
       height: number;
       index: number;
+      /** False: refused by the rules, recorded in the block with its code; its nonce is used. */
       ok: boolean;
       code: string | null;
       message: string | null;
     }
-  | { status: 'rejected'; code: string; message: string };
+  | {
+      status: 'rejected';
+      code: string;
+      message: string;
+      /**
+       * Final: it can never commit (its nonce is used, or it can never pass the checks). Not
+       * final: this node refused it and does not hold or relay it, but the signed transaction
+       * stays valid until `expires` if someone submits it again.
+       */
+      final: boolean;
+      expires?: number;
+    }
+  | { status: 'expired'; code: 'EXPIRED'; message: string; expires: number };
 
 type Waiter = (s: TxStatus) => void;
 
@@ -56,8 +76,11 @@ export class TxTracker {
     return () => this.listeners.delete(listener);
   }
 
-  /** Resolves when the transaction is committed or rejected; throws TX_TIMEOUT after `ms`. */
-  wait(hash: string, ms: number): Promise<TxStatus> {
+  /**
+   * Resolves when the transaction is committed, rejected or expired; throws TX_TIMEOUT after
+   * `ms`, saying until when it can still commit (`expires`).
+   */
+  wait(hash: string, ms: number, expires?: number): Promise<TxStatus> {
     const now = this.statuses.get(hash);
     if (now && now.status !== 'pending') return Promise.resolve(now);
     return new Promise((resolve, reject) => {
@@ -68,11 +91,15 @@ export class TxTracker {
       };
       const timer = setTimeout(() => {
         ws.delete(done);
+        const until =
+          expires === undefined
+            ? 'it may still commit'
+            : `it is still pending and can commit until ${new Date(expires).toISOString()} (its deadline), never after`;
         reject(
           new EhrError(
             'TX_TIMEOUT',
-            `transaction ${hash} was not committed within ${ms} ms; it may still commit: query its status`,
-            { hash, timeoutMs: ms },
+            `transaction ${hash} was not committed within ${ms} ms; ${until}: query its status`,
+            { hash, timeoutMs: ms, ...(expires === undefined ? {} : { canCommitUntil: expires }) },
           ),
         );
       }, ms);

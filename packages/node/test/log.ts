@@ -36,7 +36,7 @@ export interface TestLog {
   tip: ChainTip;
 }
 
-function hospitalTx(admin: Uint8Array, nonce: number): Uint8Array {
+function hospitalTx(admin: Uint8Array, nonce: number, expires: number): Uint8Array {
   return encodeTx(
     signTx(
       {
@@ -44,6 +44,7 @@ function hospitalTx(admin: Uint8Array, nonce: number): Uint8Array {
         author: publicKeyOf(admin),
         nonce,
         kind: 'hospital.register',
+        expires,
         payload: {
           id: `h${nonce}`,
           name: `hospital ${nonce}`,
@@ -97,7 +98,8 @@ export async function buildLog(blocks: number, txsPerBlock = 3): Promise<TestLog
     maxBlockBytes: 1 << 20,
     now: () => (clock += 10),
   });
-  for (let n = 0; n < blocks * txsPerBlock; n++) await mempool.add(hospitalTx(admin, n), 0);
+  for (let n = 0; n < blocks * txsPerBlock; n++)
+    await mempool.add(hospitalTx(admin, n, genesis.genesisTime + 10 * 60_000), genesis.genesisTime);
   const entries: RaftEntry[] = [];
   const noop = (term: number) =>
     entries.push({ index: entries.length + 1, term, type: 'noop', data: new Uint8Array(0) });

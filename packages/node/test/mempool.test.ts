@@ -4,10 +4,23 @@ import { Mempool } from '../src/mempool.ts';
 
 const limits = { maxTxs: 100, maxBytes: 1 << 20, maxPerAccount: 8, maxTxBytes: 4096 };
 
-function txBytes(secret: Uint8Array, nonce: number, chainId = 'test-chain', note = 'x') {
+function txBytes(
+  secret: Uint8Array,
+  nonce: number,
+  chainId = 'test-chain',
+  note = 'x',
+  expires: number | null = 60_000,
+) {
   return encodeTx(
     signTx(
-      { chainId, author: publicKeyOf(secret), nonce, kind: 'patient.register', payload: { note } },
+      {
+        chainId,
+        author: publicKeyOf(secret),
+        nonce,
+        kind: 'patient.register',
+        payload: { note },
+        ...(expires === null ? {} : { expires }),
+      },
       secret,
     ),
   );
@@ -34,7 +47,8 @@ describe('mempool', () => {
     await m.add(txBytes(a, 0), 0);
     expect(m.size).toBe(1);
     expect(await codeOf(m.add(txBytes(a, 0), 0))).toBe('DUPLICATE');
-    expect(await codeOf(m.add(txBytes(a, 0, 'test-chain', 'other'), 0))).toBe('DUPLICATE');
+    // Same slot, same deadline: the first one stays.
+    expect(await codeOf(m.add(txBytes(a, 0, 'test-chain', 'other'), 0))).toBe('NONCE_PENDING');
     expect(await codeOf(m.add(txBytes(a, 1, 'other-chain'), 0))).toBe('WRONG_CHAIN');
     expect(await codeOf(m.add(txBytes(a, 99), 0))).toBe('BAD_NONCE');
     expect(await codeOf(m.add(new Uint8Array([1, 2, 3]), 0))).toBe('MALFORMED');
@@ -64,16 +78,47 @@ describe('mempool', () => {
     expect(m.select(3, 1 << 20, next)).toHaveLength(3);
   });
 
-  it('evicts what the chain moved past and what is too old', async () => {
+  it('evicts what the chain moved past and what is past its deadline', async () => {
     const m = pool();
     await m.add(txBytes(a, 0), 0);
-    await m.add(txBytes(a, 1), 10);
+    await m.add(txBytes(a, 1, 'test-chain', 'x', 5_000), 10);
     committed.set(toHex(publicKeyOf(a)), 1);
-    expect(await m.evictStale()).toBe(1);
-    expect(m.evictOlderThan(1000, 500)).toHaveLength(1);
+    expect((await m.evictStale()).map((p) => p.tx.nonce)).toEqual([0]);
+    expect(m.evictExpired(5_000)).toHaveLength(0);
+    expect(m.evictExpired(5_001).map((p) => p.tx.nonce)).toEqual([1]);
     expect(m.size).toBe(0);
     expect(m.byteSize).toBe(0);
     committed.clear();
+  });
+
+  it('refuses transactions without a deadline, already expired, or too far ahead', async () => {
+    const m = pool();
+    expect(await codeOf(m.add(txBytes(a, 0, 'test-chain', 'x', null), 0))).toBe(
+      'DEADLINE_REQUIRED',
+    );
+    expect(await codeOf(m.add(txBytes(a, 0, 'test-chain', 'x', 999), 1000))).toBe('EXPIRED');
+    expect(await codeOf(m.add(txBytes(a, 0, 'test-chain', 'x', 16 * 60_000), 0))).toBe(
+      'DEADLINE_TOO_FAR',
+    );
+    expect(await codeOf(m.add(txBytes(a, 0, 'test-chain', 'x', Number.MAX_SAFE_INTEGER), 0))).toBe(
+      'DEADLINE_TOO_FAR',
+    );
+    expect(m.size).toBe(0);
+  });
+
+  it("a later deadline takes an earlier one's slot (the author's newer word), never the reverse", async () => {
+    const m = pool();
+    const share = txBytes(a, 0, 'test-chain', 'share', 30_000);
+    const revoke = txBytes(a, 0, 'test-chain', 'revoke', 40_000);
+    const first = await m.add(share, 0);
+    const second = await m.add(revoke, 1);
+    expect(second.replaced?.hash).toBe(first.hash);
+    expect(m.size).toBe(1);
+    expect(m.has(first.hash)).toBe(false);
+    // The older one arriving again (gossip from a node that had it) does not win the slot back.
+    expect(await codeOf(m.add(share, 2))).toBe('NONCE_PENDING');
+    expect(m.pendingOf(toHex(publicKeyOf(a))).map((p) => p.hash)).toEqual([second.hash]);
+    expect(m.byteSize).toBe(revoke.length);
   });
 
   it('refuses when full', async () => {

@@ -32,13 +32,16 @@ const genesis = makeGenesis({
   validators: [publicKeyOf(nodeKey)],
 });
 
-function hospitalTx(nonce: number, id: string) {
+const T0 = genesis.genesisTime;
+
+function hospitalTx(nonce: number, id: string, expires = T0 + 60_000) {
   return encodeTx(
     signTx(
       {
         chainId: 'test-chain',
         author: publicKeyOf(admin),
         nonce,
+        expires,
         kind: 'hospital.register',
         payload: {
           id,
@@ -86,7 +89,7 @@ function setup() {
 describe('proposer', () => {
   it('pipelines signed blocks that every node applies to the same state hash', async () => {
     const { state, mempool, proposer, tip } = setup();
-    for (let n = 0; n < 5; n++) await mempool.add(hospitalTx(n, `h${n}`), 0);
+    for (let n = 0; n < 5; n++) await mempool.add(hospitalTx(n, `h${n}`), T0);
     const first = (await proposer.build(1)).built!;
     const second = (await proposer.build(1)).built!;
     expect(first.block.txs).toHaveLength(3);
@@ -110,19 +113,38 @@ describe('proposer', () => {
     expect(proposer.inflightCount).toBe(0);
   });
 
-  it('keeps rejected transactions out and reports them', async () => {
-    const { mempool, proposer } = setup();
-    await mempool.add(hospitalTx(0, 'same'), 0);
-    await mempool.add(hospitalTx(1, 'same'), 0);
+  it('commits what the rules refuse with a failed receipt, so the refusal is final', async () => {
+    const { state, mempool, proposer, tip } = setup();
+    await mempool.add(hospitalTx(0, 'same'), T0);
+    await mempool.add(hospitalTx(1, 'same'), T0);
+    await mempool.add(hospitalTx(2, 'other'), T0);
     const { built, rejected } = await proposer.build(1);
-    expect(built!.block.txs).toHaveLength(1);
-    expect(rejected).toHaveLength(1);
-    expect(rejected[0]!.code).toBe('ALREADY_EXISTS');
+    expect(rejected).toHaveLength(0);
+    expect(built!.block.txs).toHaveLength(3);
+    const receipts = built!.result.receipts;
+    expect(receipts.map((r) => [r.ok, r.code, r.nonceConsumed])).toEqual([
+      [true, null, true],
+      [false, 'ALREADY_EXISTS', true],
+      [true, null, true],
+    ]);
+    // Every node applies it to the same state: the refused one used its nonce, nothing else.
+    const r = await applyBlock(state, built!.block, new Map(), { prevStateHash: tip.stateHash });
+    expect(toHex(r.stateHash)).toBe(toHex(built!.block.header.stateHash));
+    expect(r.receipts.map((x) => x.code)).toEqual([null, 'ALREADY_EXISTS', null]);
+  });
+
+  it('leaves out a transaction past its deadline and reports it as expired', async () => {
+    const { mempool, proposer } = setup();
+    // Admitted while still valid; the block is built 1 s after genesis, past its deadline.
+    await mempool.add(hospitalTx(0, 'late', T0 + 500), T0);
+    const { built, rejected } = await proposer.build(1);
+    expect(built).toBeNull();
+    expect(rejected.map((x) => x.code)).toEqual(['EXPIRED']);
   });
 
   it('drops speculation when a different block commits at a height in flight', async () => {
     const { mempool, proposer } = setup();
-    await mempool.add(hospitalTx(0, 'a'), 0);
+    await mempool.add(hospitalTx(0, 'a'), T0);
     const { built } = await proposer.build(1);
     expect(proposer.committed(1, 'someone-elses-block')).toBeUndefined();
     expect(proposer.inflightCount).toBe(0);

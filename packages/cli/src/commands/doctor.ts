@@ -1,9 +1,23 @@
 /** `ehr doctor`: your patients and reports, open a report, write a prescription. */
-import type { Command } from 'commander';
+import { isPurposeCode, PURPOSE_CODES, PURPOSES, type PurposeCode, parsePurpose } from '@ehr/core';
+import { type Command, InvalidArgumentError } from 'commander';
 import { contentArg, contentJson, contentText, saveContent } from '../content.ts';
 import type { Ctx } from '../context.ts';
 import { fields, short, table, when } from '../output.ts';
 import { txLine } from './tx-output.ts';
+
+const PURPOSE_HELP = `why you read it, recorded on chain as an HL7 PurposeOfUse code: ${PURPOSE_CODES.map((c) => `${c} (${PURPOSES[c]})`).join(', ')}`;
+
+/** A purpose code from what was typed (the code or its words); anything else is refused. */
+function purposeArg(v: string): PurposeCode {
+  const code = parsePurpose(v);
+  if (code === undefined || !isPurposeCode(code)) {
+    throw new InvalidArgumentError(
+      `"${v}" is not a purpose of use; use one of ${PURPOSE_CODES.join(', ')} (or its words, e.g. treatment); free text is not recorded, since the audit trail is public to every node`,
+    );
+  }
+  return code;
+}
 
 const example = (lines: string) => `\nExample:\n${lines}\n`;
 
@@ -103,16 +117,16 @@ export function registerDoctor(program: Command, ctx: Ctx): void {
         "open a report or document with your hospital's key (the read is recorded on chain)",
       )
       .argument('<id>', 'record id')
-      .option('--purpose <text>', 'why you read it (in the audit trail)', 'diagnosis')
+      .option('--purpose <code>', PURPOSE_HELP, purposeArg, 'TREAT')
       .option('--out <file>', 'save the content to this new file'),
   )
     .addHelpText(
       'after',
       example(
-        '  ehr doctor report show 9c0f…41 --key heart.key.json --hospital-key city.enc.json --purpose "first visit"',
+        '  ehr doctor report show 9c0f…41 --key heart.key.json --hospital-key city.enc.json --purpose treatment',
       ),
     )
-    .action(async (id: string, o: HospitalKeyOptions & { purpose: string; out?: string }) => {
+    .action(async (id: string, o: HospitalKeyOptions & { purpose: PurposeCode; out?: string }) => {
       const r = await ctx.client(hospitalKeyOpts(o)).doctor.readReport(id, o.purpose);
       const saved = o.out ? saveContent(r.content, o.out) : undefined;
       ctx.print(
@@ -144,13 +158,13 @@ export function registerDoctor(program: Command, ctx: Ctx): void {
       .command('profile')
       .description("open a patient's profile, if they shared it with your hospital")
       .argument('<patient>', 'patient key')
-      .option('--purpose <text>', 'why you read it', 'diagnosis'),
+      .option('--purpose <code>', PURPOSE_HELP, purposeArg, 'TREAT'),
   )
     .addHelpText(
       'after',
       example('  ehr doctor profile 5be1…0c --key heart.key.json --hospital-key city.enc.json'),
     )
-    .action(async (patient: string, o: HospitalKeyOptions & { purpose: string }) => {
+    .action(async (patient: string, o: HospitalKeyOptions & { purpose: PurposeCode }) => {
       const r = await ctx.client(hospitalKeyOpts(o)).doctor.readProfile(patient, o.purpose);
       ctx.print({ patient, reason: r.reason, content: contentJson(r.content) }, () =>
         contentText(r.content),
@@ -164,7 +178,7 @@ export function registerDoctor(program: Command, ctx: Ctx): void {
       .command('show')
       .description('open a prescription you wrote (or one your hospital may read)')
       .argument('<id>', 'prescription id')
-      .option('--purpose <text>', 'why you read it', 'follow-up'),
+      .option('--purpose <code>', PURPOSE_HELP, purposeArg, 'TREAT'),
   )
     .addHelpText(
       'after',
@@ -172,7 +186,7 @@ export function registerDoctor(program: Command, ctx: Ctx): void {
         '  ehr doctor prescription show 53a1…9e --key heart.key.json --hospital-key city.enc.json',
       ),
     )
-    .action(async (id: string, o: HospitalKeyOptions & { purpose: string }) => {
+    .action(async (id: string, o: HospitalKeyOptions & { purpose: PurposeCode }) => {
       const r = await ctx.client(hospitalKeyOpts(o)).doctor.readPrescription(id, o.purpose);
       ctx.print(
         { prescription: r.item, reason: r.reason, audit: r.audit, content: contentJson(r.content) },

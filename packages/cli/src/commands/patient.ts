@@ -1,5 +1,6 @@
 /** `ehr patient`: sign up, submit reports and documents, share and revoke, read what is yours. */
 import { readFileSync } from 'node:fs';
+import { isPurposeCode, PURPOSES } from '@ehr/core';
 import { consentInForce } from '@ehr/api';
 import type { Command } from 'commander';
 import { contentArg, contentJson, contentText, fileContent, saveContent } from '../content.ts';
@@ -274,7 +275,7 @@ export function registerPatient(program: Command, ctx: Ctx): void {
             e.readerName ?? short(e.reader),
             e.readerHospital,
             short(e.target),
-            e.purpose,
+            isPurposeCode(e.purpose) ? `${PURPOSES[e.purpose]} (${e.purpose})` : e.purpose,
             short(e.node),
           ]),
           '(nobody has read your data)',

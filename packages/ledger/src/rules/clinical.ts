@@ -6,7 +6,7 @@
  * citing a legal order (`legalOrder`, kept on chain). Erasure deletes the body from every
  * store; the payload hash, its size and every transaction stay, so all hashes still verify.
  */
-import { toHex } from '@ehr/core';
+import { isPurposeCode, PURPOSE_CODES, toHex } from '@ehr/core';
 import { AccessReason, canRead, resolveTarget } from '../access.ts';
 import { RejectCode, reject } from '../codes.ts';
 import {
@@ -81,6 +81,7 @@ export async function prescriptionWrite(
   ctx.state.set(keys.idx.recordPrescriptions(p.record, ctx.pos, ctx.hash), ctx.hash);
   ctx.state.set(keys.idx.patientPrescriptions(report.patient, ctx.pos, ctx.hash), ctx.hash);
   ctx.state.set(keys.idx.doctorRecords(ctx.author, ctx.pos, p.record), p.record);
+  if (!ctx.legacy) ctx.state.set(keys.prescriber(p.record, ctx.author), ctx.hash);
   if (report.status === 'pending') {
     ctx.state.set(keys.record(p.record), { ...report, status: 'prescribed' });
     ctx.state.delete(
@@ -107,6 +108,13 @@ export async function accessRecord(ctx: RuleCtx, p: Payloads['access.record']): 
     reject(RejectCode.UNKNOWN_ACCOUNT, `payload.reader: ${short(p.reader)} has no account`, {
       reader: p.reader,
     });
+  }
+  if (!ctx.legacy && !isPurposeCode(p.purpose)) {
+    reject(
+      RejectCode.MALFORMED,
+      `payload.purpose: expected a PurposeOfUse code (${PURPOSE_CODES.join(', ')}), not free text`,
+      { purpose: p.purpose.slice(0, 40) },
+    );
   }
   const event: AuditEvent = {
     id: ctx.hash,
