@@ -113,6 +113,17 @@ export class TestCluster {
     this.procs.delete(name);
   }
 
+  /** Freezes a node (SIGSTOP): its sockets stay open but nothing answers; resume() thaws it. */
+  pause(name: string): void {
+    const p = this.procs.get(name);
+    if (p && p.exitCode === null && p.signalCode === null) p.kill('SIGSTOP');
+  }
+
+  resume(name: string): void {
+    const p = this.procs.get(name);
+    if (p && p.exitCode === null) p.kill('SIGCONT');
+  }
+
   running(name: string): boolean {
     const p = this.procs.get(name);
     return p !== undefined && p.exitCode === null && p.signalCode === null;

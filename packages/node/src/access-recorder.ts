@@ -53,7 +53,11 @@ export class AccessRecorder {
         return hash;
       } catch (err) {
         // A block may have moved the nonce on between reading and submitting: try again.
-        if (attempt < 2 && isEhrError(err) && ['BAD_NONCE', 'DUPLICATE'].includes(err.code))
+        if (
+          attempt < 2 &&
+          isEhrError(err) &&
+          ['BAD_NONCE', 'NONCE_USED', 'NONCE_PENDING', 'DUPLICATE'].includes(err.code)
+        )
           continue;
         throw err;
       }

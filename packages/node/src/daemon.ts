@@ -551,7 +551,14 @@ export class Daemon extends EventEmitter {
       return 'accept';
     } catch (err) {
       // Not admitted here: not relayed either (gossipsub forwards accepted messages only).
-      const benign = ['DUPLICATE', 'NONCE_PENDING', 'MEMPOOL_FULL', 'BAD_NONCE', 'EXPIRED'];
+      const benign = [
+        'DUPLICATE',
+        'NONCE_PENDING',
+        'NONCE_USED',
+        'MEMPOOL_FULL',
+        'BAD_NONCE',
+        'EXPIRED',
+      ];
       if (isEhrError(err) && benign.includes(err.code)) {
         return 'ignore';
       }
@@ -796,8 +803,9 @@ export class Daemon extends EventEmitter {
     });
     if (r.ok) return null;
     const code = r.code ?? 'REJECTED';
-    if (code === 'BAD_NONCE' && r.author) {
-      const next = await nextNonce(this.parts.store.state, r.author);
+    if (code === 'BAD_NONCE') {
+      // Authentication failures carry no author in the receipt: take it from the transaction.
+      const next = await nextNonce(this.parts.store.state, toHex(decoded.author));
       // Ahead of the chain: it waits for the author's earlier transactions.
       if (nonce > next) return null;
       const status: TxStatus = {

@@ -141,7 +141,7 @@ export class Mempool {
     const expected = await this.nextNonce(author);
     if (tx.nonce < expected) {
       throw new EhrError(
-        'BAD_NONCE',
+        'NONCE_USED',
         `nonce ${tx.nonce} was already used; the account's next nonce is ${expected}`,
         { nonce: tx.nonce, expected },
       );

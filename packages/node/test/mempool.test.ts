@@ -91,6 +91,15 @@ describe('mempool', () => {
     committed.clear();
   });
 
+  it('refuses a nonce the chain already used, final and distinct from one too far ahead', async () => {
+    const m = pool();
+    committed.set(toHex(publicKeyOf(a)), 3);
+    expect(await codeOf(m.add(txBytes(a, 2), 0))).toBe('NONCE_USED');
+    expect(await codeOf(m.add(txBytes(a, 3 + limits.maxPerAccount), 0))).toBe('BAD_NONCE');
+    expect(await codeOf(m.add(txBytes(a, 3), 0))).toBe('ok');
+    committed.clear();
+  });
+
   it('refuses transactions without a deadline, already expired, or too far ahead', async () => {
     const m = pool();
     expect(await codeOf(m.add(txBytes(a, 0, 'test-chain', 'x', null), 0))).toBe(
