@@ -52,16 +52,25 @@ export class Db {
 
   async *range(
     prefix: Uint8Array,
-    opts: { gte?: Uint8Array; lt?: Uint8Array; limit?: number; reverse?: boolean } = {},
+    opts: {
+      gte?: Uint8Array;
+      lt?: Uint8Array;
+      limit?: number;
+      reverse?: boolean;
+      /** false: keys only (values come back empty). */
+      values?: boolean;
+    } = {},
   ): AsyncIterable<[Uint8Array, Uint8Array]> {
     const it = this.level.iterator({
       gte: opts.gte ?? prefix,
       lt: opts.lt ?? prefixEnd(prefix),
       limit: opts.limit ?? -1,
       reverse: opts.reverse ?? false,
+      values: opts.values ?? true,
     });
+    const none = new Uint8Array(0);
     try {
-      for await (const [k, v] of it) yield [new Uint8Array(k), new Uint8Array(v)];
+      for await (const [k, v] of it) yield [new Uint8Array(k), v ? new Uint8Array(v) : none];
     } finally {
       await it.close();
     }
