@@ -2,6 +2,7 @@
 import { EhrError } from '@ehr/core';
 import { Level } from 'level';
 import { prefixEnd } from './buckets.ts';
+import { storeDamaged } from './damage.ts';
 
 export type Op =
   | { type: 'put'; key: Uint8Array; value: Uint8Array }
@@ -25,7 +26,15 @@ export class Db {
       await db.level.open();
     } catch (err) {
       const cause = (err as { cause?: Error }).cause?.message ?? (err as Error).message;
-      throw new EhrError('STORE_OPEN_FAILED', `cannot open the store at ${dir}: ${cause}`, { dir });
+      // Another process holding the lock is not damage; everything else LevelDB refuses is.
+      if (/lock/i.test(cause)) {
+        throw new EhrError(
+          'STORE_OPEN_FAILED',
+          `cannot open the store at ${dir}: ${cause}. Is another node running on this data directory?`,
+          { dir },
+        );
+      }
+      throw storeDamaged(dir, err, 'opened');
     }
     return db;
   }

@@ -6,3 +6,4 @@ export * from './store.ts';
 export * from './verify.ts';
 export * from './leveldb-files.ts';
 export * from './raft-marker.ts';
+export * from './damage.ts';

@@ -30,6 +30,7 @@ import {
 } from '@ehr/ledger';
 import { join } from 'node:path';
 import { Bucket, key, readU64, u64 } from './buckets.ts';
+import { storeDamaged } from './damage.ts';
 import { Db, type Op } from './db.ts';
 import { type LogScan, scanWriteAheadLogs } from './leveldb-files.ts';
 import {
@@ -192,7 +193,7 @@ export class Store {
       return store;
     } catch (err) {
       await db.close();
-      throw err;
+      throw storeDamaged(dir, err, 'opened');
     }
   }
 
