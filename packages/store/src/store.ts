@@ -181,10 +181,11 @@ export class Store {
         }
         const h = await db.get(HEAD);
         if (!h)
-          throw new EhrError('STORE_CORRUPT', `the store at ${dir} has no head record`, {
-            dir,
-            height: 0,
-          });
+          throw new EhrError(
+            'STORE_CORRUPT',
+            `the store at ${dir} has a genesis but no head record (its LevelDB files lost writes). ${resyncAdvice(dir)}.`,
+            { dir, height: 0 },
+          );
         head = decodeHead(h);
       }
       const store = new Store(db, genesis, head);
