@@ -7,16 +7,20 @@
  *   node scripts/cluster.ts down                       SIGTERM (graceful), SIGKILL after 10 s
  *
  * State lives in .run/ (git-ignored): the network in .run/network, pids and logs beside it.
+ * EHR_RUN_DIR puts it elsewhere and EHR_RUN_BASE_PORT moves the ports (p2p base+1.., gateway
+ * base+1001.., metrics base+2001..; default 27000), so tests run the runner in a temp directory
+ * on free ports.
  */
-import { spawn } from 'node:child_process';
+import { type ChildProcess, spawn } from 'node:child_process';
 import { closeSync, existsSync, openSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { parseArgs } from 'node:util';
 import { generateNetwork, type NetworkPlan } from './network.ts';
 
-const RUN = resolve('.run');
+const RUN = resolve(process.env.EHR_RUN_DIR ?? '.run');
 const NET = join(RUN, 'network');
-const BIN = resolve('packages/cli/src/bin.ts');
+const BIN = resolve(import.meta.dirname, '../packages/cli/src/bin.ts');
+const BASE_PORT = Number(process.env.EHR_RUN_BASE_PORT ?? 27000);
 
 export async function rpc(
   url: string,
@@ -51,15 +55,21 @@ function loadPlan(): NetworkPlan {
   return JSON.parse(readFileSync(join(NET, 'network.json'), 'utf8')) as NetworkPlan;
 }
 
-export function startNodeProcess(configFile: string, log: string): number {
+/** How each node this runner started has exited so far (while the runner still runs). */
+const exits = new Map<string, string>();
+
+export function startNodeProcess(configFile: string, log: string, name = log): ChildProcess {
   const fd = openSync(log, 'a');
   const child = spawn(process.execPath, [BIN, 'node', 'start', '--config', configFile], {
     detached: true,
     stdio: ['ignore', fd, fd],
   });
   closeSync(fd);
+  child.once('exit', (code, signal) =>
+    exits.set(name, signal ? `killed by ${signal}` : `exit code ${code}`),
+  );
   child.unref();
-  return child.pid!;
+  return child;
 }
 
 interface Row {
@@ -119,14 +129,14 @@ async function up(nodes: number, fresh: boolean): Promise<void> {
     await down(true);
     rmSync(NET, { recursive: true, force: true });
     // Ports below Linux's ephemeral range (32768+), so a restarted node can always listen again.
-    generateNetwork({ dir: NET, nodes, chainId: 'ehr-local', basePort: 27000 });
+    generateNetwork({ dir: NET, nodes, chainId: 'ehr-local', basePort: BASE_PORT });
     console.log(`generated a ${nodes}-node development network in ${NET}`);
   }
   const plan = loadPlan();
   for (const n of plan.nodes) {
     const pf = pidFile(n.name);
     if (existsSync(pf) && alive(Number(readFileSync(pf, 'utf8')))) continue;
-    writeFileSync(pf, String(startNodeProcess(n.config, logFile(n.name))));
+    writeFileSync(pf, String(startNodeProcess(n.config, logFile(n.name), n.name).pid));
   }
   const deadline = Date.now() + 30_000;
   for (;;) {
@@ -143,7 +153,7 @@ async function up(nodes: number, fresh: boolean): Promise<void> {
       const pid = Number(readFileSync(pidFile(n.name), 'utf8'));
       if (!alive(pid))
         throw new Error(
-          `${n.name} exited; see ${logFile(n.name)}:\n${readFileSync(logFile(n.name), 'utf8').split('\n').slice(-5).join('\n')}`,
+          `${n.name} exited${exits.has(n.name) ? ` (${exits.get(n.name)})` : ''}; see ${logFile(n.name)}:\n${readFileSync(logFile(n.name), 'utf8').split('\n').slice(-5).join('\n')}`,
         );
     }
     if (Date.now() > deadline) {

@@ -16,3 +16,4 @@ export * from './tx-tracker.ts';
 export * from './adapters.ts';
 export * from './daemon.ts';
 export * from './start.ts';
+export * from './refusal-log.ts';

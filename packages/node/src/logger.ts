@@ -38,3 +38,15 @@ export function createLogger(
   };
   return destination ? pino(opts, destination as pino.DestinationStream) : pino(opts);
 }
+
+/**
+ * A logger that writes each line before it returns: for the lines a process writes on its way
+ * out (an exit, an uncaught exception), which an asynchronous logger could lose.
+ */
+export function createSyncLogger(name: string, level: string): Logger {
+  return createLogger(
+    name,
+    level,
+    pino.destination({ dest: 1, sync: true }) as unknown as NodeJS.WritableStream,
+  );
+}

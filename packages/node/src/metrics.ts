@@ -116,6 +116,10 @@ export function nodeMetrics(registry = new Registry()) {
     role: registry.gauge('ehr_consensus_role', 'Consensus role (label role) set to 1'),
     isLeader: registry.gauge('ehr_consensus_is_leader', '1 when this node leads'),
     peers: registry.gauge('ehr_p2p_peers', 'Connected peers'),
+    p2pRefused: registry.counter(
+      'ehr_p2p_refused_total',
+      'Peers refused for not being members, by reason (inbound, outbound, dial, stream, gossip)',
+    ),
     mempoolSize: registry.gauge('ehr_mempool_txs', 'Transactions waiting in the mempool'),
     mempoolBytes: registry.gauge('ehr_mempool_bytes', 'Bytes waiting in the mempool'),
     committedTxs: registry.counter('ehr_committed_txs_total', 'Transactions committed'),

@@ -18,6 +18,7 @@ import type { NodeConfig } from './config.ts';
 import { Daemon } from './daemon.ts';
 import { createLogger, type Logger } from './logger.ts';
 import { nodeMetrics } from './metrics.ts';
+import { RefusalLog } from './refusal-log.ts';
 import { startMetricsServer } from './metrics-server.ts';
 import { serveSync } from './sync-protocol.ts';
 
@@ -106,6 +107,8 @@ export async function startNode(
   });
   const isMember = (id: string) =>
     allowed.has(id) || raft.membership.voters.includes(id) || raft.membership.learners.includes(id);
+  const metrics = nodeMetrics();
+  const refusals = new RefusalLog({ logger, metrics });
   let host: P2PHost;
   try {
     host = await P2PHost.create({
@@ -116,12 +119,12 @@ export async function startNode(
       bootstrap: config.p2p.bootstrap,
       isMember,
       log: (msg, data) => logger.debug(data ?? {}, msg),
+      onRefused: (reason, peer) => refusals.refused(reason, peer),
     });
   } catch (err) {
     return fail(err);
   }
   closers.push(() => host.stop());
-  const metrics = nodeMetrics();
   const daemonStore = storePort(store);
   const daemon = new Daemon({
     config,

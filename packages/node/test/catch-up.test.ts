@@ -207,6 +207,13 @@ describe('catch-up sync (store, engine, daemon)', () => {
     const done = c.lines.find((l) => l['msg'] === 'catch-up sync done')!;
     expect(done['blocks']).toBe(log.tip.height);
     expect(done['txs']).toBe(log.tip.height * 2);
+    // What came from batches and what replication applied meanwhile add up to what it did.
+    const fetched = done['fetched'] as { blocks: number; txs: number };
+    const replicated = done['replicated'] as { blocks: number; txs: number };
+    expect(fetched.blocks + replicated.blocks).toBe(log.tip.height);
+    expect(fetched.txs + replicated.txs).toBe(log.tip.height * 2);
+    expect(done['from']).toBe(0);
+    expect(done['height']).toBe(log.tip.height);
     const text = c.metrics.registry.render();
     expect(text).toMatch(/ehr_sync_batches_total\{peer="good1"\} \d+/);
     expect(text).toMatch(/ehr_sync_refused_total\{peer="liar"\} \d+/);

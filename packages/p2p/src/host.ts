@@ -30,7 +30,15 @@ export interface HostOptions {
   isMember: (nodeId: string) => boolean;
   maxFrameBytes?: number;
   log?: (msg: string, data?: Record<string, unknown>) => void;
+  /**
+   * Called for every peer refused for not being a member: by the connection gater (`inbound`,
+   * `outbound`, `dial`) or on a stream or gossip message (`stream`, `gossip`). `peer` is its node
+   * id (hex), or its libp2p peer id when that is not an Ed25519 key.
+   */
+  onRefused?: (reason: RefusalReason, peer: string) => void;
 }
+
+export type RefusalReason = 'inbound' | 'outbound' | 'dial' | 'stream' | 'gossip';
 
 type Validate = (from: string, bytes: Uint8Array) => Promise<'accept' | 'reject' | 'ignore'>;
 
@@ -88,6 +96,7 @@ export class P2PHost {
       async (stream, connection) => {
         const from = nodeIdOf(connection.remotePeer);
         if (!from || !this.opts.isMember(from)) {
+          this.opts.onRefused?.('stream', from ?? connection.remotePeer.toString());
           stream.abort(new Error('not a member'));
           return;
         }
@@ -223,6 +232,7 @@ export class P2PHost {
     void this.node.handle(this.proto(protocol), async (stream, connection) => {
       const from = nodeIdOf(connection.remotePeer);
       if (!from || !this.opts.isMember(from)) {
+        this.opts.onRefused?.('stream', from ?? connection.remotePeer.toString());
         stream.abort(new Error('not a member'));
         return;
       }
@@ -252,8 +262,11 @@ export class P2PHost {
       // Messages are unsigned (StrictNoSign): what travels carries its own author signature,
       // and the relay is authenticated by Noise, so only members can hand us a message.
       const relay = nodeIdOf(peer);
-      if (msg.type !== 'unsigned' || !relay || !this.opts.isMember(relay))
+      if (msg.type !== 'unsigned' || !relay || !this.opts.isMember(relay)) {
+        if (!relay || !this.opts.isMember(relay))
+          this.opts.onRefused?.('gossip', relay ?? peer.toString());
         return TopicValidatorResult.Reject;
+      }
       const verdict = await validate(relay, msg.data);
       return verdict === 'accept'
         ? TopicValidatorResult.Accept
@@ -311,9 +324,11 @@ export class P2PHost {
 
 async function createHost(opts: HostOptions) {
   const privateKey = await libp2pKey(opts.secretKey);
-  const allowed = (peer: PeerId): boolean => {
+  const allowed = (peer: PeerId, reason: RefusalReason): boolean => {
     const id = nodeIdOf(peer);
-    return id !== undefined && opts.isMember(id);
+    if (id !== undefined && opts.isMember(id)) return true;
+    opts.onRefused?.(reason, id ?? peer.toString());
+    return false;
   };
   return createLibp2p({
     privateKey,
@@ -333,9 +348,9 @@ async function createHost(opts: HostOptions) {
     connectionEncrypters: [noise()],
     streamMuxers: [yamux()],
     connectionGater: {
-      denyDialPeer: (peer) => !allowed(peer),
-      denyInboundEncryptedConnection: (peer) => !allowed(peer),
-      denyOutboundEncryptedConnection: (peer) => !allowed(peer),
+      denyDialPeer: (peer) => !allowed(peer, 'dial'),
+      denyInboundEncryptedConnection: (peer) => !allowed(peer, 'inbound'),
+      denyOutboundEncryptedConnection: (peer) => !allowed(peer, 'outbound'),
       denyDialMultiaddr: () => false,
     },
     services: {

@@ -2,6 +2,7 @@
 import { EhrError } from '@ehr/core';
 import { Level } from 'level';
 import { prefixEnd } from './buckets.ts';
+import { storeDamaged } from './damage.ts';
 
 export type Op =
   | { type: 'put'; key: Uint8Array; value: Uint8Array }
@@ -25,7 +26,15 @@ export class Db {
       await db.level.open();
     } catch (err) {
       const cause = (err as { cause?: Error }).cause?.message ?? (err as Error).message;
-      throw new EhrError('STORE_OPEN_FAILED', `cannot open the store at ${dir}: ${cause}`, { dir });
+      // Another process holding the lock is not damage; everything else LevelDB refuses is.
+      if (/lock/i.test(cause)) {
+        throw new EhrError(
+          'STORE_OPEN_FAILED',
+          `cannot open the store at ${dir}: ${cause}. Is another node running on this data directory?`,
+          { dir },
+        );
+      }
+      throw storeDamaged(dir, err, 'opened');
     }
     return db;
   }
@@ -52,16 +61,25 @@ export class Db {
 
   async *range(
     prefix: Uint8Array,
-    opts: { gte?: Uint8Array; lt?: Uint8Array; limit?: number; reverse?: boolean } = {},
+    opts: {
+      gte?: Uint8Array;
+      lt?: Uint8Array;
+      limit?: number;
+      reverse?: boolean;
+      /** false: keys only (values come back empty). */
+      values?: boolean;
+    } = {},
   ): AsyncIterable<[Uint8Array, Uint8Array]> {
     const it = this.level.iterator({
       gte: opts.gte ?? prefix,
       lt: opts.lt ?? prefixEnd(prefix),
       limit: opts.limit ?? -1,
       reverse: opts.reverse ?? false,
+      values: opts.values ?? true,
     });
+    const none = new Uint8Array(0);
     try {
-      for await (const [k, v] of it) yield [new Uint8Array(k), new Uint8Array(v)];
+      for await (const [k, v] of it) yield [new Uint8Array(k), v ? new Uint8Array(v) : none];
     } finally {
       await it.close();
     }

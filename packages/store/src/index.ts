@@ -4,3 +4,6 @@ export * from './raft-repo.ts';
 export * from './state-repo.ts';
 export * from './store.ts';
 export * from './verify.ts';
+export * from './leveldb-files.ts';
+export * from './raft-marker.ts';
+export * from './damage.ts';

@@ -14,6 +14,7 @@ import {
 } from '@ehr/core';
 import { Bucket, key, readU64, u64 } from './buckets.ts';
 import type { Db, Op } from './db.ts';
+import type { RaftMarker, RaftPosition } from './raft-marker.ts';
 
 export interface RaftLogEntry {
   index: number;
@@ -30,6 +31,8 @@ export interface RaftHardState {
 
 const HARD_STATE = key(Bucket.raftState, new Uint8Array([1]));
 const SNAPSHOT = key(Bucket.raftState, new Uint8Array([2]));
+/** The position after the last save (sequence, last index and term, term, vote): raft-marker.ts. */
+const POSITION = key(Bucket.raftState, new Uint8Array([3]));
 const logKey = (index: number) => key(Bucket.raftLog, u64(index));
 
 export interface RaftSnapshotMeta {
@@ -42,6 +45,8 @@ export class RaftRepo {
   private readonly db: Db;
   private last = 0;
   private first = 1;
+  private pos: RaftPosition = { seq: 0, lastIndex: 0, lastTerm: 0, term: 0, vote: null };
+  private marker: RaftMarker | undefined;
 
   constructor(db: Db) {
     this.db = db;
@@ -57,6 +62,46 @@ export class RaftRepo {
       this.first = (snap?.index ?? 0) + 1;
       this.last = snap?.index ?? 0;
     }
+    const hs = await this.hardState();
+    const lastTerm =
+      this.last === 0 ? 0 : ((await this.entries(this.last, this.last))[0]?.term ?? 0);
+    const stored = await this.db.get(POSITION);
+    let seq = 0;
+    if (stored) {
+      const m = expectMap(decode(stored), 'raftPosition');
+      seq = expectInteger(m['seq'], 'raftPosition.seq');
+    }
+    this.pos = {
+      seq,
+      lastIndex: this.last,
+      lastTerm,
+      term: hs?.term ?? 0,
+      vote: hs?.vote ?? null,
+    };
+  }
+
+  /** What LevelDB holds after the last save (sequence 0: no save recorded yet). */
+  get position(): RaftPosition {
+    return this.pos;
+  }
+
+  /** From now on every save is also recorded in `marker` once LevelDB has it on disk. */
+  attachMarker(marker: RaftMarker): void {
+    this.marker = marker;
+  }
+
+  /**
+   * Checks that the stored log has no hole between its first and last index (LevelDB skipping a
+   * damaged record in the middle of its write-ahead log would leave one).
+   */
+  async holes(): Promise<number | undefined> {
+    let expect = this.first;
+    for await (const [k] of this.db.range(new Uint8Array([Bucket.raftLog]), { values: false })) {
+      const i = readU64(k, 1);
+      if (i !== expect) return expect;
+      expect++;
+    }
+    return expect === this.last + 1 || this.last < this.first ? undefined : expect;
   }
 
   get lastIndex(): number {
@@ -92,8 +137,18 @@ export class RaftRepo {
       });
     }
     if (ops.length === 0) return;
+    const pos: RaftPosition = {
+      seq: this.pos.seq + 1,
+      lastIndex: newLast,
+      lastTerm: entries.length > 0 ? entries.at(-1)!.term : this.pos.lastTerm,
+      term: hardState?.term ?? this.pos.term,
+      vote: hardState ? hardState.vote : this.pos.vote,
+    };
+    ops.push({ type: 'put', key: POSITION, value: encode({ seq: pos.seq }) });
     await this.db.batch(ops, true);
     this.last = newLast;
+    this.pos = pos;
+    this.marker?.record(pos);
   }
 
   /** Batch ops that replace stored entries' data (same index, term and type): erasure. */

@@ -28,8 +28,18 @@ import {
   parseGenesis,
   type WriteSet,
 } from '@ehr/ledger';
+import { join } from 'node:path';
 import { Bucket, key, readU64, u64 } from './buckets.ts';
+import { storeDamaged } from './damage.ts';
 import { Db, type Op } from './db.ts';
+import { type LogScan, scanWriteAheadLogs } from './leveldb-files.ts';
+import {
+  lostWritesError,
+  MARKER_FILE,
+  RaftMarker,
+  readMarker,
+  resyncAdvice,
+} from './raft-marker.ts';
 import { type RaftLogEntry, RaftRepo } from './raft-repo.ts';
 import { StateRepo } from './state-repo.ts';
 
@@ -112,6 +122,7 @@ export class Store {
   readonly raft: RaftRepo;
   readonly genesis: Genesis;
   private current: Head;
+  private marker: RaftMarker | undefined;
 
   private constructor(db: Db, genesis: Genesis, head: Head) {
     this.db = db;
@@ -126,6 +137,17 @@ export class Store {
    * genesis is refused: it belongs to another network.
    */
   static async open(dir: string, genesis: Genesis): Promise<Store> {
+    // Before LevelDB reads (and then deletes) its write-ahead logs: damage in the middle of one
+    // would be skipped without a word.
+    const logs = scanWriteAheadLogs(dir);
+    const inner = logs.damage.find((d) => !d.atTail);
+    if (inner) {
+      throw new EhrError(
+        'STORE_LOG_DAMAGED',
+        `the store at ${dir} has a damaged write-ahead log: ${inner.file} at byte ${inner.offset}: ${inner.what}, with readable records after it (not a write torn by a crash). LevelDB would skip what it cannot read, and this node would forget writes it had acknowledged. ${resyncAdvice(dir)}.`,
+        { dir, file: inner.file, offset: inner.offset, what: inner.what },
+      );
+    }
     const db = await Db.open(dir);
     try {
       const stored = await db.get(GENESIS);
@@ -159,19 +181,75 @@ export class Store {
         }
         const h = await db.get(HEAD);
         if (!h)
-          throw new EhrError('STORE_CORRUPT', `the store at ${dir} has no head record`, {
-            dir,
-            height: 0,
-          });
+          throw new EhrError(
+            'STORE_CORRUPT',
+            `the store at ${dir} has a genesis but no head record (its LevelDB files lost writes). ${resyncAdvice(dir)}.`,
+            { dir, height: 0 },
+          );
         head = decodeHead(h);
       }
       const store = new Store(db, genesis, head);
       await store.raft.load();
+      await store.checkConsensusLog(dir, logs);
       return store;
     } catch (err) {
       await db.close();
-      throw err;
+      throw storeDamaged(dir, err, 'opened');
     }
+  }
+
+  /**
+   * Proves the consensus log lost nothing this node acknowledged: LevelDB's save sequence is not
+   * behind the marker's, and the log has no hole. Then (re)writes the marker from LevelDB's
+   * position and attaches it, so every later save is recorded there too.
+   */
+  private async checkConsensusLog(dir: string, logs: LogScan): Promise<void> {
+    const stored = this.raft.position;
+    const evidence = () => {
+      const torn = logs.damage.map((d) => `${d.file} at byte ${d.offset}: ${d.what}`);
+      if (torn.length > 0) return `LevelDB's write-ahead log was damaged: ${torn.join('; ')}.`;
+      if (logs.files.length === 0)
+        return `No write-ahead log (*.log) was found in ${dir}: it was deleted, or its writes were lost.`;
+      return `Its write-ahead log (${logs.files.join(', ')}) was truncated or replaced, or a file was restored from an older copy.`;
+    };
+    const m = readMarker(dir);
+    if (m.state === 'damaged') {
+      throw new EhrError(
+        'STORE_MARKER_DAMAGED',
+        `the store at ${dir} cannot prove it kept every consensus write it acknowledged: ${m.file} does not pass its checksum. ${resyncAdvice(dir)}.`,
+        { dir, file: m.file },
+      );
+    }
+    if (m.state === 'absent' && stored.seq > 0) {
+      throw new EhrError(
+        'STORE_MARKER_MISSING',
+        `the store at ${dir} cannot prove it kept every consensus write it acknowledged: ${join(dir, MARKER_FILE)} is missing although LevelDB records ${stored.seq} consensus saves. ${resyncAdvice(dir)}.`,
+        { dir, file: join(dir, MARKER_FILE) },
+      );
+    }
+    if (m.state === 'ok') {
+      const p = m.position;
+      // LevelDB may be one save ahead (a crash between its batch and the marker write), or more
+      // after a power loss (the marker is not fsynced per save); never behind.
+      const same =
+        p.lastIndex === stored.lastIndex &&
+        p.lastTerm === stored.lastTerm &&
+        p.term === stored.term &&
+        p.vote === stored.vote;
+      if (stored.seq < p.seq || (stored.seq === p.seq && !same)) {
+        throw lostWritesError(dir, stored, p, evidence());
+      }
+    }
+    const hole = await this.raft.holes();
+    if (hole !== undefined) {
+      throw new EhrError(
+        'STORE_LOST_WRITES',
+        `the store at ${dir} lost consensus writes: its log runs from index ${this.raft.firstIndex} to ${this.raft.lastIndex} but entry ${hole} is missing. ${evidence()} ${resyncAdvice(dir)}.`,
+        { dir, missing: hole },
+      );
+    }
+    this.marker = RaftMarker.create(dir, stored);
+    this.raft.attachMarker(this.marker);
   }
 
   head(): Head {
@@ -270,7 +348,8 @@ export class Store {
     return this.db.get(writeSetKey(height));
   }
 
-  close(): Promise<void> {
-    return this.db.close();
+  async close(): Promise<void> {
+    this.marker?.close();
+    await this.db.close();
   }
 }

@@ -14,6 +14,7 @@ import {
   EhrError,
   encode,
   equalBytes,
+  isEhrError,
   sha256,
   taggedHash,
   toHex,
@@ -25,6 +26,8 @@ import {
 } from '@ehr/core';
 import { genesisBlockHash, genesisStateHash, keys, STATE_HASH_TAG } from '@ehr/ledger';
 import { Bucket } from './buckets.ts';
+import { damagedFiles, storeDamaged } from './damage.ts';
+import { resyncAdvice } from './raft-marker.ts';
 import type { Store } from './store.ts';
 import { stateKey } from './state-repo.ts';
 
@@ -37,10 +40,23 @@ export interface VerifyReport {
 }
 
 function corrupt(height: number, what: string): EhrError {
+  return new EhrError('STORE_CORRUPT', `store is corrupt at height ${height}: ${what}`, {
+    height,
+    what,
+  });
+}
+
+/**
+ * Names the data directory, the damaged file when a checksum finds it, and the recovery in
+ * every refusal; an error LevelDB raised while reading becomes STORE_DAMAGED.
+ */
+function explain(dir: string, err: unknown): EhrError {
+  if (!isEhrError(err, 'STORE_CORRUPT')) return storeDamaged(dir, err, 'verified');
+  const files = damagedFiles(dir);
   return new EhrError(
     'STORE_CORRUPT',
-    `store is corrupt at height ${height}: ${what}. Move the data directory aside and resync from peers.`,
-    { height, what },
+    `the store at ${dir}: ${err.message}${files ? ` (${files})` : ''}. ${resyncAdvice(dir)}.`,
+    { ...(err.data as object), dir },
   );
 }
 
@@ -61,6 +77,17 @@ function decodeWriteSet(bytes: Uint8Array, height: number): [string, Value | nul
 }
 
 export async function verifyStore(
+  store: Store,
+  onProgress?: (height: number, target: number) => void,
+): Promise<VerifyReport> {
+  try {
+    return await verify(store, onProgress);
+  } catch (err) {
+    throw explain(store.db.dir, err);
+  }
+}
+
+async function verify(
   store: Store,
   onProgress?: (height: number, target: number) => void,
 ): Promise<VerifyReport> {

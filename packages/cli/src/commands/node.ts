@@ -143,14 +143,21 @@ export function registerNode(program: Command, ctx: Ctx): void {
     .addHelpText('after', example('  ehr node start --config configs/local/node1/node.yaml'))
     .action(async (o: { config: string }) => {
       // Loaded here, not at the top: every other command starts without the daemon's stack.
-      const [{ loadConfig, startNode }, { startGateway }, { gatewayNode }] = await Promise.all([
-        import('@ehr/node'),
-        import('@ehr/gateway'),
-        import('../service.ts'),
-      ]);
+      const [{ createSyncLogger, loadConfig, startNode }, { startGateway }, { gatewayNode }] =
+        await Promise.all([import('@ehr/node'), import('@ehr/gateway'), import('../service.ts')]);
+      const { watchDaemonExit } = await import('../daemon-exit.ts');
       const config = loadConfig(o.config);
-      const running = await startNode(config);
-      const gw = await startGateway(gatewayNode(running), config.gateway);
+      const exit = watchDaemonExit(createSyncLogger(config.name, 'info'));
+      let running: Awaited<ReturnType<typeof startNode>>;
+      let gw: Awaited<ReturnType<typeof startGateway>>;
+      try {
+        running = await startNode(config);
+        gw = await startGateway(gatewayNode(running), config.gateway);
+      } catch (err) {
+        // runCli prints the refusal; the log says it too, with the exit code.
+        exit.because(`start refused: ${(err as Error).message}`);
+        throw err;
+      }
       running.logger.info(
         { gateway: gw.url, ws: gw.wsUrl, metrics: running.metricsUrl },
         'gateway listening',
@@ -161,11 +168,7 @@ export function registerNode(program: Command, ctx: Ctx): void {
           'node halted; stop it and inspect the store (ehr chain verify)',
         ),
       );
-      await new Promise<void>((resolve) => {
-        const stop = () => resolve();
-        process.once('SIGTERM', stop);
-        process.once('SIGINT', stop);
-      });
+      await exit.stopRequested;
       running.logger.info('shutting down');
       await gw.close();
       await running.stop();
