@@ -12,3 +12,4 @@ export * from './patient-ops.ts';
 export * from './sealing.ts';
 export * from './session.ts';
 export * from './methods-doc.ts';
+export * from './nesting.ts';

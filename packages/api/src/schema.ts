@@ -2,6 +2,7 @@
  * A small JSON Schema subset for JSON-RPC params. The gateway validates params with it and
  * `rpc.discover` publishes the same objects in its OpenRPC document, so the two cannot drift.
  */
+import { preview } from './nesting.ts';
 
 export type Schema =
   | {
@@ -88,10 +89,8 @@ const describe = (sc: Schema): string => {
   }
 };
 
-const shown = (v: unknown): string => {
-  const t = JSON.stringify(v);
-  return t === undefined ? String(v) : t.length > 40 ? `${t.slice(0, 37)}...` : t;
-};
+// A bounded preview: the value may be nested arbitrarily deep (JSON.stringify would throw).
+const shown = (v: unknown): string => preview(v, 40);
 
 /** Returns null when `value` fits, otherwise "path: expected ..., got ..." for the first misfit. */
 export function check(sc: Schema, value: unknown, path: string): string | null {
