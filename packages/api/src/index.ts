@@ -13,3 +13,4 @@ export * from './sealing.ts';
 export * from './session.ts';
 export * from './methods-doc.ts';
 export * from './nesting.ts';
+export * from './results.ts';

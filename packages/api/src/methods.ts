@@ -3,6 +3,7 @@
  * what comes back. The gateway validates params against it and serves it as OpenRPC
  * (`rpc.discover`); clients and the CLI are written against it.
  */
+import { resultSchema } from './results.ts';
 import { type Schema, s } from './schema.ts';
 
 export interface MethodSpec {
@@ -327,7 +328,11 @@ export function openRpcDocument(version: string): Record<string, unknown> {
           schema,
         }),
       ),
-      result: { name: m.result.name, description: m.result.description, schema: {} },
+      result: {
+        name: m.result.name,
+        description: m.result.description,
+        schema: resultSchema(m.name),
+      },
       ...(m.signed || m.audited || m.wsOnly
         ? {
             'x-ehr': {

@@ -95,6 +95,11 @@ describe('schema check', () => {
     );
     expect(check(tx, { tx: 'ab', extra: 1 }, 'params')).toMatch(/params.extra: unknown field/);
     expect(check(tx, { tx: 'ab', mode: 'async' }, 'params')).toBeNull();
+    // Keys that name what every object inherits are unknown fields like any other.
+    for (const k of ['constructor', 'toString', '__proto__', 'hasOwnProperty'])
+      expect(check(tx, JSON.parse(`{"tx":"ab","${k}":1}`), 'params')).toMatch(
+        new RegExp(`^params.${k}: unknown field`),
+      );
   });
 
   it('every method in the catalogue has a well-formed params schema', () => {
