@@ -337,8 +337,8 @@ ${rows.join('\n')}
 | catch-up of a node down for ${ours.catchup.txs} transactions | ${ours.catchup.txPerSec} tx/s (${ours.catchup.blocks} blocks in ${ours.catchup.seconds} s) | |
 
 Reproduce: \`npx --yes pnpm@12.4.2 install && npx --yes pnpm@12.4.2 run bench\` (needs \`etcd\` from
-Debian's etcd-server for the etcd columns; BENCH_SECONDS, BENCH_KILLS, BENCH_CATCHUP_TXS adjust
-the run). Raw numbers: \`.bench/bench.json\`.
+Debian's etcd-server for the etcd columns; \`run bench -- --help\` lists the flags that adjust
+the run, e.g. \`--seconds\`, \`--kills\`, \`--catchup-txs\`). Raw numbers: \`.bench/bench.json\`.
 `;
 // The analysis below the tables is written by people: keep it across runs.
 let notes = '';
