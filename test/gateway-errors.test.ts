@@ -3,6 +3,7 @@
  * in `data` where it applies, and a message that says what was wrong; afterwards the node still
  * serves and its chain and state are exactly as before.
  */
+import { request } from 'node:http';
 import { RpcClient, signRead } from '@ehr/api';
 import {
   encodeTx,
@@ -550,6 +551,39 @@ describe('bad input against a real daemon', () => {
 });
 
 describe('WebSocket', () => {
+  it('refuses an upgrade from a page on another origin (no CORS guards WebSockets)', async () => {
+    const upgrade = (origin?: string) =>
+      new Promise<number>((res, rej) => {
+        const u = new URL(url);
+        const req = request({
+          host: u.hostname,
+          port: u.port,
+          headers: {
+            connection: 'Upgrade',
+            upgrade: 'websocket',
+            'sec-websocket-version': '13',
+            'sec-websocket-key': Buffer.from('0123456789abcdef').toString('base64'),
+            ...(origin ? { origin } : {}),
+          },
+        });
+        req.on('upgrade', (r, socket) => {
+          socket.destroy();
+          res(r.statusCode ?? 0);
+        });
+        req.on('response', (r) => {
+          r.resume();
+          res(r.statusCode ?? 0);
+        });
+        req.on('error', rej);
+        req.end();
+      });
+    expect(await upgrade('http://evil.example')).toBe(403);
+    expect(await upgrade(`http://localhost:${new URL(url).port}`)).toBe(403);
+    expect(await upgrade('null')).toBe(403);
+    expect(await upgrade()).toBe(101);
+    expect(await upgrade(new URL(url).origin)).toBe(101);
+  });
+
   it('streams new blocks and one transaction status; answers bad frames', async () => {
     const ws = new WebSocket(url.replace(/^http/, 'ws'));
     await new Promise((r, j) => {
