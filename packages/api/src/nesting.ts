@@ -13,39 +13,38 @@ export const MAX_JSON_DEPTH = 32;
  * short (`params.hash`, not `params.hash[0][0][0]...`).
  */
 export function tooDeep(value: unknown, limit: number, path: string): string | null {
+  // Arrays are walked in place and labels made only for the failing path: a body of millions
+  // of small items must not cost millions of strings here.
   interface Frame {
-    items: unknown[];
-    labels: string[];
+    array: unknown[] | null;
+    object: Record<string, unknown> | null;
+    keys: string[];
     next: number;
   }
   const open = (v: unknown): Frame | null => {
     if (v === null || typeof v !== 'object') return null;
-    if (Array.isArray(v)) return { items: v, labels: v.map((_, i) => `[${i}]`), next: 0 };
-    const keys = Object.keys(v);
-    return {
-      items: keys.map((k) => (v as Record<string, unknown>)[k]),
-      labels: keys.map((k) => `.${k}`),
-      next: 0,
-    };
+    if (Array.isArray(v)) return { array: v, object: null, keys: [], next: 0 };
+    const object = v as Record<string, unknown>;
+    return { array: null, object, keys: Object.keys(object), next: 0 };
   };
   const root = open(value);
   if (!root) return null;
   const stack: Frame[] = [root];
   while (stack.length > 0) {
     const top = stack[stack.length - 1]!;
-    if (top.next >= top.items.length) {
+    const size = top.array ? top.array.length : top.keys.length;
+    if (top.next >= size) {
       stack.pop();
       continue;
     }
     const i = top.next++;
-    const child = open(top.items[i]);
+    const child = open(top.array ? top.array[i] : top.object![top.keys[i]!]);
     if (!child) continue;
     if (stack.length > limit) {
       let named = path;
       for (const [n, f] of stack.entries()) {
-        const label = f.labels[f.next - 1]!;
-        if (label.startsWith('[') || n === 4) break;
-        named += label;
+        if (f.array || n === 4) break;
+        named += `.${f.keys[f.next - 1]}`;
       }
       return named;
     }
