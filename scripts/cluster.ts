@@ -6,21 +6,23 @@
  *   node scripts/cluster.ts logs [nodeN]               tail the logs
  *   node scripts/cluster.ts down                       SIGTERM (graceful), SIGKILL after 10 s
  *
- * State lives in .run/ (git-ignored): the network in .run/network, pids and logs beside it.
- * EHR_RUN_DIR puts it elsewhere and EHR_RUN_BASE_PORT moves the ports (p2p base+1.., gateway
- * base+1001.., metrics base+2001..; default 27000), so tests run the runner in a temp directory
- * on free ports.
+ * State lives in .run/ (git-ignored): the network in .run/network, pids and logs beside it;
+ * --run-dir (or EHR_RUN_DIR) puts it elsewhere and --base-port (or EHR_RUN_BASE_PORT) moves the
+ * ports (27000+: p2p, 28000+: gateways, 29000+: metrics), so a test can run its own network
+ * beside the default one.
  */
 import { type ChildProcess, spawn } from 'node:child_process';
 import { closeSync, existsSync, openSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
-import { parseArgs } from 'node:util';
+import { parseScriptArgs, UsageError, usageError } from './args.ts';
 import { generateNetwork, type NetworkPlan } from './network.ts';
 
-const RUN = resolve(process.env.EHR_RUN_DIR ?? '.run');
-const NET = join(RUN, 'network');
+// Set once by the command line (--run-dir, --base-port; defaults from EHR_RUN_DIR and
+// EHR_RUN_BASE_PORT) before anything runs.
+let RUN = resolve(process.env['EHR_RUN_DIR'] ?? '.run');
+let NET = join(RUN, 'network');
+let BASE_PORT = Number(process.env['EHR_RUN_BASE_PORT'] ?? 27000);
 const BIN = resolve(import.meta.dirname, '../packages/cli/src/bin.ts');
-const BASE_PORT = Number(process.env.EHR_RUN_BASE_PORT ?? 27000);
 
 export async function rpc(
   url: string,
@@ -145,7 +147,7 @@ async function up(nodes: number, fresh: boolean): Promise<void> {
     if (leaders === 1 && rows.every((r) => r.role !== 'down')) {
       printTable(rows);
       console.log(
-        `\nadmin key (development): ${plan.adminKey}\ntry: npx --yes pnpm@12.4.2 run demo`,
+        `\nadmin key (development): ${plan.adminKey}\ntry: npx --yes pnpm@12.4.2 run demo${NET === resolve('.run/network') ? '' : ` -- --network ${NET}`}`,
       );
       return;
     }
@@ -178,34 +180,92 @@ async function down(quiet = false): Promise<void> {
   if (!quiet) console.log(`stopped ${pids.length} node(s)`);
 }
 
+const USAGE = `
+usage: node scripts/cluster.ts <command> [flags]   (or: pnpm run up|down|cluster -- ...)
+  up [--nodes 5] [--fresh] [--base-port 27000]   generate the network if absent (or with --fresh),
+                                                  start its nodes and wait for a leader
+  status                                         role, term, height and gateway of every node
+  logs [nodeN]                                   the last lines of each log (or one)
+  down                                           stop the nodes (SIGTERM, SIGKILL after 10 s)
+flags for every command:
+  --run-dir <dir>   where the network, pids and logs live (default .run)
+  --help            this text`;
+
 if (import.meta.url === `file://${process.argv[1]}`) {
-  const [cmd, ...rest] = process.argv.slice(2);
-  const { values, positionals } = parseArgs({
-    args: rest,
-    allowPositionals: true,
-    options: {
-      nodes: { type: 'string', default: '5' },
-      fresh: { type: 'boolean', default: false },
-    },
-  });
+  let parsed: ReturnType<typeof parseCommandLine>;
   try {
-    if (cmd === 'up') await up(Number(values.nodes), values.fresh!);
-    else if (cmd === 'down') await down();
+    parsed = parseCommandLine(process.argv.slice(2));
+  } catch (err) {
+    if (!(err instanceof UsageError)) throw err;
+    usageError(USAGE, err.message);
+  }
+  if (parsed.help) {
+    console.log(USAGE.trim());
+    process.exit(0);
+  }
+  const { cmd, values, positionals } = parsed;
+  try {
+    if (cmd === 'up') {
+      const nodes = values.nodes === undefined ? undefined : Number(values.nodes);
+      if (existsSync(join(NET, 'network.json')) && !values.fresh) {
+        // An existing network is started as it is: say so rather than ignore what was asked.
+        const plan = loadPlan();
+        const have = plan.nodes.length;
+        const port = Number(new URL(plan.nodes[0]!.gatewayUrl).port) - 1001;
+        if ((nodes !== undefined && nodes !== have) || (values['base-port'] && port !== BASE_PORT))
+          throw new Error(
+            `${NET} holds a ${have}-node network on base port ${port}; add --fresh to replace it`,
+          );
+      }
+      await up(nodes ?? 5, values.fresh === true);
+    } else if (cmd === 'down') await down();
     else if (cmd === 'status') printTable(await statusRows(loadPlan()));
     else if (cmd === 'logs') {
       for (const n of loadPlan().nodes) {
-        if (positionals[0] && n.name !== positionals[0]) continue;
+        if (positionals[1] && n.name !== positionals[1]) continue;
         console.log(`==> ${logFile(n.name)}`);
         console.log(readFileSync(logFile(n.name), 'utf8').split('\n').slice(-20).join('\n'));
       }
-    } else {
-      console.error(
-        'usage: node scripts/cluster.ts up [--nodes N] [--fresh] | status | logs [nodeN] | down',
-      );
-      process.exitCode = 2;
     }
   } catch (err) {
     console.error(`error: ${(err as Error).message}`);
     process.exitCode = 1;
   }
+}
+
+/** The command and its flags; also sets where state lives and the base port. */
+function parseCommandLine(args: string[]) {
+  const { values, positionals, help } = parseScriptArgs(
+    {
+      nodes: { type: 'string' },
+      fresh: { type: 'boolean' },
+      'base-port': { type: 'string' },
+      'run-dir': { type: 'string' },
+    },
+    { args, positionals: 2 },
+  );
+  const cmd = positionals[0];
+  if (help) return { cmd, values, positionals, help };
+  if (!cmd || !['up', 'down', 'status', 'logs'].includes(cmd))
+    throw new UsageError(cmd ? `unknown command '${cmd}'` : 'a command is needed');
+  if (positionals.length > (cmd === 'logs' ? 2 : 1))
+    throw new UsageError(`unexpected argument '${positionals.at(-1)}'`);
+  if (cmd !== 'up') {
+    for (const f of ['nodes', 'fresh', 'base-port'] as const)
+      if (values[f] !== undefined) throw new UsageError(`--${f} is a flag of up, not of ${cmd}`);
+  }
+  const int = (flag: string, v: string | undefined, min: number, max: number) => {
+    if (v === undefined) return undefined;
+    const n = Number(v);
+    if (!/^\d+$/.test(v) || n < min || n > max)
+      throw new UsageError(`--${flag}: expected an integer from ${min} to ${max}, got "${v}"`);
+    return n;
+  };
+  int('nodes', values.nodes, 1, 99);
+  BASE_PORT = int('base-port', values['base-port'], 1024, 62_000) ?? BASE_PORT;
+  if (values['run-dir']) {
+    RUN = resolve(values['run-dir']);
+    NET = join(RUN, 'network');
+  }
+  return { cmd, values, positionals, help };
 }

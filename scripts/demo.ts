@@ -8,15 +8,19 @@
 import { randomBytes } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
-import { parseArgs } from 'node:util';
 import { type Content, EhrClient, RpcError } from '@ehr/api';
 import { generateSecretKey, loadKeyFile, publicKeyOf, toHex } from '@ehr/core';
+import { scriptArgs } from './args.ts';
 import type { NetworkPlan } from './network.ts';
 
-const { values } = parseArgs({
-  options: { network: { type: 'string', default: '.run/network' } },
-});
-const netDir = resolve(values.network!);
+const { values } = scriptArgs(
+  `
+usage: node scripts/demo.ts [--network .run/network]   (or: pnpm run demo -- --network DIR)
+  --network DIR   the network to play against (its network.json; default .run/network, from run up)
+  --help          this text`,
+  { network: { type: 'string' } },
+);
+const netDir = resolve(values.network ?? '.run/network');
 let plan: NetworkPlan;
 try {
   plan = JSON.parse(readFileSync(join(netDir, 'network.json'), 'utf8')) as NetworkPlan;

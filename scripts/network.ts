@@ -12,8 +12,8 @@
  */
 import { existsSync, mkdirSync, rmSync, writeFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
-import { parseArgs } from 'node:util';
 import { generateKeyPair, saveKeyFile, toHex } from '@ehr/core';
+import { intFlag, scriptArgs } from './args.ts';
 import { genesisToJson, validateGenesis } from '@ehr/ledger';
 import { peerIdOf } from '@ehr/p2p';
 
@@ -143,17 +143,26 @@ export function generateNetwork(opts: {
 }
 
 if (import.meta.url === `file://${process.argv[1]}`) {
-  const { values } = parseArgs({
-    options: {
-      nodes: { type: 'string', default: '5' },
-      observers: { type: 'string', default: '0' },
-      dir: { type: 'string', default: '.run/network' },
-      'chain-id': { type: 'string', default: 'ehr-local' },
-      'base-port': { type: 'string', default: '27000' },
-      force: { type: 'boolean', default: false },
-      docker: { type: 'boolean', default: false },
-      hosts: { type: 'string' },
-    },
+  const USAGE = `
+usage: node scripts/network.ts [flags]   (or: pnpm run network -- [flags])
+  --nodes 5             validators
+  --observers 0         non-voting nodes
+  --dir .run/network    where to write it (refused if it exists, unless --force)
+  --chain-id ehr-local  the chain id
+  --base-port 27000     p2p ports from base+1, gateways from base+1001, metrics from base+2001
+  --hosts IP,...        one address per node ("IP" or "P2P_IP:API_IP"; default 127.0.0.1)
+  --docker              paths and hosts for docker-compose.yml
+  --force               replace an existing directory
+  --help                this text`;
+  const { values } = scriptArgs(USAGE, {
+    nodes: { type: 'string' },
+    observers: { type: 'string' },
+    dir: { type: 'string' },
+    'chain-id': { type: 'string' },
+    'base-port': { type: 'string' },
+    force: { type: 'boolean' },
+    docker: { type: 'boolean' },
+    hosts: { type: 'string' },
   });
   // "IP" (p2p and api on one address) or "P2P_IP:API_IP", comma-separated, one per node.
   const hosts = values.hosts?.split(',').map((h) => {
@@ -161,13 +170,13 @@ if (import.meta.url === `file://${process.argv[1]}`) {
     return { p2p: p2p!, api: api ?? p2p! };
   });
   const plan = generateNetwork({
-    dir: values.dir!,
-    nodes: Number(values.nodes),
-    observers: Number(values.observers),
-    chainId: values['chain-id']!,
-    basePort: Number(values['base-port']),
-    force: values.force!,
-    docker: values.docker!,
+    dir: values.dir ?? '.run/network',
+    nodes: intFlag(USAGE, 'nodes', values.nodes, 5, { min: 1, max: 99 }),
+    observers: intFlag(USAGE, 'observers', values.observers, 0, { max: 99 }),
+    chainId: values['chain-id'] ?? 'ehr-local',
+    basePort: intFlag(USAGE, 'base-port', values['base-port'], 27000, { min: 1, max: 62_000 }),
+    force: values.force === true,
+    docker: values.docker === true,
     ...(hosts ? { hosts } : {}),
   });
   console.log(`network "${plan.chainId}" with ${plan.nodes.length} nodes in ${plan.dir}`);

@@ -3,6 +3,7 @@
  * in `data` where it applies, and a message that says what was wrong; afterwards the node still
  * serves and its chain and state are exactly as before.
  */
+import { request } from 'node:http';
 import { RpcClient, signRead } from '@ehr/api';
 import {
   encodeTx,
@@ -74,11 +75,18 @@ afterAll(async () => {
   await cluster?.stop();
 });
 
-async function post(body: string, method = 'POST') {
+async function post(
+  body: string,
+  method = 'POST',
+  contentType: string | null = 'application/json',
+) {
   const res = await fetch(url, {
     method,
-    headers: { 'content-type': 'application/json' },
-    ...(method === 'POST' ? { body } : {}),
+    headers: contentType === null ? {} : { 'content-type': contentType },
+    // fetch labels a string body text/plain; bytes go out with no content type at all.
+    ...(method === 'POST'
+      ? { body: contentType === null ? new TextEncoder().encode(body) : body }
+      : {}),
   });
   const text = await res.text();
   return { status: res.status, json: text ? JSON.parse(text) : null };
@@ -168,7 +176,74 @@ const cases: Case[] = [
     () => post('', 'GET'),
     { code: -32600, message: /use HTTP POST/, http: 405 },
   ],
+  [
+    'text/plain body (what a page on another origin may post without asking)',
+    () => post('{"jsonrpc":"2.0","id":1,"method":"status"}', 'POST', 'text/plain'),
+    {
+      code: -32600,
+      data: 'UNSUPPORTED_MEDIA_TYPE',
+      message: /Content-Type: application\/json \(got "text\/plain"\)/,
+      http: 415,
+    },
+  ],
+  [
+    'no content type',
+    () => post('{"jsonrpc":"2.0","id":1,"method":"status"}', 'POST', null),
+    { code: -32600, data: 'UNSUPPORTED_MEDIA_TYPE', message: /\(got none\)/, http: 415 },
+  ],
+  [
+    'form content type',
+    () =>
+      post(
+        '{"jsonrpc":"2.0","id":1,"method":"status"}',
+        'POST',
+        'application/x-www-form-urlencoded',
+      ),
+    { code: -32600, data: 'UNSUPPORTED_MEDIA_TYPE', message: /application\/json/, http: 415 },
+  ],
+  [
+    'a 10,000-level array as a hash',
+    () =>
+      post(
+        `{"jsonrpc":"2.0","id":1,"method":"chain_getTx","params":{"hash":${'['.repeat(10_000)}${']'.repeat(10_000)}}}`,
+      ),
+    { code: P, message: /^Invalid params: params.hash: nested more than 32 levels deep$/ },
+  ],
+  [
+    'tx_submit payloads nested 10,000 deep',
+    () =>
+      post(
+        `{"jsonrpc":"2.0","id":1,"method":"tx_submit","params":{"tx":"00","payloads":${'['.repeat(10_000)}${']'.repeat(10_000)}}}`,
+      ),
+    { code: P, message: /params.payloads: nested more than 32 levels deep/ },
+  ],
+  [
+    'a limit nested 1,000,000 deep',
+    () =>
+      post(
+        `{"jsonrpc":"2.0","id":1,"method":"hospital_list","params":{"limit":${'{"a":'.repeat(1_000_000)}1${'}'.repeat(1_000_000)}}}`,
+      ),
+    { code: P, message: /params.limit.a.a.a: nested more than 32 levels deep/ },
+  ],
+  [
+    'a nested limit just under the depth limit',
+    () => call('hospital_list', { limit: [[[[1]]]] }),
+    { code: P, message: /params.limit: expected an integer from 1 to 1000, got \[\[\[\[1\]\]\]\]/ },
+  ],
   ['by-position params', () => call('chain_getBlock', [1]), { code: P, message: /named params/ }],
+  [
+    'block by height and hash at once',
+    async () => {
+      const two = await rpc.call<{ hash: string }>('chain_getBlock', { height: 2 });
+      return call('chain_getBlock', { height: 1, hash: two.hash });
+    },
+    { code: P, message: /^Invalid params: params: give height or hash, not both$/ },
+  ],
+  [
+    'block with neither height nor hash',
+    () => call('chain_getBlock', {}),
+    { code: P, message: /params: give height \(an integer from 1\) or hash/ },
+  ],
   [
     'height as a string',
     () => call('chain_getBlock', { height: '1' }),
@@ -401,7 +476,7 @@ const cases: Case[] = [
 
 describe('bad input against a real daemon', () => {
   it(`answers ${cases.length} bad requests with the right code and message, state unchanged`, async () => {
-    expect(cases.length).toBeGreaterThanOrEqual(40);
+    expect(cases.length).toBeGreaterThanOrEqual(50);
     const before = await rpc.status();
     for (const [name, run, want] of cases) {
       const res = await run();
@@ -484,6 +559,39 @@ describe('bad input against a real daemon', () => {
 });
 
 describe('WebSocket', () => {
+  it('refuses an upgrade from a page on another origin (no CORS guards WebSockets)', async () => {
+    const upgrade = (origin?: string) =>
+      new Promise<number>((res, rej) => {
+        const u = new URL(url);
+        const req = request({
+          host: u.hostname,
+          port: u.port,
+          headers: {
+            connection: 'Upgrade',
+            upgrade: 'websocket',
+            'sec-websocket-version': '13',
+            'sec-websocket-key': Buffer.from('0123456789abcdef').toString('base64'),
+            ...(origin ? { origin } : {}),
+          },
+        });
+        req.on('upgrade', (r, socket) => {
+          socket.destroy();
+          res(r.statusCode ?? 0);
+        });
+        req.on('response', (r) => {
+          r.resume();
+          res(r.statusCode ?? 0);
+        });
+        req.on('error', rej);
+        req.end();
+      });
+    expect(await upgrade('http://evil.example')).toBe(403);
+    expect(await upgrade(`http://localhost:${new URL(url).port}`)).toBe(403);
+    expect(await upgrade('null')).toBe(403);
+    expect(await upgrade()).toBe(101);
+    expect(await upgrade(new URL(url).origin)).toBe(101);
+  });
+
   it('streams new blocks and one transaction status; answers bad frames', async () => {
     const ws = new WebSocket(url.replace(/^http/, 'ws'));
     await new Promise((r, j) => {
@@ -507,6 +615,15 @@ describe('WebSocket', () => {
 
     ws.send('{not json');
     await until('parse error', async () => msgs.some((m) => m.error?.code === -32700), 5000);
+    // A frame nested 100,000 deep is answered like over HTTP, and the connection stays up.
+    ws.send(
+      `{"jsonrpc":"2.0","id":9,"method":"subscribe","params":{"topic":${'['.repeat(100_000)}${']'.repeat(100_000)}}}`,
+    );
+    const deep = (await reply(9)) as { error?: { code: number; message?: string } };
+    expect(deep.error).toMatchObject({
+      code: -32602,
+      message: 'Invalid params: params.topic: nested more than 32 levels deep',
+    });
     send(1, 'subscribe', { topic: 'tx' });
     expect((await reply(1)).error?.code).toBe(-32001);
     send(2, 'subscribe', { topic: 'blocks', extra: 1 });

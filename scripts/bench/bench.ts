@@ -4,7 +4,8 @@
  * real EHR transactions and waits for commitment), failover time over several leader kills,
  * catch-up rate of a node that was down, RSS per node. Writes BENCHMARKS.md and .bench/bench.json.
  *
- *   node scripts/bench/bench.ts            (BENCH_SECONDS=8, BENCH_KILLS=3, BENCH_CATCHUP_TXS=3000)
+ *   node scripts/bench/bench.ts [--seconds 8] [--kills 3] [--catchup-txs 3000] [--only ours|etcd]
+ *   (or BENCH_SECONDS, BENCH_KILLS, BENCH_CATCHUP_TXS, BENCH_CATCHUP_MAX_SECONDS, BENCH_POOL, BENCH_ONLY)
  */
 import { type ChildProcess, execFileSync, spawn } from 'node:child_process';
 import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
@@ -13,12 +14,41 @@ import { join } from 'node:path';
 import { RpcClient } from '@ehr/api';
 import { TestCluster, until } from '../../test/harness/cluster.ts';
 import { patientSignup, runLoad } from '../../test/harness/load.ts';
+import { intFlag, scriptArgs, usageError } from '../args.ts';
 
-const SECONDS = Number(process.env.BENCH_SECONDS ?? 8);
-const KILLS = Number(process.env.BENCH_KILLS ?? 3);
-const CATCHUP = Number(process.env.BENCH_CATCHUP_TXS ?? 3000);
-const CATCHUP_MAX_SECONDS = Number(process.env.BENCH_CATCHUP_MAX_SECONDS ?? 60);
-const POOL = Number(process.env.BENCH_POOL ?? 4000);
+const USAGE = `
+usage: node scripts/bench/bench.ts [flags]   (or: pnpm run bench -- [flags])
+  --seconds N              seconds per load phase (default 8; or BENCH_SECONDS)
+  --kills N                leader kills for the failover time (default 3; or BENCH_KILLS)
+  --catchup-txs N          transactions a stopped node catches up on (default 3000; or BENCH_CATCHUP_TXS)
+  --catchup-max-seconds N  bound on the catch-up phase (default 60; or BENCH_CATCHUP_MAX_SECONDS)
+  --pool N                 pre-signed transactions (default 4000; or BENCH_POOL)
+  --only ours|etcd         run one side only (or BENCH_ONLY)
+  --help                   this text`;
+const { values } = scriptArgs(USAGE, {
+  seconds: { type: 'string' },
+  kills: { type: 'string' },
+  'catchup-txs': { type: 'string' },
+  'catchup-max-seconds': { type: 'string' },
+  pool: { type: 'string' },
+  only: { type: 'string' },
+});
+const SECONDS = intFlag(USAGE, 'seconds', values.seconds, 8, { env: 'BENCH_SECONDS', min: 1 });
+const KILLS = intFlag(USAGE, 'kills', values.kills, 3, { env: 'BENCH_KILLS' });
+const CATCHUP = intFlag(USAGE, 'catchup-txs', values['catchup-txs'], 3000, {
+  env: 'BENCH_CATCHUP_TXS',
+});
+const CATCHUP_MAX_SECONDS = intFlag(
+  USAGE,
+  'catchup-max-seconds',
+  values['catchup-max-seconds'],
+  60,
+  { env: 'BENCH_CATCHUP_MAX_SECONDS', min: 1 },
+);
+const POOL = intFlag(USAGE, 'pool', values.pool, 4000, { env: 'BENCH_POOL', min: 1 });
+const ONLY = values.only ?? process.env.BENCH_ONLY;
+if (ONLY !== undefined && ONLY !== 'ours' && ONLY !== 'etcd')
+  usageError(USAGE, `--only: expected ours or etcd, got "${ONLY}"`);
 const log = (s: string) => process.stderr.write(`${s}\n`);
 const q = (xs: number[], p: number) => {
   const s = [...xs].sort((a, b) => a - b);
@@ -261,9 +291,8 @@ async function benchEtcd() {
   }
 }
 
-const ours = process.env.BENCH_ONLY === 'etcd' ? null : await benchOurs();
-const etcd =
-  process.env.BENCH_ONLY === 'ours' ? { skipped: 'not run (BENCH_ONLY=ours)' } : await benchEtcd();
+const ours = ONLY === 'etcd' ? null : await benchOurs();
+const etcd = ONLY === 'ours' ? { skipped: 'not run (--only ours)' } : await benchEtcd();
 if (!ours) {
   console.log(JSON.stringify(etcd, null, 2));
   process.exit(0);
@@ -308,8 +337,8 @@ ${rows.join('\n')}
 | catch-up of a node down for ${ours.catchup.txs} transactions | ${ours.catchup.txPerSec} tx/s (${ours.catchup.blocks} blocks in ${ours.catchup.seconds} s) | |
 
 Reproduce: \`npx --yes pnpm@12.4.2 install && npx --yes pnpm@12.4.2 run bench\` (needs \`etcd\` from
-Debian's etcd-server for the etcd columns; BENCH_SECONDS, BENCH_KILLS, BENCH_CATCHUP_TXS adjust
-the run). Raw numbers: \`.bench/bench.json\`.
+Debian's etcd-server for the etcd columns; \`run bench -- --help\` lists the flags that adjust
+the run, e.g. \`--seconds\`, \`--kills\`, \`--catchup-txs\`). Raw numbers: \`.bench/bench.json\`.
 `;
 // The analysis below the tables is written by people: keep it across runs.
 let notes = '';

@@ -3,16 +3,23 @@
  * prints tx/s, transactions per block, latency and CPU seconds per node (the number to watch when
  * optimizing: it does not depend on how busy the machine is). Writes .bench/quick.json.
  *
- *   node scripts/bench/quick.ts            (CLIENTS=64, TXS=2000)
+ *   node scripts/bench/quick.ts [--clients 64] [--txs 2000]   (or CLIENTS=, TXS=)
  */
 import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import type { ChildProcess } from 'node:child_process';
 import { RpcClient } from '@ehr/api';
 import { TestCluster, until } from '../../test/harness/cluster.ts';
 import { patientSignup } from '../../test/harness/load.ts';
+import { intFlag, scriptArgs } from '../args.ts';
 
-const CLIENTS = Number(process.env.CLIENTS ?? 64);
-const TXS = Number(process.env.TXS ?? 2000);
+const USAGE = `
+usage: node scripts/bench/quick.ts [flags]   (or: pnpm run bench:quick -- [flags])
+  --clients N   concurrent clients (default 64; or CLIENTS)
+  --txs N       transactions to commit (default 2000; or TXS)
+  --help        this text`;
+const { values } = scriptArgs(USAGE, { clients: { type: 'string' }, txs: { type: 'string' } });
+const CLIENTS = intFlag(USAGE, 'clients', values.clients, 64, { env: 'CLIENTS', min: 1 });
+const TXS = intFlag(USAGE, 'txs', values.txs, 2000, { env: 'TXS', min: 1 });
 const cpuSeconds = (pid: number) => {
   const f = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1]!.split(' ');
   return (Number(f[11]) + Number(f[12])) / 100;

@@ -155,7 +155,7 @@ export interface ChaosReport {
   logTails?: Record<string, string>;
 }
 
-const NODES = ['node1', 'node2', 'node3', 'node4', 'node5'];
+export const NODES = ['node1', 'node2', 'node3', 'node4', 'node5'];
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 /** "n1 L3/120" = node1 leader in term 3 at height 120; "-" = no answer within a second. */

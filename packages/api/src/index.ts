@@ -12,3 +12,5 @@ export * from './patient-ops.ts';
 export * from './sealing.ts';
 export * from './session.ts';
 export * from './methods-doc.ts';
+export * from './nesting.ts';
+export * from './results.ts';

@@ -5,6 +5,7 @@ import type { Schema } from './schema.ts';
 const typeOf = (sc: Schema): string => {
   if (sc.type === 'string' && sc.enum) return sc.enum.map((e) => `"${e}"`).join(' \\| ');
   if (sc.type === 'array') return `${typeOf(sc.items)}[]`;
+  if (sc.type === undefined) return sc.anyOf.map(typeOf).join(' \\| ');
   return sc.type;
 };
 

@@ -4,6 +4,7 @@
  * (`rpc.discover`); clients and the CLI are written against it.
  */
 import { PURPOSE_CODES, PURPOSES } from '@ehr/core';
+import { resultSchema } from './results.ts';
 import { type Schema, s } from './schema.ts';
 
 export interface MethodSpec {
@@ -335,7 +336,11 @@ export function openRpcDocument(version: string): Record<string, unknown> {
           schema,
         }),
       ),
-      result: { name: m.result.name, description: m.result.description, schema: {} },
+      result: {
+        name: m.result.name,
+        description: m.result.description,
+        schema: resultSchema(m.name),
+      },
       ...(m.signed || m.audited || m.wsOnly
         ? {
             'x-ehr': {

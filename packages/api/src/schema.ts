@@ -2,6 +2,7 @@
  * A small JSON Schema subset for JSON-RPC params. The gateway validates params with it and
  * `rpc.discover` publishes the same objects in its OpenRPC document, so the two cannot drift.
  */
+import { preview } from './nesting.ts';
 
 export type Schema =
   | {
@@ -13,15 +14,20 @@ export type Schema =
       enum?: string[];
     }
   | { type: 'integer'; description?: string; minimum?: number; maximum?: number }
+  | { type: 'number'; description?: string; minimum?: number; maximum?: number }
   | { type: 'boolean'; description?: string }
+  | { type: 'null'; description?: string }
   | { type: 'array'; description?: string; items: Schema; maxItems?: number }
   | {
       type: 'object';
       description?: string;
       properties: Record<string, Schema>;
       required?: string[];
-      additionalProperties?: false;
-    };
+      /** false: no other keys; a schema: every other key's value fits it; absent: anything. */
+      additionalProperties?: false | Schema;
+    }
+  /** One of several shapes (results only: a value that may be null, a status of several kinds). */
+  | { type?: undefined; anyOf: Schema[]; description?: string };
 
 const HEX = (n: number) => `^[0-9a-f]{${n * 2}}$`;
 
@@ -70,6 +76,8 @@ export const s = {
 
 const describe = (sc: Schema): string => {
   switch (sc.type) {
+    case undefined:
+      return sc.anyOf.map(describe).join(' or ');
     case 'string':
       if (sc.enum) return `one of ${sc.enum.map((e) => JSON.stringify(e)).join(', ')}`;
       if (sc.pattern === HEX(32)) return '64 lowercase hex characters';
@@ -79,8 +87,12 @@ const describe = (sc: Schema): string => {
       return `a string${sc.minLength ? ` of ${sc.minLength}` : ''}${sc.maxLength ? `..${sc.maxLength}` : ''} characters`;
     case 'integer':
       return `an integer from ${sc.minimum ?? '-inf'} to ${sc.maximum ?? 'inf'}`;
+    case 'number':
+      return `a number from ${sc.minimum ?? '-inf'} to ${sc.maximum ?? 'inf'}`;
     case 'boolean':
       return 'true or false';
+    case 'null':
+      return 'null';
     case 'array':
       return `a list of at most ${sc.maxItems ?? 'any number of'} items`;
     case 'object':
@@ -88,15 +100,34 @@ const describe = (sc: Schema): string => {
   }
 };
 
-const shown = (v: unknown): string => {
-  const t = JSON.stringify(v);
-  return t === undefined ? String(v) : t.length > 40 ? `${t.slice(0, 37)}...` : t;
-};
+// A bounded preview: the value may be nested arbitrarily deep (JSON.stringify would throw).
+const shown = (v: unknown): string => preview(v, 40);
 
-/** Returns null when `value` fits, otherwise "path: expected ..., got ..." for the first misfit. */
+/**
+ * Returns null when `value` fits, otherwise "path: expected ..., got ..." for the first misfit.
+ * It descends only where the schema does, so the schema (ours), never the value, bounds the
+ * recursion depth.
+ */
 export function check(sc: Schema, value: unknown, path: string): string | null {
   const fail = (expected = describe(sc)) => `${path}: expected ${expected}, got ${shown(value)}`;
   switch (sc.type) {
+    case undefined: {
+      // The misfit of the closest alternative: the one whose complaint reaches deepest.
+      let best: string | null = null;
+      for (const alt of sc.anyOf) {
+        const e = check(alt, value, path);
+        if (e === null) return null;
+        if (best === null || e.split(':')[0]!.length > best.split(':')[0]!.length) best = e;
+      }
+      return best !== null && best.split(':')[0] !== path ? best : fail();
+    }
+    case 'number':
+      if (typeof value !== 'number' || !Number.isFinite(value)) return fail();
+      if (sc.minimum !== undefined && value < sc.minimum) return fail();
+      if (sc.maximum !== undefined && value > sc.maximum) return fail();
+      return null;
+    case 'null':
+      return value === null ? null : fail();
     case 'string': {
       if (typeof value !== 'string') return fail();
       if (sc.enum && !sc.enum.includes(value)) return fail();
@@ -128,7 +159,8 @@ export function check(sc: Schema, value: unknown, path: string): string | null {
         if (o[k] === undefined) return `${path}.${k}: required (${describe(sc.properties[k]!)})`;
       }
       for (const [k, v] of Object.entries(o)) {
-        const field = sc.properties[k];
+        // Own keys only: "constructor" or "__proto__" must not find Object.prototype's.
+        const field = Object.hasOwn(sc.properties, k) ? sc.properties[k] : sc.additionalProperties;
         if (!field) {
           if (sc.additionalProperties === false)
             return `${path}.${k}: unknown field; expected one of ${Object.keys(sc.properties).join(', ') || '(none)'}`;

@@ -67,6 +67,24 @@ export class Ctx {
     return v || undefined;
   }
 
+  /**
+   * How a new key file is protected (secure by default): encrypted with the passphrase named by
+   * --passphrase-env or in EHR_KEY_PASSPHRASE, or, with --dev, unencrypted and marked as a
+   * development key. Neither is a usage error that says how.
+   */
+  newKeyProtection(dev: boolean | undefined): { passphrase: string } | { dev: true } {
+    if (dev) {
+      if (this.opts.passphraseEnv)
+        throw usage('--dev writes an unencrypted development key: drop --dev or --passphrase-env');
+      return { dev: true };
+    }
+    const passphrase = this.passphrase();
+    if (passphrase) return { passphrase };
+    throw usage(
+      `refusing to write an unencrypted key: put a passphrase in ${DEFAULT_PASSPHRASE_ENV} (or name another variable with --passphrase-env), or pass --dev for a development key (unencrypted, marked so)`,
+    );
+  }
+
   loadKey(file: string, passphraseEnv?: string) {
     try {
       return loadKeyFile(file, this.passphrase(passphraseEnv));

@@ -69,7 +69,9 @@ export function buildProgram(io: Io = defaultIo): { program: Command; ctx: Ctx }
 export async function runCli(argv: string[], io: Io = defaultIo): Promise<number> {
   const { program, ctx } = buildProgram(io);
   try {
-    await program.parseAsync(argv, { from: 'user' });
+    // `pnpm run ehr -- --rpc ...` hands the `--` on (pnpm 12); in front of everything it can
+    // only be that, so it is dropped (a `--` later still ends the options, as usual).
+    await program.parseAsync(argv[0] === '--' ? argv.slice(1) : argv, { from: 'user' });
     return ctx.exitCode ?? EXIT.OK;
   } catch (err) {
     const e = err as { code?: string };

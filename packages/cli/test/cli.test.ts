@@ -2,7 +2,7 @@
  * The `ehr` binary without a network: help on every command, argument errors and their exit
  * codes, an unreachable node, and the key file round trip (new, show, export, import).
  */
-import { mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { Command } from 'commander';
@@ -182,25 +182,82 @@ describe('keys', () => {
     ).toBe(made.publicKey);
     const c = join(dir, 'c.key.json');
     expect(
-      (await ehrJson<{ publicKey: string }>(['keys', 'import', c, '--secret-file', secretFile]))
-        .publicKey,
+      (
+        await ehrJson<{ publicKey: string }>([
+          'keys',
+          'import',
+          c,
+          '--secret-file',
+          secretFile,
+          '--dev',
+        ])
+      ).publicKey,
     ).toBe(made.publicKey);
     const d = join(dir, 'd.key.json');
     expect(
       (
         await ehrJson<{ publicKey: string }>(['keys', 'import', d, '--secret-env', 'SECRET'], {
-          env: { SECRET: secret },
+          env: { SECRET: secret, EHR_KEY_PASSPHRASE: 'from the default variable' },
         })
       ).publicKey,
     ).toBe(made.publicKey);
 
     // Never overwrites a key file; rejects a secret that is not 64 hex.
-    const again = await ehr(['keys', 'new', a]);
+    const again = await ehr(['keys', 'new', a, '--dev']);
     expect(again.code).toBe(EXIT.FAILURE);
     expect(again.stderr).toMatch(/already exists; refusing to overwrite/);
-    const junk = await ehr(['keys', 'import', join(dir, 'e.key.json')], { input: 'xyz' });
+    const junk = await ehr(['keys', 'import', join(dir, 'e.key.json'), '--dev'], {
+      input: 'xyz',
+    });
     expect(junk.code).toBe(EXIT.USAGE);
     expect(junk.stderr).toMatch(/64 hex characters/);
+  });
+
+  it('secure by default: no passphrase and no --dev is refused, and nothing is written', async () => {
+    for (const args of [
+      ['keys', 'new', join(dir, 'bare.key.json')],
+      ['keys', 'import', join(dir, 'bare.key.json')],
+      ['node', 'init', '--dir', join(dir, 'bare-node')],
+    ]) {
+      const r = await ehr(args, { input: `${'ab'.repeat(32)}\n` });
+      expect(r.code, args.join(' ')).toBe(EXIT.USAGE);
+      expect(r.stderr, args.join(' ')).toMatch(
+        /refusing to write an unencrypted key: put a passphrase in EHR_KEY_PASSPHRASE \(or name another variable with --passphrase-env\), or pass --dev/,
+      );
+    }
+    expect(existsSync(join(dir, 'bare.key.json'))).toBe(false);
+    expect(existsSync(join(dir, 'bare-node'))).toBe(false);
+    // EHR_KEY_PASSPHRASE alone encrypts; --dev alone writes a marked development key.
+    const enc = join(dir, 'enc.key.json');
+    const made = await ehrJson<{ encrypted: boolean }>(['keys', 'new', enc], {
+      env: { EHR_KEY_PASSPHRASE: 'correct horse' },
+    });
+    expect(made.encrypted).toBe(true);
+    expect(JSON.parse(readFileSync(enc, 'utf8')).secret.type).toBe('scrypt');
+    const dev = join(dir, 'marked.key.json');
+    expect((await ehrJson<{ dev: boolean }>(['keys', 'new', dev, '--dev'])).dev).toBe(true);
+    expect(JSON.parse(readFileSync(dev, 'utf8'))).toMatchObject({
+      dev: true,
+      secret: { type: 'plain' },
+    });
+    const both = await ehr(
+      ['keys', 'new', join(dir, 'x.key.json'), '--dev', '--passphrase-env', 'P'],
+      {
+        env: { P: 'x' },
+      },
+    );
+    expect(both.code).toBe(EXIT.USAGE);
+    // node init with the default variable writes a config that names it (the daemon unlocks so).
+    const node = join(dir, 'enc-node');
+    await ehrJson(['node', 'init', '--dir', node, '--no-metrics'], {
+      env: { EHR_KEY_PASSPHRASE: 'node pass' },
+    });
+    expect(readFileSync(join(node, 'node.yaml'), 'utf8')).toMatch(
+      /^keyPassphraseEnv: EHR_KEY_PASSPHRASE$/m,
+    );
+    expect(JSON.parse(readFileSync(join(node, 'node.key.json'), 'utf8')).secret.type).toBe(
+      'scrypt',
+    );
   });
 
   it('public keys are accepted as hex or as key files where a key is expected', async () => {

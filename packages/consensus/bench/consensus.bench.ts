@@ -7,6 +7,13 @@ import { mkdirSync, writeFileSync } from 'node:fs';
 import { decodeMessage, encodeMessage } from '../src/codec.ts';
 import { RaftNode } from '../src/raft.ts';
 import { GENESIS_HASH, makeBlock, mulberry32, testVerifier } from '../test/sim.ts';
+import { intFlag, scriptArgs } from '../../../scripts/args.ts';
+
+const USAGE = `
+usage: node packages/consensus/bench/consensus.bench.ts [--seconds 3]   (or: pnpm run bench:consensus -- --seconds 3)
+  --seconds N   seconds of the pipelined commit phase (default 3; or BENCH_SECONDS)
+  --help        this text`;
+const { values } = scriptArgs(USAGE, { seconds: { type: 'string' } });
 
 const IDS = ['n1', 'n2', 'n3', 'n4', 'n5'];
 
@@ -70,7 +77,7 @@ while (!c.leader()) {
   for (const n of c.nodes.values()) n.tick();
   c.pump();
 }
-const seconds = Number(process.env.BENCH_SECONDS ?? 3);
+const seconds = intFlag(USAGE, 'seconds', values.seconds, 3, { env: 'BENCH_SECONDS', min: 1 });
 let n = 0;
 const t0 = performance.now();
 while (performance.now() - t0 < seconds * 1000) {

@@ -2,10 +2,17 @@
  * sim:consensus - runs many more seeded fault schedules than CI does and reports how many
  * schedules and steps ran with zero invariant violations. SCHEDULES (default 5000), FROM (1).
  */
+import { intFlag, scriptArgs } from '../../../scripts/args.ts';
 import { runSchedule } from '../test/schedule.ts';
 
-const count = Number(process.env.SCHEDULES ?? 5000);
-const from = Number(process.env.FROM ?? 1);
+const USAGE = `
+usage: node packages/consensus/bench/sim.ts [flags]   (or: pnpm run sim:consensus -- [flags])
+  --schedules N   how many seeded schedules (default 5000; or SCHEDULES)
+  --from N        the first seed (default 1; or FROM)
+  --help          this text`;
+const { values } = scriptArgs(USAGE, { schedules: { type: 'string' }, from: { type: 'string' } });
+const count = intFlag(USAGE, 'schedules', values.schedules, 5000, { env: 'SCHEDULES', min: 1 });
+const from = intFlag(USAGE, 'from', values.from, 1, { env: 'FROM' });
 let steps = 0;
 const t0 = performance.now();
 for (let seed = from; seed < from + count; seed++) {

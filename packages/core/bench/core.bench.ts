@@ -19,6 +19,15 @@ import {
   verifyNative,
   verifyNoble,
 } from '../src/index.ts';
+import { scriptArgs } from '../../../scripts/args.ts';
+
+scriptArgs(
+  `
+usage: node packages/core/bench/core.bench.ts   (or: pnpm run bench:core)
+  takes no flags; prints a table and writes .bench/core.json
+  --help   this text`,
+  {},
+);
 
 function measure(name: string, fn: () => void, minMs = 700): { name: string; opsPerSec: number } {
   for (let i = 0; i < 20; i++) fn();

@@ -88,6 +88,14 @@ export function keyFileJson(
       ciphertext: toHex(ct),
     };
   } else {
+    // Secure by default: a secret in the clear is only for development keys, marked so.
+    if (!opts.dev) {
+      throw new EhrError(
+        'KEYFILE_UNPROTECTED',
+        'a key file without a passphrase must be a development key (dev: true); give a passphrase to encrypt it',
+        {},
+      );
+    }
     secret = { type: 'plain', key: toHex(pair.secretKey) };
   }
   const json: KeyFileJson = {
@@ -113,8 +121,9 @@ export function saveKeyFile(
     overwrite?: boolean;
   } = {},
 ): void {
+  const text = keyFileJson(pair, opts);
   try {
-    writeFileSync(path, keyFileJson(pair, opts), {
+    writeFileSync(path, text, {
       mode: 0o600,
       flag: opts.overwrite ? 'w' : 'wx',
     });

@@ -1,5 +1,13 @@
 import { describe, expect, it } from 'vitest';
-import { decode, encode, fromHex, toHex } from '../src/index.ts';
+import {
+  decode,
+  EncodingError,
+  encode,
+  fromHex,
+  MAX_DEPTH,
+  toHex,
+  type Value,
+} from '../src/index.ts';
 
 describe('canonical encoding', () => {
   it('round-trips a map with sorted keys', () => {
@@ -9,5 +17,41 @@ describe('canonical encoding', () => {
   });
   it('rejects a non-minimal head', () => {
     expect(() => decode(fromHex('1805'))).toThrow(/non-minimal/);
+  });
+});
+
+describe('nesting depth (no input sets the recursion depth)', () => {
+  // `n` arrays around a null: the null sits n levels down.
+  const nested = (n: number) => {
+    let v: Value = null;
+    for (let i = 0; i < n; i++) v = [v];
+    return v;
+  };
+  const nestedBytes = (n: number, open: number[]) =>
+    new Uint8Array([...Array.from({ length: n }, () => open).flat(), 0xf6]);
+
+  it('encodes and decodes exactly MAX_DEPTH levels, and refuses one more both ways', () => {
+    const ok = nested(MAX_DEPTH);
+    expect(decode(encode(ok))).toEqual(ok);
+    expect(() => encode(nested(MAX_DEPTH + 1))).toThrow(EncodingError);
+    expect(() => encode(nested(MAX_DEPTH + 1))).toThrow(/nesting deeper than 32/);
+    expect(() => decode(nestedBytes(MAX_DEPTH + 1, [0x81]))).toThrow(/nesting deeper than 32/);
+    expect(decode(nestedBytes(MAX_DEPTH, [0x81]))).toEqual(ok);
+  });
+
+  it('answers a coded error, not a stack overflow, for 100,000 levels of arrays or maps', () => {
+    expect(() => encode(nested(100_000))).toThrow(EncodingError);
+    let m: Value = null;
+    for (let i = 0; i < 100_000; i++) m = { a: m };
+    expect(() => encode(m)).toThrow(EncodingError);
+    expect(() => decode(nestedBytes(100_000, [0x81]))).toThrow(EncodingError);
+    // {"a": {"a": ...}}: a1 (map of 1) 61 61 (key "a")
+    expect(() => decode(nestedBytes(100_000, [0xa1, 0x61, 0x61]))).toThrow(EncodingError);
+  });
+
+  it('refuses a value that contains itself', () => {
+    const loop: Value[] = [];
+    loop.push(loop);
+    expect(() => encode(loop)).toThrow(/nesting deeper than 32/);
   });
 });

@@ -1,4 +1,4 @@
-import { mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
@@ -39,7 +39,11 @@ describe('key files', () => {
     saveKeyFile(enc, pair, { passphrase: 'right', scrypt: fast });
     expect(code(() => loadKeyFile(enc, 'wrong'))).toBe('KEYFILE_BAD_PASSPHRASE');
     expect(code(() => loadKeyFile(enc))).toBe('KEYFILE_NEEDS_PASSPHRASE');
-    expect(code(() => saveKeyFile(enc, pair))).toBe('KEYFILE_EXISTS');
+    expect(code(() => saveKeyFile(enc, pair, { dev: true }))).toBe('KEYFILE_EXISTS');
+    // Secure by default: in the clear only as a marked development key.
+    const bare = join(dir, 'bare.json');
+    expect(code(() => saveKeyFile(bare, pair))).toBe('KEYFILE_UNPROTECTED');
+    expect(existsSync(bare)).toBe(false);
     const bad = join(dir, 'bad.json');
     writeFileSync(bad, '{"format":"ehr-ledger-key","version":1,"publicKey":"zz"}');
     expect(() => loadKeyFile(bad)).toThrow(

@@ -4,7 +4,15 @@
  * error codes follow the specification; handlers throw EhrError for application errors, which
  * become -32000..-32099 with `data: { code, ...details }`.
  */
-import { appCode, check, METHOD_BY_NAME, paramsSchema, RpcCode } from '@ehr/api';
+import {
+  appCode,
+  check,
+  MAX_JSON_DEPTH,
+  METHOD_BY_NAME,
+  paramsSchema,
+  RpcCode,
+  tooDeep,
+} from '@ehr/api';
 import { isEhrError } from '@ehr/core';
 
 export class InvalidParams extends Error {}
@@ -50,6 +58,8 @@ export class Dispatcher {
   async receive(text: string, ctx: CallContext = {}): Promise<string | null> {
     let parsed: unknown;
     try {
+      // JSON.parse builds nested values without recursion (V8 parses iteratively), so a deep
+      // body costs memory bounded by its size, not stack; nothing below recurses into it either.
       parsed = JSON.parse(text);
     } catch {
       return JSON.stringify(
@@ -124,6 +134,10 @@ export class Dispatcher {
       // Params are checked against the published schema before any handler runs.
       const spec = METHOD_BY_NAME.get(r['method']);
       const params = r['params'] ?? {};
+      // Checked without recursion before anything else walks params (the schema check, the
+      // preview in its message, the read signature, handlers).
+      const deep = tooDeep(params, MAX_JSON_DEPTH, 'params');
+      if (deep) throw new InvalidParams(`${deep}: nested more than ${MAX_JSON_DEPTH} levels deep`);
       if (spec) {
         if (Array.isArray(params) && (params.length > 0 || Object.keys(spec.params).length > 0))
           throw new InvalidParams('params: this method takes named params (an object)');

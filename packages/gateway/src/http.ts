@@ -20,6 +20,17 @@ export interface HttpOptions {
 
 const LOOPBACK = new Set(['127.0.0.1', '::1', 'localhost']);
 
+/**
+ * Only `application/json` (any parameters, e.g. charset) is a JSON-RPC body. A browser page on
+ * another origin may POST text/plain, form data or no type at all without asking first; a JSON
+ * type makes it ask (a CORS preflight, which this server never grants), so requiring it keeps
+ * such pages from posting to a node on the visitor's loopback.
+ */
+export function isJsonContentType(header: string | undefined): boolean {
+  if (header === undefined) return false;
+  return header.split(';', 1)[0]!.trim().toLowerCase() === 'application/json';
+}
+
 export async function serveHttp(
   dispatcher: Dispatcher,
   opts: HttpOptions,
@@ -55,6 +66,23 @@ export async function serveHttp(
           },
         }),
       );
+      return;
+    }
+    if (!isJsonContentType(req.headers['content-type'])) {
+      const got = req.headers['content-type'];
+      reply(
+        415,
+        JSON.stringify({
+          jsonrpc: '2.0',
+          id: null,
+          error: {
+            code: RpcCode.INVALID_REQUEST,
+            message: `Invalid Request: send the body with Content-Type: application/json (got ${got === undefined ? 'none' : JSON.stringify(got.slice(0, 100))})`,
+            data: { code: 'UNSUPPORTED_MEDIA_TYPE', expected: 'application/json' },
+          },
+        }),
+      );
+      req.resume();
       return;
     }
     const now = Date.now();

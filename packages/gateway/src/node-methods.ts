@@ -69,6 +69,9 @@ export function registerNodeMethods(d: Dispatcher, node: NodeService): void {
 
   d.register('chain_getBlock', async (params) => {
     const p = params as P;
+    // The schema makes both optional; exactly one of them is needed.
+    if (p['hash'] !== undefined && p['height'] !== undefined)
+      throw new InvalidParams('params: give height or hash, not both');
     let height: number;
     if (p['hash'] !== undefined) {
       const h = await node.heightOf(fromHex(p['hash'] as string));
@@ -77,9 +80,8 @@ export function registerNodeMethods(d: Dispatcher, node: NodeService): void {
     } else if (p['height'] !== undefined) {
       height = p['height'] as number;
     } else {
-      // The schema makes both optional; one of them is needed.
       throw new InvalidParams(
-        `params.height: expected an integer in 1..${Number.MAX_SAFE_INTEGER}`,
+        `params: give height (an integer from 1) or hash (64 lowercase hex characters)`,
       );
     }
     const bytes = await node.blockBytes(height);

@@ -5,7 +5,7 @@
  * `{ jsonrpc, method: "subscription", params: { subscription, result } }`.
  */
 import { randomBytes } from 'node:crypto';
-import type { Server } from 'node:http';
+import type { IncomingMessage, Server } from 'node:http';
 import { RpcCode } from '@ehr/api';
 import { EhrError } from '@ehr/core';
 import { WebSocketServer, type WebSocket } from 'ws';
@@ -32,6 +32,17 @@ export interface EventSource {
   txStatus(hash: string): Promise<{ status: string } | undefined>;
 }
 
+/** No Origin (not a browser), or the gateway's own (a page it served itself). */
+export function sameOrigin(origin: string | undefined, host: string | undefined): boolean {
+  if (origin === undefined || origin === '') return true;
+  try {
+    const u = new URL(origin);
+    return (u.protocol === 'http:' || u.protocol === 'https:') && u.host === host;
+  } catch {
+    return false;
+  }
+}
+
 export interface WsOptions {
   maxMessageBytes: number;
   /** Messages per second per connection (token bucket, burst = 2x). */
@@ -45,7 +56,18 @@ export function attachWebSocket(
   events: EventSource,
   opts: WsOptions,
 ): { close(): Promise<void> } {
-  const wss = new WebSocketServer({ server, maxPayload: opts.maxMessageBytes });
+  const wss = new WebSocketServer({
+    server,
+    maxPayload: opts.maxMessageBytes,
+    // Browsers open WebSockets to any origin without asking (no CORS preflight), so a page on
+    // another site could talk to a node on the visitor's loopback. A browser always says where
+    // the page came from: refuse any origin but the gateway's own. Programs send no Origin.
+    verifyClient: (info: { origin?: string; req: IncomingMessage }, done) => {
+      const ok = sameOrigin(info.origin, info.req.headers.host);
+      if (ok) done(true);
+      else done(false, 403, 'WebSocket from another origin refused');
+    },
+  });
   const maxSubs = opts.maxSubscriptions ?? 64;
   wss.on('connection', (socket: WebSocket) => {
     const subs = new Map<string, () => void>();

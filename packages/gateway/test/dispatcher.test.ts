@@ -1,4 +1,4 @@
-import { check, METHODS, paramsSchema } from '@ehr/api';
+import { check, METHODS, paramsSchema, tooDeep } from '@ehr/api';
 import { describe, expect, it } from 'vitest';
 import { Dispatcher } from '../src/dispatcher.ts';
 
@@ -38,6 +38,54 @@ describe('dispatcher', () => {
   });
 });
 
+describe('deeply nested input', () => {
+  const d = new Dispatcher();
+  for (const m of ['chain_getTx', 'tx_submit', 'hospital_list', 'record_get'])
+    d.register(m, async () => 'handled');
+  // Text built by hand: JSON.stringify itself overflows the stack on values this deep.
+  const deep = (n: number) => `${'['.repeat(n)}${']'.repeat(n)}`;
+  const rx = async (method: string, params: string) =>
+    JSON.parse(
+      (await d.receive(`{"jsonrpc":"2.0","id":7,"method":"${method}","params":${params}}`)) ??
+        'null',
+    );
+
+  it.each([
+    ['chain_getTx', `{"hash":${deep(10_000)}}`, 'params.hash'],
+    ['tx_submit', `{"tx":"00","payloads":${deep(10_000)}}`, 'params.payloads'],
+    ['tx_submit', `{"tx":${deep(10_000)}}`, 'params.tx'],
+    ['hospital_list', `{"limit":${deep(10_000)}}`, 'params.limit'],
+    ['hospital_list', deep(1_000_000), 'params'],
+    ['record_get', `{"id":"00","auth":{"reader":${deep(50_000)}}}`, 'params.auth.reader'],
+  ])('%s with %#: -32602 naming the field', async (method, params, field) => {
+    const r = await rx(method, params);
+    expect(r.id).toBe(7);
+    expect(r.error.code).toBe(-32602);
+    expect(r.error.message).toBe(`Invalid params: ${field}: nested more than 32 levels deep`);
+  });
+
+  it('still checks shallow params against the schema and names the field', async () => {
+    const r = await rx('chain_getTx', `{"hash":${deep(5)}}`);
+    expect(r.error.message).toBe(
+      'Invalid params: params.hash: expected 64 lowercase hex characters, got [[[[[]]]]]',
+    );
+  });
+
+  it('the schema check and its message survive any depth (no JSON.stringify recursion)', () => {
+    let v: unknown = 'x';
+    for (let i = 0; i < 100_000; i++) v = [v];
+    const s = paramsSchema(METHODS.find((m) => m.name === 'chain_getTx')!);
+    expect(check(s, { hash: v }, 'params')).toBe(
+      'params.hash: expected 64 lowercase hex characters, got [[[[[...]]]]]',
+    );
+    expect(tooDeep({ a: v }, 32, 'p')).toBe('p.a');
+    expect(tooDeep({ a: { b: { c: { d: { e: { f: {} } } } } } }, 3, 'p')).toBe('p.a.b.c.d');
+    expect(tooDeep({ a: [[1]] }, 3, 'p')).toBeNull();
+    expect(tooDeep({ a: [[[1]]] }, 3, 'p')).toBeNull();
+    expect(tooDeep({ a: [[[[]]]] }, 3, 'p')).toBe('p.a');
+  });
+});
+
 describe('schema check', () => {
   it('names the field and the reason', () => {
     const tx = paramsSchema(METHODS.find((m) => m.name === 'tx_submit')!);
@@ -47,6 +95,11 @@ describe('schema check', () => {
     );
     expect(check(tx, { tx: 'ab', extra: 1 }, 'params')).toMatch(/params.extra: unknown field/);
     expect(check(tx, { tx: 'ab', mode: 'async' }, 'params')).toBeNull();
+    // Keys that name what every object inherits are unknown fields like any other.
+    for (const k of ['constructor', 'toString', '__proto__', 'hasOwnProperty'])
+      expect(check(tx, JSON.parse(`{"tx":"ab","${k}":1}`), 'params')).toMatch(
+        new RegExp(`^params.${k}: unknown field`),
+      );
   });
 
   it('every method in the catalogue has a well-formed params schema', () => {

@@ -180,9 +180,11 @@ export async function startNode(
     allowed = memberSet();
     await host.refreshMembership();
   };
-  daemon.on('block', () => {
-    metrics.peers.set(host.peers().length);
-  });
+  // The peer gauge follows connections as they open and close, not only when blocks arrive.
+  const countPeers = () => metrics.peers.set(host.peers().length);
+  const offPeers = host.onPeersChanged(countPeers);
+  countPeers();
+  closers.push(async () => offPeers());
   daemon.on('announced', (height: number) => {
     if (height - store.head().height > config.sync.threshold) catchUp.nudge();
   });

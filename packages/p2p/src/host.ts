@@ -277,6 +277,20 @@ export class P2PHost {
     ps.subscribe(t);
   }
 
+  /**
+   * Calls `fn` when a peer connects and when its last connection closes (libp2p updates its
+   * connection list before it says so, so peers() already agrees). Returns the unsubscribe.
+   */
+  onPeersChanged(fn: () => void): () => void {
+    const changed = () => fn();
+    this.node.addEventListener('peer:connect', changed);
+    this.node.addEventListener('peer:disconnect', changed);
+    return () => {
+      this.node.removeEventListener('peer:connect', changed);
+      this.node.removeEventListener('peer:disconnect', changed);
+    };
+  }
+
   peers(): { nodeId: string; addresses: string[] }[] {
     const out = new Map<string, string[]>();
     for (const c of this.node.getConnections()) {

@@ -21,6 +21,13 @@ import {
 } from '@ehr/core';
 import { applyBlock, BlockBuilder, makeGenesis } from '@ehr/ledger';
 import { Store } from '../src/store.ts';
+import { intFlag, scriptArgs } from '../../../scripts/args.ts';
+
+const USAGE = `
+usage: node packages/store/bench/ledger.bench.ts [--patients 500]   (or: pnpm run bench:ledger -- --patients 500)
+  --patients N   patients in the mix (default 500; or BENCH_PATIENTS)
+  --help         this text`;
+const { values } = scriptArgs(USAGE, { patients: { type: 'string' } });
 
 const CHAIN = 'bench-ledger';
 const key = (s: string) => sha256(utf8(s));
@@ -156,7 +163,10 @@ async function run(blockSize: number, patients: number) {
   };
 }
 
-const patients = Number(process.env.BENCH_PATIENTS ?? 500);
+const patients = intFlag(USAGE, 'patients', values.patients, 500, {
+  env: 'BENCH_PATIENTS',
+  min: 1,
+});
 const results = [];
 for (const size of [1, 10, 100, 500]) {
   const r = await run(size, patients);

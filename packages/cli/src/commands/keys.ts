@@ -8,11 +8,6 @@ import { fields } from '../output.ts';
 
 const example = (lines: string) => `\nExample:\n${lines}\n`;
 
-/** The passphrase to encrypt a new file with: only when --passphrase-env is given. */
-function newFilePassphrase(ctx: Ctx): string | undefined {
-  return ctx.opts.passphraseEnv ? ctx.passphrase(ctx.opts.passphraseEnv) : undefined;
-}
-
 function readSecret(o: { secretEnv?: string; secretFile?: string }): Uint8Array {
   let text: string;
   if (o.secretEnv) {
@@ -45,31 +40,28 @@ export function registerKeys(program: Command, ctx: Ctx): void {
   keys
     .command('new')
     .description(
-      'generate an Ed25519 key into a new file (mode 0600); encrypted with --passphrase-env',
+      'generate an Ed25519 key into a new file (mode 0600), encrypted with the passphrase in EHR_KEY_PASSPHRASE (or --passphrase-env), or --dev',
     )
     .argument('<file>', 'where to write the key (never overwritten)')
-    .option('--dev', 'an unencrypted development key, marked so')
+    .option('--dev', 'an unencrypted development key, marked so (never for production)')
     .option('--label <text>', 'a label stored in the file')
     .addHelpText(
       'after',
       example(
-        '  EHR_PASS=... ehr keys new alice.key.json --passphrase-env EHR_PASS\n  ehr keys new dev.key.json --dev',
+        '  EHR_KEY_PASSPHRASE=... ehr keys new alice.key.json\n  ehr keys new dev.key.json --dev',
       ),
     )
     .action((file: string, o: { dev?: boolean; label?: string }) => {
+      const protection = ctx.newKeyProtection(o.dev);
       const pair = generateKeyPair();
-      const passphrase = newFilePassphrase(ctx);
-      saveKeyFile(file, pair, {
-        ...(passphrase ? { passphrase } : {}),
-        ...(o.dev ? { dev: true } : {}),
-        ...(o.label ? { label: o.label } : {}),
-      });
+      saveKeyFile(file, pair, { ...protection, ...(o.label ? { label: o.label } : {}) });
       const publicKey = toHex(pair.publicKey);
-      ctx.print({ file, publicKey, encrypted: passphrase !== undefined }, () =>
+      const encrypted = 'passphrase' in protection;
+      ctx.print({ file, publicKey, encrypted, dev: !encrypted }, () =>
         fields([
           ['wrote', file],
           ['public key', publicKey],
-          ['encrypted', passphrase ? 'yes' : 'no (keep this file private)'],
+          ['encrypted', encrypted ? 'yes' : 'no: a development key (never use in production)'],
         ]),
       );
     });
@@ -102,27 +94,31 @@ export function registerKeys(program: Command, ctx: Ctx): void {
     .option('--secret-file <path>', 'read the secret key from this file ("-" = stdin, the default)')
     .option('--secret-env <var>', 'read the secret key from this environment variable')
     .option('--label <text>', 'a label stored in the file')
+    .option('--dev', 'write an unencrypted development key, marked so (never for production)')
     .addHelpText(
       'after',
       example('  ehr keys import alice.key.json --passphrase-env EHR_PASS < alice.secret'),
     )
-    .action((file: string, o: { secretFile?: string; secretEnv?: string; label?: string }) => {
-      if (o.secretFile && o.secretEnv) throw usage('give --secret-file or --secret-env, not both');
-      const secretKey = readSecret(o);
-      const pair = { secretKey, publicKey: publicKeyOf(secretKey) };
-      const passphrase = newFilePassphrase(ctx);
-      saveKeyFile(file, pair, {
-        ...(passphrase ? { passphrase } : {}),
-        ...(o.label ? { label: o.label } : {}),
-      });
-      const publicKey = toHex(pair.publicKey);
-      ctx.print({ file, publicKey, encrypted: passphrase !== undefined }, () =>
-        fields([
-          ['wrote', file],
-          ['public key', publicKey],
-        ]),
-      );
-    });
+    .action(
+      (
+        file: string,
+        o: { secretFile?: string; secretEnv?: string; label?: string; dev?: boolean },
+      ) => {
+        if (o.secretFile && o.secretEnv)
+          throw usage('give --secret-file or --secret-env, not both');
+        const protection = ctx.newKeyProtection(o.dev);
+        const secretKey = readSecret(o);
+        const pair = { secretKey, publicKey: publicKeyOf(secretKey) };
+        saveKeyFile(file, pair, { ...protection, ...(o.label ? { label: o.label } : {}) });
+        const publicKey = toHex(pair.publicKey);
+        ctx.print({ file, publicKey, encrypted: 'passphrase' in protection }, () =>
+          fields([
+            ['wrote', file],
+            ['public key', publicKey],
+          ]),
+        );
+      },
+    );
 
   keys
     .command('export')

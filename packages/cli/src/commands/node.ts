@@ -3,7 +3,7 @@ import { existsSync, mkdirSync, writeFileSync } from 'node:fs';
 import { basename, join, resolve } from 'node:path';
 import { generateKeyPair, saveKeyFile, toHex } from '@ehr/core';
 import type { Command } from 'commander';
-import { type Ctx, intArg } from '../context.ts';
+import { type Ctx, DEFAULT_PASSPHRASE_ENV, intArg } from '../context.ts';
 import { usage } from '../errors.ts';
 import { fields, short, table } from '../output.ts';
 import { peerIdOfNode } from '../peer-id.ts';
@@ -93,16 +93,14 @@ export function registerNode(program: Command, ctx: Ctx): void {
       const metricsPort = o.metrics ? intArg(o.metricsPort, '--metrics-port', 1, 65535) : null;
       if (!/^\d{1,3}(\.\d{1,3}){3}$/.test(o.host))
         throw usage(`--host: expected an IPv4 address, got "${o.host}"`);
-      const passphraseEnv = ctx.opts.passphraseEnv;
-      const passphrase = passphraseEnv ? ctx.passphrase(passphraseEnv) : undefined;
+      const protection = ctx.newKeyProtection(o.dev);
+      // The daemon unlocks its key from the same variable the key was encrypted with.
+      const passphraseEnv =
+        'passphrase' in protection ? (ctx.opts.passphraseEnv ?? DEFAULT_PASSPHRASE_ENV) : undefined;
       mkdirSync(join(dir, 'data'), { recursive: true });
       const pair = generateKeyPair();
       const name = o.name ?? basename(dir);
-      saveKeyFile(join(dir, 'node.key.json'), pair, {
-        ...(passphrase ? { passphrase } : {}),
-        ...(o.dev ? { dev: true } : {}),
-        label: `${name} node key`,
-      });
+      saveKeyFile(join(dir, 'node.key.json'), pair, { ...protection, label: `${name} node key` });
       writeFileSync(
         configFile,
         nodeConfigYaml({
