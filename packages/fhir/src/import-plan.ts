@@ -539,13 +539,17 @@ export function planImport(input: string | unknown, limits: ImportLimits): Impor
     const names = [idOf(r, type, i), ...(typeof e['fullUrl'] === 'string' ? [e['fullUrl']] : [])];
     switch (type) {
       case 'DocumentReference':
-        return p.documentReference(i, r, names);
+        p.documentReference(i, r, names);
+        return;
       case 'Observation':
-        return p.observation(i, r, names);
+        p.observation(i, r, names);
+        return;
       case 'DiagnosticReport':
-        return p.diagnosticReport(i, r, names);
+        p.diagnosticReport(i, r, names);
+        return;
       case 'MedicationRequest':
-        return p.medicationRequest(i, r, names);
+        p.medicationRequest(i, r, names);
+        return;
       default:
         p.skipped.push({
           entry: i,

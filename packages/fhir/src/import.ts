@@ -150,7 +150,7 @@ export async function importBundle(
         resource: r.resource,
         reason: `duplicate of ${first.resource} (entry ${first.entry}) in this bundle`,
       });
-      r.names.forEach((n) => ids.set(n, `=${first.names[0] ?? ''}`));
+      for (const n of r.names) ids.set(n, `=${first.names[0] ?? ''}`);
     } else {
       seen.set(r.hash, r);
       todo.push(r);
