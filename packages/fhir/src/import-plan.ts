@@ -170,8 +170,23 @@ class Planner {
   readonly skipped: Skipped[] = [];
   readonly problems: Problem[] = [];
   readonly limits: ImportLimits;
+  /** Resources of the bundle by fullUrl and by Type/id, to follow references. */
+  readonly byName = new Map<string, Json>();
   constructor(limits: ImportLimits) {
     this.limits = limits;
+  }
+
+  /** A hospital id of this project a reference names: by identifier, or the Organization it points to. */
+  hospitalOf(ref: unknown): string | undefined {
+    if (!isObj(ref)) return undefined;
+    const direct = isObj(ref['identifier']) ? ref['identifier'] : undefined;
+    if (direct?.['system'] === SYSTEM.hospital && typeof direct['value'] === 'string')
+      return direct['value'];
+    const target =
+      typeof ref['reference'] === 'string' ? this.byName.get(ref['reference']) : undefined;
+    return target?.['resourceType'] === 'Organization'
+      ? identifierValue(target, SYSTEM.hospital)
+      : undefined;
   }
 
   problem(entry: number, resource: string, message: string): void {
@@ -299,14 +314,7 @@ class Planner {
         attachTo = x['target']['reference'];
       }
     }
-    const custodian = isObj(r['custodian']) ? r['custodian'] : undefined;
-    const hospital =
-      custodian &&
-      isObj(custodian['identifier']) &&
-      custodian['identifier']['system'] === SYSTEM.hospital &&
-      typeof custodian['identifier']['value'] === 'string'
-        ? custodian['identifier']['value']
-        : undefined;
+    const hospital = this.hospitalOf(r['custodian']);
     const context = isObj(r['context']) ? r['context'] : undefined;
     const specialization = specialtySlug(
       context && isObj(context['practiceSetting'])
@@ -507,6 +515,13 @@ export function planImport(input: string | unknown, limits: ImportLimits): Impor
   const entries = bundle['entry'] ?? [];
   if (!Array.isArray(entries)) throw invalid(`Bundle.entry is ${typeof entries}, expected a list`);
   const p = new Planner(limits);
+  entries.forEach((e) => {
+    if (!isObj(e) || !isObj(e['resource']) || typeof e['resource']['resourceType'] !== 'string')
+      return;
+    const r = e['resource'];
+    if (typeof e['fullUrl'] === 'string') p.byName.set(e['fullUrl'], r);
+    if (typeof r['id'] === 'string') p.byName.set(`${r['resourceType']}/${r['id']}`, r);
+  });
   entries.forEach((e, i) => {
     if (!isObj(e)) {
       p.problems.push({
