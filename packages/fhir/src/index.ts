@@ -7,3 +7,4 @@ export * from './import-plan.ts';
 export * from './refs.ts';
 export * from './specialty.ts';
 export * from './uris.ts';
+export type * as fhir from '@medplum/fhirtypes';
