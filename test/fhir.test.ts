@@ -14,6 +14,7 @@ import { generateKeyPair, loadKeyFile, saveKeyFile, toHex } from '@ehr/core';
 import type { fhir } from '@ehr/fhir';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ehr } from '../packages/cli/test/ehr.ts';
+import { foreign, pdf } from '../packages/fhir/test/examples.ts';
 import { fhirErrors } from '../packages/fhir/test/fhir-schema.ts';
 import { TestCluster, until } from './harness/cluster.ts';
 
@@ -91,6 +92,7 @@ beforeAll(async () => {
   person('heart');
   person('alice');
   person('bob');
+  person('carol');
   await admin.admin.addHospital({
     id: 'city-general',
     name: 'City General',
@@ -335,6 +337,75 @@ describe('FHIR R4 round trip through the ehr binary', { timeout: 240_000 }, () =
     expect(missing.code).toBe(2);
     expect(missing.stderr).toMatch(/cannot read .*no-such\.json/);
     expect(await count()).toBe(before);
+  });
+
+  it("another system's bundle: observations and reports go to the hospital given, files byte for byte, the rest listed as skipped", async () => {
+    const carol = new EhrClient(rpc, keys['carol']!);
+    await carol.patient.register({ name: 'Carol' });
+    writeFileSync(f('foreign.json'), JSON.stringify(foreign));
+    const half = await cli(
+      ['patient', 'import', '--fhir', f('foreign.json'), '--hospital', 'city-general'],
+      'carol',
+    );
+    expect(half.code).toBe(2);
+    expect(half.stderr).toMatch(/--hospital and --specialization together/);
+    const unknown = await cli(
+      [
+        'patient',
+        'import',
+        '--fhir',
+        f('foreign.json'),
+        '--hospital',
+        'nowhere',
+        '--specialization',
+        'cardiology',
+      ],
+      'carol',
+    );
+    expect(unknown.code).toBe(6);
+    expect(unknown.stderr).toMatch(/no active hospital "nowhere"/);
+    const r = await cli(
+      [
+        'patient',
+        'import',
+        '--fhir',
+        f('foreign.json'),
+        '--hospital',
+        'city-general',
+        '--specialization',
+        'cardiology',
+      ],
+      'carol',
+    );
+    expect(r.code, r.stderr).toBe(0);
+    // Progress on stderr, one line per record (not a terminal here), then the table on stdout.
+    expect(r.stderr.trim().split('\n')).toEqual(
+      Array.from({ length: 7 }, (_, i) => `submitted ${i + 1}/7`),
+    );
+    expect(r.stdout).toMatch(/^imported 7, skipped 4/);
+    expect(r.stdout).toMatch(
+      /ImagingStudy\/example\s+not understood: ImagingStudy resources are not imported/,
+    );
+    expect(r.stdout).toMatch(
+      /DocumentReference\/example\[0\]\s+content\[0\]\.attachment has no inline data/,
+    );
+    const reports = await carol.patient.reports();
+    expect(reports).toHaveLength(4);
+    expect(
+      reports.every((x) => x.hospital === 'city-general' && x.specialization === 'cardiology'),
+    ).toBe(true);
+    const withForm = reports.find((x) => x.documents.length === 1)!;
+    const opened = await carol.patient.readRecord(withForm.documents[0]!.id);
+    expect(
+      opened.content.type === 'file' && Buffer.from(opened.content.data).equals(Buffer.from(pdf)),
+    ).toBe(true);
+    const texts = await Promise.all(
+      reports.map(async (x) => (await carol.patient.readRecord(x.id)).content),
+    );
+    expect(texts).toContainEqual({
+      type: 'text',
+      text: 'Glucose [Moles/volume] in Blood: 6.3 mmol/l\ninterpretation: High\ndate: 2013-04-02T09:30:10+01:00',
+    });
   });
 
   it('ehr doctor export --fhir: one report with its prescription, valid R4', async () => {
