@@ -3,7 +3,7 @@
  * serving node records each read in the audit trail) and mapped here; no node ever sees FHIR or
  * plaintext.
  */
-import type { Content, EhrClient, HospitalInfo, RecordInfo } from '@ehr/api';
+import type { Content, EhrClient, HospitalInfo, PrescriptionInfo, RecordInfo } from '@ehr/api';
 import { EhrError } from '@ehr/core';
 import type { Bundle } from '@medplum/fhirtypes';
 import { BundleBuilder } from './export-map.ts';
@@ -131,7 +131,7 @@ export async function exportDoctorReport(
   }
   b.patient(opened.item.patient, null);
   const hospitals = new Set([me.hospital, ...(opened.item.hospital ? [opened.item.hospital] : [])]);
-  const rxs: { item: import('@ehr/api').PrescriptionInfo; content: Content }[] = [];
+  const rxs: { item: PrescriptionInfo; content: Content }[] = [];
   for (const id of prescriptions) {
     const p = await client.doctor.readPrescription(id, purpose);
     if (p.item.record !== report) {

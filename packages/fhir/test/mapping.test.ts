@@ -12,6 +12,7 @@ import type {
   PractitionerRole,
 } from '@medplum/fhirtypes';
 import { describe, expect, it } from 'vitest';
+import { contentHash } from '../src/attachment.ts';
 import { fromBase64, toBase64 } from '../src/base64.ts';
 import { BundleBuilder } from '../src/export-map.ts';
 import { snomedSpecialty } from '../src/specialty.ts';
@@ -205,6 +206,26 @@ describe('base64', () => {
     expect(fromBase64('QUJD\nREVG')).toEqual(new TextEncoder().encode('ABCDEF'));
     for (const bad of ['QUJ', 'QU=D', '****', 'QUJDé===', '=QUJ'])
       expect(fromBase64(bad), bad).toBeNull();
+  });
+});
+
+describe('contentHash (duplicate detection)', () => {
+  it('is the same for the same kind and bytes whatever the file name, and differs otherwise', () => {
+    const data = new TextEncoder().encode('ECG 2025-03-02');
+    const file = (name: string, mediaType = 'application/pdf') => ({
+      type: 'file' as const,
+      name,
+      mediaType,
+      data,
+    });
+    expect(contentHash(file('a.pdf'))).toBe(contentHash(file('b.pdf', 'image/png')));
+    expect(contentHash({ type: 'text', text: 'ECG 2025-03-02' })).not.toBe(
+      contentHash(file('a.pdf')),
+    );
+    expect(contentHash({ type: 'text', text: 'ECG 2025-03-02' })).not.toBe(
+      contentHash({ type: 'text', text: 'ECG 2025-03-02 ' }),
+    );
+    expect(contentHash({ type: 'text', text: 'x' })).toMatch(/^[0-9a-f]{64}$/);
   });
 });
 
