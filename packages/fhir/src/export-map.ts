@@ -50,6 +50,8 @@ function headline(text: string): string {
 
 export class BundleBuilder {
   readonly #entries = new Map<string, BundleEntry>();
+  /** Names to show in references to entries (hospital, doctor, patient). */
+  readonly #displays = new Map<string, string>();
 
   has(type: string, id: string): boolean {
     return this.#entries.has(fullUrlOf(type, id));
@@ -58,13 +60,20 @@ export class BundleBuilder {
   /** Adds a resource once (the first one added under a type and id wins). */
   add<T extends Resource & { id?: string }>(r: T): T {
     const fullUrl = fullUrlOf(r.resourceType, r.id!);
-    if (!this.#entries.has(fullUrl)) this.#entries.set(fullUrl, { fullUrl, resource: r });
+    if (!this.#entries.has(fullUrl)) {
+      this.#entries.set(fullUrl, { fullUrl, resource: r });
+      const named = r as { name?: string | { text?: string }[] };
+      const display = typeof named.name === 'string' ? named.name : named.name?.[0]?.text;
+      if (display) this.#displays.set(fullUrl, display);
+    }
     return r;
   }
 
   /** A reference into the bundle when the target is there, else by its on-chain identifier. */
   ref(type: ResourceType, id: string, system: string, display?: string): AnyRef {
-    return this.has(type, id) ? refTo(type, id, display) : refById(type, system, id, display);
+    return this.has(type, id)
+      ? refTo(type, id, display ?? this.#displays.get(fullUrlOf(type, id)))
+      : refById(type, system, id, display);
   }
 
   bundle(timestamp: number, exportId: string): Bundle {

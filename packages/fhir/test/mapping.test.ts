@@ -141,7 +141,8 @@ describe('export mapping', () => {
     expect(ecg.relatesTo?.[0]?.target.reference).toBe(
       bundle.entry?.find((e) => e.resource === report)?.fullUrl,
     );
-    expect(report.custodian?.display ?? report.custodian?.reference).toBeTruthy();
+    expect(report.custodian?.display).toBe('City General');
+    expect(report.subject?.display).toBe('Alice Doe');
     expect(report.date).toBe(new Date(s.T0).toISOString());
     expect(report.identifier).toContainEqual({ system: SYSTEM.tx, value: s.report.id });
     expect(report.identifier).toContainEqual({
