@@ -80,6 +80,8 @@ const USAGE = new Set([
   'KEY_REQUIRED',
   'HOSPITAL_KEY_REQUIRED',
   'KEYFILE_NEEDS_PASSPHRASE',
+  /** An import file that is not a FHIR Bundle the client can take (nothing was submitted). */
+  'FHIR_INVALID',
 ]);
 
 function unreachable(err: unknown): boolean {

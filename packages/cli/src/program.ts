@@ -8,6 +8,7 @@ import { Command, Option } from 'commander';
 import { registerAdmin } from './commands/admin.ts';
 import { registerChain } from './commands/chain.ts';
 import { registerDoctor } from './commands/doctor.ts';
+import { registerFhir } from './commands/fhir.ts';
 import { registerGenesis } from './commands/genesis.ts';
 import { registerKeys } from './commands/keys.ts';
 import { registerNode } from './commands/node.ts';
@@ -54,6 +55,7 @@ export function buildProgram(io: Io = defaultIo): { program: Command; ctx: Ctx }
   registerAdmin(program, ctx);
   registerPatient(program, ctx);
   registerDoctor(program, ctx);
+  registerFhir(program, ctx);
   // Every subcommand reports errors through runCli and shares the global output settings.
   const walk = (c: Command) => {
     for (const sub of c.commands) {

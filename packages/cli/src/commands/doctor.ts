@@ -21,19 +21,19 @@ function purposeArg(v: string): PurposeCode {
 
 const example = (lines: string) => `\nExample:\n${lines}\n`;
 
-interface HospitalKeyOptions {
+export interface HospitalKeyOptions {
   hospitalKey?: string;
   hospitalPassphraseEnv?: string;
 }
 
 /** Reading bodies needs the hospital's encryption key, which the hospital gives its doctors. */
-function withHospitalKey(cmd: Command): Command {
+export function withHospitalKey(cmd: Command): Command {
   return cmd
     .option('--hospital-key <file>', "your hospital's encryption key file (or EHR_HOSPITAL_KEY)")
     .option('--hospital-passphrase-env <var>', 'environment variable holding its passphrase');
 }
 
-function hospitalKeyOpts(o: HospitalKeyOptions) {
+export function hospitalKeyOpts(o: HospitalKeyOptions) {
   const hospitalKey = o.hospitalKey ?? process.env['EHR_HOSPITAL_KEY'];
   return {
     ...(hospitalKey ? { hospitalKey } : {}),

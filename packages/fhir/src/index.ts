@@ -1,0 +1,10 @@
+export * from './attachment.ts';
+export * from './base64.ts';
+export * from './export.ts';
+export * from './export-map.ts';
+export * from './import.ts';
+export * from './import-plan.ts';
+export * from './refs.ts';
+export * from './specialty.ts';
+export * from './uris.ts';
+export type * as fhir from '@medplum/fhirtypes';
