@@ -142,7 +142,7 @@ beforeAll(async () => {
     })
   ).hash;
   const heart = new EhrClient(rpc, keys['heart']!, { hospitalSecretKey: city });
-  await heart.doctor.readReport(ids['report'], 'diagnosis');
+  await heart.doctor.readReport(ids['report'], 'TREAT');
   ids['rx'] = (
     await heart.doctor.prescribe({ record: ids['report'], content: { type: 'text', text: RX } })
   ).hash;

@@ -13,7 +13,7 @@ import {
   type PrescriptionInfo,
   type RecordInfo,
 } from '@ehr/api';
-import { sha256, toHex, utf8 } from '@ehr/core';
+import { isPurposeCode, PURPOSE_SYSTEM, PURPOSES, sha256, toHex, utf8 } from '@ehr/core';
 import type {
   AuditEvent,
   Bundle,
@@ -318,7 +318,14 @@ export class BundleBuilder {
       period: { start: iso(e.readAt), end: iso(e.readAt) },
       recorded: iso(e.recordedAt),
       outcome: '0',
-      purposeOfEvent: [{ text: e.purpose }],
+      purposeOfEvent: [
+        isPurposeCode(e.purpose)
+          ? {
+              coding: [{ system: PURPOSE_SYSTEM, code: e.purpose, display: PURPOSES[e.purpose] }],
+              text: PURPOSES[e.purpose],
+            }
+          : { text: e.purpose },
+      ],
       agent: [
         {
           who: reader,

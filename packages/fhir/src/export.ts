@@ -4,7 +4,7 @@
  * plaintext.
  */
 import type { Content, EhrClient, HospitalInfo, PrescriptionInfo, RecordInfo } from '@ehr/api';
-import { EhrError } from '@ehr/core';
+import { EhrError, type PurposeCode } from '@ehr/core';
 import type { Bundle } from '@medplum/fhirtypes';
 import { BundleBuilder } from './export-map.ts';
 
@@ -63,7 +63,7 @@ export async function exportPatient(
     client.patient.documents(),
     client.patient.prescriptions(),
   ]);
-  const profile = await client.patient.profile('FHIR export').catch((err: unknown) => {
+  const profile = await client.patient.profile('PATRQT').catch((err: unknown) => {
     warnings.push(`profile: ${(err as Error).message}`);
     return null;
   });
@@ -90,7 +90,7 @@ export async function exportPatient(
   let done = 0;
   for (const r of records) {
     try {
-      const opened = await client.patient.readRecord(r.id, 'FHIR export');
+      const opened = await client.patient.readRecord(r.id, 'PATRQT');
       b.record(r, opened.content);
     } catch (err) {
       warnings.push(`${r.kind} ${r.id.slice(0, 16)}…: ${(err as Error).message}`);
@@ -116,10 +116,10 @@ export async function exportDoctorReport(
   client: EhrClient,
   report: string,
   prescriptions: string[] = [],
-  opts: { now?: number; purpose?: string } = {},
+  opts: { now?: number; purpose?: PurposeCode } = {},
 ): Promise<ExportResult> {
   const now = opts.now ?? Date.now();
-  const purpose = opts.purpose ?? 'FHIR export';
+  const purpose = opts.purpose ?? 'TREAT';
   const warnings: string[] = [];
   const b = new BundleBuilder();
   const me = await client.doctor.me();

@@ -56,7 +56,7 @@ async function held(
     client.patient.documents(),
   ]);
   for (const r of [...reports, ...documents]) {
-    const opened = await client.patient.readRecord(r.id, 'FHIR import: duplicate check');
+    const opened = await client.patient.readRecord(r.id, 'PATRQT');
     hashes.set(contentHash(opened.content), r.id);
   }
   return { hashes, reports: new Set(reports.map((r) => r.id)) };

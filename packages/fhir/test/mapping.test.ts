@@ -209,7 +209,10 @@ describe('export mapping', () => {
     const [a] = byType<AuditEvent>(bundle, 'AuditEvent');
     expect(a?.agent[0]?.who?.display).toBe(s.heart.name);
     expect(a?.agent[0]?.requestor).toBe(true);
-    expect(a?.purposeOfEvent?.[0]?.text).toBe('diagnosis');
+    expect(a?.purposeOfEvent?.[0]?.coding?.[0]).toMatchObject({
+      code: 'TREAT',
+      display: 'treatment',
+    });
     expect(a?.period?.start).toBe(new Date(s.audit.readAt).toISOString());
     expect(a?.source.observer.identifier).toEqual({ system: SYSTEM.node, value: s.audit.node });
     expect(a?.entity?.[0]?.what?.reference).toBe(

@@ -103,7 +103,7 @@ export const audit: AuditEventInfo = {
   reader: heartKey,
   target: report.id,
   patient: alice,
-  purpose: 'diagnosis',
+  purpose: 'TREAT',
   readAt: T0 + 1_800_000,
   recordedAt: T0 + 1_801_000,
   pos: '2:0',

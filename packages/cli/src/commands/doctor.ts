@@ -6,10 +6,10 @@ import type { Ctx } from '../context.ts';
 import { fields, short, table, when } from '../output.ts';
 import { txLine } from './tx-output.ts';
 
-const PURPOSE_HELP = `why you read it, recorded on chain as an HL7 PurposeOfUse code: ${PURPOSE_CODES.map((c) => `${c} (${PURPOSES[c]})`).join(', ')}`;
+export const PURPOSE_HELP = `why you read it, recorded on chain as an HL7 PurposeOfUse code: ${PURPOSE_CODES.map((c) => `${c} (${PURPOSES[c]})`).join(', ')}`;
 
 /** A purpose code from what was typed (the code or its words); anything else is refused. */
-function purposeArg(v: string): PurposeCode {
+export function purposeArg(v: string): PurposeCode {
   const code = parsePurpose(v);
   if (code === undefined || !isPurposeCode(code)) {
     throw new InvalidArgumentError(

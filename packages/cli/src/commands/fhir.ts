@@ -4,11 +4,18 @@
  */
 import { readFileSync, statSync, writeFileSync } from 'node:fs';
 import { exportDoctorReport, exportPatient, type ImportLimits, importBundle } from '@ehr/fhir';
+import type { PurposeCode } from '@ehr/core';
 import type { Command } from 'commander';
 import type { Ctx } from '../context.ts';
 import { usage } from '../errors.ts';
 import { table } from '../output.ts';
-import { type HospitalKeyOptions, hospitalKeyOpts, withHospitalKey } from './doctor.ts';
+import {
+  type HospitalKeyOptions,
+  hospitalKeyOpts,
+  PURPOSE_HELP,
+  purposeArg,
+  withHospitalKey,
+} from './doctor.ts';
 
 const example = (lines: string) => `\nExample:\n${lines}\n`;
 /** A bundle file larger than this is not read (the largest documents the chain takes, base64, many times over). */
@@ -151,7 +158,7 @@ export function registerFhir(program: Command, ctx: Ctx): void {
       .requiredOption('--report <id>', 'the report')
       .option('--prescription <id...>', 'prescriptions for it (the ids prescribe printed)')
       .requiredOption('--fhir <file>', 'write the Bundle (JSON) to this new file')
-      .option('--purpose <text>', 'why you read it (in the audit trail)', 'FHIR export')
+      .option('--purpose <code>', PURPOSE_HELP, purposeArg, 'TREAT')
       .option('--force', 'overwrite the file if it exists'),
   )
     .addHelpText(
@@ -166,7 +173,7 @@ export function registerFhir(program: Command, ctx: Ctx): void {
           report: string;
           prescription?: string[];
           fhir: string;
-          purpose: string;
+          purpose: PurposeCode;
           force?: boolean;
         },
       ) => {
