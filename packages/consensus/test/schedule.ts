@@ -18,7 +18,8 @@ export function runSchedule(
 ): { steps: number; commits: number; caughtUp: number; refused: number } {
   const sim = new Sim(seed, IDS, { compactEvery: seed % 3 === 0 ? 7 : 0 });
   // A member sending extreme terms and out-of-range terms/indexes until the network heals.
-  if (opts.rogue) sim.rogue = { id: IDS[seed % IDS.length]!, rate: 0.2, rng: mulberry32(seed * 31 + 5) };
+  if (opts.rogue)
+    sim.rogue = { id: IDS[seed % IDS.length]!, rate: 0.2, rng: mulberry32(seed * 31 + 5) };
   const r = sim.rng;
   const cr = mulberry32(seed * 7919 + 1);
   let caughtUp = 0;

@@ -228,7 +228,9 @@ export class Sim {
     const field = pick(POSITION_FIELDS);
     const value = pick(REFUSED_VALUES);
     if (rng() < 0.5 || m.entries.length === 0) return { ...m, [field]: value };
-    const entries = m.entries.map((e, i) => (i === 0 ? { ...e, [pick(['index', 'term'])]: value } : e));
+    const entries = m.entries.map((e, i) =>
+      i === 0 ? { ...e, [pick(['index', 'term'])]: value } : e,
+    );
     return { ...m, entries };
   }
 

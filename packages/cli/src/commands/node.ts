@@ -150,7 +150,11 @@ export function registerNode(program: Command, ctx: Ctx): void {
       ]);
       const config = loadConfig(o.config);
       const running = await startNode(config);
-      const gw = await startGateway(gatewayNode(running), config.gateway);
+      const gw = await startGateway(gatewayNode(running), {
+        ...config.gateway,
+        // One transaction with its largest bodies, hex encoded (see wireLimits).
+        maxBodyBytes: running.wire.requestBytes,
+      });
       running.logger.info(
         { gateway: gw.url, ws: gw.wsUrl, metrics: running.metricsUrl },
         'gateway listening',
