@@ -65,7 +65,7 @@ describe('a hostile member', () => {
     expect(sent.consensus).toBeGreaterThan(0);
 
     for (const n of rest) {
-      const st = (await cluster.status(n))!;
+      const st = await until(`${n} answers`, () => cluster.status(n), 30_000);
       expect(st.halted).toBeNull();
       // The fake height was never taken: only the current term's leader is believed.
       expect(st.networkHeight).toBeLessThan(1e6);
