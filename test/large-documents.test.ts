@@ -23,8 +23,17 @@ let cluster: TestCluster;
 beforeAll(async () => {
   cluster = await TestCluster.create({ validators: 5 });
   cluster.startAll();
+  // Start-up time depends on the machine's load (over a minute on a busy CI box); what the
+  // test bounds is the election once every node answers.
+  await until(
+    'every node answering',
+    async () =>
+      (await Promise.all(cluster.plan.nodes.map((n) => cluster.status(n.name)))).every(Boolean) ||
+      undefined,
+    180_000,
+  );
   await until('a leader', () => cluster.leader(), 60_000);
-}, 90_000);
+}, 270_000);
 afterAll(async () => {
   await cluster?.stop();
 });
