@@ -1,7 +1,8 @@
 /**
  * Randomized fault schedule against five local validator daemons under continuous load
- * (test/harness/chaos.ts): SIGKILL and restart nodes, and with root + network namespaces cut a
- * minority off and heal. Prints the action log and a summary table, writes .bench/chaos.json,
+ * (test/harness/chaos.ts): SIGKILL and restart nodes, with root + network namespaces cut a
+ * minority off and heal, bursts of documents near the genesis maximum, and a rogue host with a
+ * stopped member's key sending extreme terms and fake block announcements. Prints the action log and a summary table, writes .bench/chaos.json,
  * and exits 1 if any acknowledged transaction was lost or duplicated, or nodes forked or
  * diverged.
  *

@@ -27,8 +27,15 @@ describe('chaos', () => {
         expect(new Set([...down, ...cut]).size).toBeLessThanOrEqual(2);
       }
       expect(new Set(a.map((x) => x.kind))).toEqual(
-        new Set(['kill', 'restart', 'partition', 'heal']),
+        new Set(['kill', 'restart', 'partition', 'heal', 'documents', 'rogue']),
       );
+      // A rogue only ever uses the key of a node that is down at that moment.
+      const off = new Set<string>();
+      for (const x of a) {
+        if (x.kind === 'kill') off.add(x.node);
+        if (x.kind === 'restart') off.delete(x.node);
+        if (x.kind === 'rogue') expect(off.has(x.node)).toBe(true);
+      }
     }
     expect(chaosSchedule({ seed: 1, seconds: 120, nodes, partitions: true })).not.toEqual(
       chaosSchedule({ seed: 2, seconds: 120, nodes, partitions: true }),

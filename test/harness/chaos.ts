@@ -1,7 +1,9 @@
 /**
  * Randomized fault schedule against five real validator daemons under continuous load: a seeded
  * PRNG decides, ahead of time, when to SIGKILL a node, restart a stopped one, cut a minority off
- * the network (when network namespaces are available) and heal. The schedule is a pure function
+ * the network (when network namespaces are available) and heal, when patients upload a burst of
+ * documents near the genesis maximum (8 MiB), and when a stopped node's key is used by a rogue
+ * host sending extreme and out-of-range terms and fake block announcements. The schedule is a pure function
  * of (seed, seconds, nodes, partitions), so a failing seed replays the same actions.
  *
  * At the end everything is healed and restarted, the nodes must converge, and the report counts
@@ -10,7 +12,11 @@
  *
  * Used by scripts/chaos.ts (table + .bench/chaos.json) and test/chaos.test.ts.
  */
-import { RpcClient } from '@ehr/api';
+import { spawn } from 'node:child_process';
+import { resolve } from 'node:path';
+import { EhrClient, RpcClient } from '@ehr/api';
+import { generateSecretKey } from '@ehr/core';
+import { DEFAULT_LIMITS } from '@ehr/ledger';
 import { TestCluster, until } from './cluster.ts';
 import { type LoadResult, runLoad } from './load.ts';
 import { NetnsLab, netnsSupport, reapLeftovers } from './netns.ts';
@@ -19,7 +25,14 @@ export type ChaosAction =
   | { at: number; kind: 'kill'; node: string }
   | { at: number; kind: 'restart'; node: string }
   | { at: number; kind: 'partition'; minority: string[] }
-  | { at: number; kind: 'heal' };
+  | { at: number; kind: 'heal' }
+  /** Patients upload `count` documents near the genesis maximum at once through live nodes. */
+  | { at: number; kind: 'documents'; count: number }
+  /**
+   * While `node` is down, a host with its key sends consensus messages with extreme and
+   * out-of-range terms and fake block announcements (test/harness/rogue-member.ts).
+   */
+  | { at: number; kind: 'rogue'; node: string };
 
 /** mulberry32: small, fast and good enough to pick faults; the same seed gives the same stream. */
 export function prng(seed: number): () => number {
@@ -63,8 +76,14 @@ export function chaosSchedule(opts: {
     if (down.size > 0) choices.push('restart', 'restart', 'restart');
     if (opts.partitions && cut.length === 0) choices.push('partition', 'partition');
     if (cut.length > 0) choices.push('heal', 'heal');
+    choices.push('documents');
+    if (down.size > 0) choices.push('rogue');
     const kind = pick(choices);
-    if (kind === 'kill') {
+    if (kind === 'documents') {
+      actions.push({ at, kind, count: 2 + Math.floor(rand() * 3) });
+    } else if (kind === 'rogue') {
+      actions.push({ at, kind, node: pick([...down].sort()) });
+    } else if (kind === 'kill') {
       const node = pick(killable);
       down.add(node);
       actions.push({ at, kind, node });
@@ -101,7 +120,60 @@ export function describeAction(a: ChaosAction): string {
       return `cut off ${a.minority.join(',')}`;
     case 'heal':
       return 'heal';
+    case 'documents':
+      return `${a.count} documents`;
+    case 'rogue':
+      return `rogue ${a.node}`;
   }
+}
+
+const ROGUE = resolve(import.meta.dirname, 'rogue-member.ts');
+/** A document whose sealed body is just under the genesis maximum. */
+const DOCUMENT_BYTES = DEFAULT_LIMITS.maxDocumentBytes - 4096;
+
+/**
+ * `count` new patients each sign up and attach one large document at the same time, through
+ * live nodes in turn; what commits is acknowledged (so it must be in the final chain).
+ */
+async function documentBurst(
+  c: TestCluster,
+  count: number,
+  nodes: () => string[],
+  result: LoadResult,
+): Promise<void> {
+  await Promise.all(
+    Array.from({ length: count }, async (_, i) => {
+      const live = nodes();
+      if (live.length === 0) return;
+      const via = live[i % live.length]!;
+      const ehr = new EhrClient(c.node(via).gatewayUrl, generateSecretKey(), {
+        timeoutMs: 60_000,
+      });
+      try {
+        await ehr.patient.register({ name: `burst ${i}` });
+        const data = new Uint8Array(DOCUMENT_BYTES);
+        for (let k = 0; k < data.length; k += 4096) data[k] = (k >> 12) & 255;
+        const r = await ehr.patient.attachDocument({
+          content: { type: 'file', name: `scan-${i}.pdf`, mediaType: 'application/pdf', data },
+        });
+        if (r.status === 'committed') result.acknowledged.add(r.hash);
+      } catch {
+        // The node went down or was cut off meanwhile: not acknowledged, nothing to check.
+        result.failures++;
+      }
+    }),
+  );
+}
+
+/** Runs the rogue member with `node`'s key (in its namespace when there is one). */
+function runRogue(c: TestCluster, node: string, seconds: number): Promise<void> {
+  const argv = [process.execPath, ROGUE, c.node(node).config, String(seconds)];
+  const [cmd, args] = c.netns ? c.netns.command(node, argv) : [argv[0]!, argv.slice(1)];
+  return new Promise((done) => {
+    const child = spawn(cmd, args, { stdio: 'ignore' });
+    child.once('exit', () => done());
+    child.once('error', () => done());
+  });
 }
 
 export interface ChaosLogEntry {
@@ -252,6 +324,8 @@ export async function runChaos(opts: {
         result,
       }),
     ]);
+    const bursts: Promise<void>[] = [];
+    const rogues = new Map<string, Promise<void>>();
     const t0 = Date.now();
     const entries: ChaosLogEntry[] = [];
     const timeline: ChaosSample[] = [];
@@ -282,7 +356,21 @@ export async function runChaos(opts: {
       if (a.kind === 'kill') {
         down.add(a.node);
         await c.kill(a.node);
+      } else if (a.kind === 'documents') {
+        bursts.push(
+          documentBurst(
+            c,
+            a.count,
+            () => NODES.filter((n) => !down.has(n) && !cut.includes(n)),
+            result,
+          ),
+        );
+      } else if (a.kind === 'rogue') {
+        // Holds the node's key and address until it is done: a restart waits for it.
+        rogues.set(a.node, runRogue(c, a.node, 3));
       } else if (a.kind === 'restart') {
+        await rogues.get(a.node);
+        rogues.delete(a.node);
         c.start(a.node);
         down.delete(a.node);
       } else if (a.kind === 'partition') {
@@ -297,7 +385,7 @@ export async function runChaos(opts: {
     if (rest > 0) await sleep(rest);
     const chaosMs = Date.now() - t0;
     stop = true;
-    await Promise.all([load, monitor]);
+    await Promise.all([load, monitor, ...bursts, ...rogues.values()]);
 
     // Heal everything, restart everything, and let the network settle.
     lab?.heal();

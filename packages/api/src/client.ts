@@ -1,5 +1,5 @@
 /** A small typed JSON-RPC client over HTTP; signing happens here, on the caller's side. */
-import { encodeTx, type SignedTx, signTx, type TxBody, toHex } from '@ehr/core';
+import { encodeTx, type SignedTx, signTx, type TxBody, toBase64, toHex } from '@ehr/core';
 import { RpcError } from './errors.ts';
 
 export class RpcClient {
@@ -57,7 +57,9 @@ export class RpcClient {
       'tx_submit',
       {
         tx: toHex(tx),
-        payloads: (opts.payloads ?? []).map(toHex),
+        // Base64 (a gateway before 1.1 knows only hex `payloads`; a transaction without
+        // bodies still reaches it).
+        ...(opts.payloads?.length ? { bodies: opts.payloads.map(toBase64) } : {}),
         mode: opts.mode ?? 'commit',
         ...(opts.timeoutMs ? { timeoutMs: opts.timeoutMs } : {}),
       },

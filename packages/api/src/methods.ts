@@ -92,7 +92,16 @@ export const METHODS: MethodSpec[] = [
       'Submits a signed transaction with its sealed bodies. async: accepted into the mempool; sync: also checked against the rules; commit: waits until committed (or timeoutMs)',
     params: {
       tx: s.hex('the encoded signed transaction', 2 * 1024 * 1024),
-      payloads: s.list('sealed bodies the transaction references', s.hex('a sealed body'), 64),
+      bodies: s.list(
+        'sealed bodies the transaction references, base64 (preferred: a third the size of hex)',
+        s.base64('a sealed body'),
+        64,
+      ),
+      payloads: s.list(
+        'sealed bodies the transaction references, hex (older clients; bodies and payloads may be combined)',
+        s.hex('a sealed body'),
+        64,
+      ),
       mode: s.oneOf('submit mode (default commit)', ['async', 'sync', 'commit']),
       timeoutMs: s.int('commit mode: how long to wait (default 10000)', 1, 120_000),
     },

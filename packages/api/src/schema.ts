@@ -1,14 +1,19 @@
 /**
  * A small JSON Schema subset for JSON-RPC params. The gateway validates params with it and
  * `rpc.discover` publishes the same objects in its OpenRPC document, so the two cannot drift.
+ * Encoded bytes (hex, base64) are declared with `contentEncoding` and checked in one pass, never
+ * with a regular expression: a body of several MiB would overflow a backtracking one.
  */
 import { preview } from './nesting.ts';
+import { base64Problem, isLowerHex } from '@ehr/core';
 
 export type Schema =
   | {
       type: 'string';
       description?: string;
       pattern?: string;
+      /** JSON Schema's name for the byte encoding: lowercase hex or standard padded base64. */
+      contentEncoding?: 'base16' | 'base64';
       minLength?: number;
       maxLength?: number;
       enum?: string[];
@@ -35,7 +40,13 @@ export const s = {
   hex32: (description: string): Schema => ({ type: 'string', pattern: HEX(32), description }),
   hex: (description: string, maxLength?: number): Schema => ({
     type: 'string',
-    pattern: '^([0-9a-f]{2})*$',
+    contentEncoding: 'base16',
+    ...(maxLength ? { maxLength } : {}),
+    description,
+  }),
+  base64: (description: string, maxLength?: number): Schema => ({
+    type: 'string',
+    contentEncoding: 'base64',
     ...(maxLength ? { maxLength } : {}),
     description,
   }),
@@ -81,7 +92,9 @@ const describe = (sc: Schema): string => {
     case 'string':
       if (sc.enum) return `one of ${sc.enum.map((e) => JSON.stringify(e)).join(', ')}`;
       if (sc.pattern === HEX(32)) return '64 lowercase hex characters';
-      if (sc.pattern === '^([0-9a-f]{2})*$') return 'lowercase hex (an even number of 0-9a-f)';
+      if (sc.contentEncoding === 'base16') return 'lowercase hex (an even number of 0-9a-f)';
+      if (sc.contentEncoding === 'base64')
+        return 'standard base64 (A-Z a-z 0-9 + /, padded with = to a multiple of 4)';
       if (sc.pattern?.startsWith('^[a-z0-9]'))
         return 'a slug: 1-48 of a-z, 0-9 and "-", not starting or ending with "-"';
       return `a string${sc.minLength ? ` of ${sc.minLength}` : ''}${sc.maxLength ? `..${sc.maxLength}` : ''} characters`;
@@ -131,9 +144,13 @@ export function check(sc: Schema, value: unknown, path: string): string | null {
     case 'string': {
       if (typeof value !== 'string') return fail();
       if (sc.enum && !sc.enum.includes(value)) return fail();
-      if (sc.pattern && !new RegExp(sc.pattern).test(value)) return fail();
+      // Length first: it is cheap and bounds the work of the checks below.
+      if (sc.maxLength !== undefined && value.length > sc.maxLength)
+        return fail(`at most ${sc.maxLength} characters (${describe(sc)}), got ${value.length}`);
       if (sc.minLength !== undefined && value.length < sc.minLength) return fail();
-      if (sc.maxLength !== undefined && value.length > sc.maxLength) return fail();
+      if (sc.contentEncoding === 'base16' && !isLowerHex(value)) return fail();
+      if (sc.contentEncoding === 'base64' && base64Problem(value) >= 0) return fail();
+      if (sc.pattern && !new RegExp(sc.pattern).test(value)) return fail();
       return null;
     }
     case 'integer':

@@ -14,10 +14,14 @@ const { values } = scriptArgs(USAGE, { schedules: { type: 'string' }, from: { ty
 const count = intFlag(USAGE, 'schedules', values.schedules, 5000, { env: 'SCHEDULES', min: 1 });
 const from = intFlag(USAGE, 'from', values.from, 1, { env: 'FROM' });
 let steps = 0;
+let refused = 0;
 const t0 = performance.now();
 for (let seed = from; seed < from + count; seed++) {
   try {
-    steps += runSchedule(seed).steps;
+    // Every other schedule with a rogue member sending extreme and out-of-range terms/indexes.
+    const r = runSchedule(seed, 220, undefined, { rogue: seed % 2 === 0 });
+    steps += r.steps;
+    refused += r.refused;
   } catch (err) {
     console.error(`seed ${seed} FAILED: ${(err as Error).message}`);
     console.error(
@@ -29,5 +33,5 @@ for (let seed = from; seed < from + count; seed++) {
     console.log(`${seed - from + 1} schedules, ${steps} steps, 0 violations`);
 }
 console.log(
-  `done: ${count} schedules, ${steps} steps, 0 violations in ${((performance.now() - t0) / 1000).toFixed(1)} s`,
+  `done: ${count} schedules (every other one with a rogue member), ${steps} steps, ${refused} forged messages refused, 0 violations in ${((performance.now() - t0) / 1000).toFixed(1)} s`,
 );

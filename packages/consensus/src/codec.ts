@@ -4,6 +4,7 @@
  */
 import {
   decode,
+  EhrError,
   EncodingError,
   encode,
   expectArray,
@@ -14,7 +15,30 @@ import {
   expectString,
   type Value,
 } from '@ehr/core';
-import type { ConfChange, Entry, Membership, Message, Snapshot } from './types.ts';
+import {
+  type ConfChange,
+  type Entry,
+  MAX_LOG_POSITION,
+  type Membership,
+  type Message,
+  type Snapshot,
+} from './types.ts';
+
+/**
+ * A term, index or commit within min..MAX_LOG_POSITION: anything beyond is refused here, before
+ * the engine sees it (CONSENSUS_OUT_OF_RANGE; integers past 2^53-1 the decoder refuses itself).
+ */
+function position(v: Value | undefined, path: string, min = 0): number {
+  const n = expectInteger(v, path, min);
+  if (n > MAX_LOG_POSITION) {
+    throw new EhrError(
+      'CONSENSUS_OUT_OF_RANGE',
+      `${path}: ${n} is beyond the largest accepted ${MAX_LOG_POSITION}`,
+      { path, value: n, max: MAX_LOG_POSITION },
+    );
+  }
+  return n;
+}
 
 const MESSAGE_TYPES = [
   'prevote',
@@ -54,8 +78,8 @@ function entryFrom(v: Value, path: string): Entry {
   const a = expectArray(v, path);
   if (a.length !== 4) throw new EncodingError(`${path}: expected 4 fields`, { path });
   return {
-    index: expectInteger(a[0], `${path}.index`, 1),
-    term: expectInteger(a[1], `${path}.term`),
+    index: position(a[0], `${path}.index`, 1),
+    term: position(a[1], `${path}.term`),
     type: oneOf(a[2], `${path}.type`, ENTRY_TYPES),
     data: expectBytes(a[3], `${path}.data`),
   };
@@ -96,8 +120,8 @@ export function encodeSnapshot(s: Snapshot): Uint8Array {
 function snapshotFrom(v: Value | undefined, path: string): Snapshot {
   const m = expectMap(v, path);
   return {
-    index: expectInteger(m['index'], `${path}.index`),
-    term: expectInteger(m['term'], `${path}.term`),
+    index: position(m['index'], `${path}.index`),
+    term: position(m['term'], `${path}.term`),
     membership: membershipFrom(m['membership'], `${path}.membership`),
     lastBlockHash: expectBytes(m['lastBlockHash'], `${path}.lastBlockHash`, 32),
     data: expectBytes(m['data'], `${path}.data`),
@@ -134,21 +158,37 @@ export function encodeMessage(m: Message): Uint8Array {
   });
 }
 
+/**
+ * Decodes a consensus message from the network. Besides each field's shape and range, the
+ * entries of an append must follow its index one by one with terms that never fall and never
+ * pass the message's term: the engine relies on that and a sender cannot be trusted with it.
+ */
 export function decodeMessage(b: Uint8Array): Message {
   const m = expectMap(decode(b), 'msg');
-  return {
+  const msg: Message = {
     type: oneOf(m['t'], 'msg.type', MESSAGE_TYPES),
     from: expectString(m['f'], 'msg.from', 1, 128),
     to: expectString(m['o'], 'msg.to', 1, 128),
-    term: expectInteger(m['T'], 'msg.term'),
-    index: expectInteger(m['i'], 'msg.index'),
-    logTerm: expectInteger(m['l'], 'msg.logTerm'),
+    term: position(m['T'], 'msg.term'),
+    index: position(m['i'], 'msg.index'),
+    logTerm: position(m['l'], 'msg.logTerm'),
     entries: expectArray(m['e'], 'msg.entries').map((e, i) => entryFrom(e, `msg.entries[${i}]`)),
-    commit: expectInteger(m['c'], 'msg.commit'),
+    commit: position(m['c'], 'msg.commit'),
     reject: expectBoolean(m['r'], 'msg.reject'),
-    hintIndex: expectInteger(m['hi'], 'msg.hintIndex'),
-    hintTerm: expectInteger(m['ht'], 'msg.hintTerm'),
+    hintIndex: position(m['hi'], 'msg.hintIndex'),
+    hintTerm: position(m['ht'], 'msg.hintTerm'),
     transfer: expectBoolean(m['x'], 'msg.transfer'),
     snapshot: m['s'] === null ? null : snapshotFrom(m['s'], 'msg.snapshot'),
   };
+  let prevTerm = msg.logTerm;
+  for (const [i, e] of msg.entries.entries()) {
+    if (e.index !== msg.index + 1 + i || e.term < prevTerm || e.term > msg.term) {
+      throw new EncodingError(
+        `msg.entries[${i}]: entry ${e.index} (term ${e.term}) does not follow index ${msg.index + i} (term ${prevTerm}) within term ${msg.term}`,
+        { path: `msg.entries[${i}]` },
+      );
+    }
+    prevTerm = e.term;
+  }
+  return msg;
 }

@@ -11,18 +11,19 @@
  * block entries not signed by the term's leader or not linking to the previous block.
  */
 import { EhrError } from '@ehr/core';
-import type {
-  BlockVerifier,
-  ConfChange,
-  Entry,
-  EntryType,
-  HardState,
-  Membership,
-  Message,
-  Ready,
-  Role,
-  Snapshot,
-  SoftState,
+import {
+  type BlockVerifier,
+  type ConfChange,
+  type Entry,
+  type EntryType,
+  type HardState,
+  MAX_LOG_POSITION,
+  type Membership,
+  type Message,
+  type Ready,
+  type Role,
+  type Snapshot,
+  type SoftState,
 } from './types.ts';
 import { decodeConfChange, encodeConfChange } from './codec.ts';
 
@@ -40,6 +41,8 @@ export interface RaftOptions {
   checkQuorum?: boolean;
   preVote?: boolean;
   maxEntriesPerMsg?: number;
+  /** Entry data per append message (default unbounded); at least one entry always goes. */
+  maxBytesPerMsg?: number;
   maxInflightMsgs?: number;
   /**
    * At most this many committed entries per Ready (default: all). A node far behind applies a
@@ -132,6 +135,7 @@ export class RaftNode {
       checkQuorum: o.checkQuorum ?? true,
       preVote: o.preVote ?? true,
       maxEntriesPerMsg: o.maxEntriesPerMsg ?? 64,
+      maxBytesPerMsg: o.maxBytesPerMsg ?? Number.POSITIVE_INFINITY,
       maxInflightMsgs: o.maxInflightMsgs ?? 64,
       maxCommittedPerReady: o.maxCommittedPerReady ?? Number.POSITIVE_INFINITY,
       ...(o.blockVerifier ? { blockVerifier: o.blockVerifier } : {}),
@@ -156,6 +160,14 @@ export class RaftNode {
     }
     this.stable = this.lastIndex();
     const hs = o.storage.hardState;
+    if (hs && hs.term > MAX_LOG_POSITION) {
+      // Written by a version that took any term from the network: this node cannot take part.
+      throw new EhrError(
+        'CONSENSUS_STORAGE',
+        `stored term ${hs.term} is beyond the largest term the network accepts (${MAX_LOG_POSITION}); resync this node's data directory from a peer (README: backup and restore)`,
+        { term: hs.term, max: MAX_LOG_POSITION },
+      );
+    }
     if (hs) {
       this.term = hs.term;
       this.vote = hs.vote;
@@ -817,6 +829,8 @@ export class RaftNode {
     if (this.role !== 'leader') return;
     const pr = this.progress.get(m.from);
     if (!pr) return;
+    // An acknowledgment past this leader's log is a lie (or a bug): nothing to learn from it.
+    if (m.index > this.lastIndex()) return;
     pr.active = true;
     if (m.reject) {
       if (m.index < pr.match) return; // stale
@@ -902,9 +916,20 @@ export class RaftNode {
       });
       return;
     }
-    const last = Math.min(this.lastIndex(), pr.next + this.opts.maxEntriesPerMsg - 1);
+    let last = Math.min(this.lastIndex(), pr.next + this.opts.maxEntriesPerMsg - 1);
     if (last < pr.next && !force) return;
-    const entries = last >= pr.next ? this.slice(pr.next, last) : [];
+    let entries = last >= pr.next ? this.slice(pr.next, last) : [];
+    // At most maxBytesPerMsg of entry data per message (always at least one entry, which the
+    // node bounds by its block size), so one message fits the transport's frame limit.
+    let bytes = 0;
+    const fit = entries.findIndex((e, i) => {
+      bytes += e.data.length;
+      return i > 0 && bytes > this.opts.maxBytesPerMsg;
+    });
+    if (fit > 0) {
+      entries = entries.slice(0, fit);
+      last = pr.next + fit - 1;
+    }
     this.send({
       ...blank(),
       type: 'append',

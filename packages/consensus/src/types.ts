@@ -1,4 +1,12 @@
 /** Shapes the engine shares with the node and the store. Node ids are hex Ed25519 public keys. */
+
+/**
+ * The largest term, log index and block height a message may carry (2^48, about 2.8e14: a
+ * thousand elections or entries a second for 8,900 years). The engine's arithmetic on them (a
+ * term + 1, an index + a batch length) stays far below 2^53, so it never loses precision and
+ * every value it produces can be encoded. Decoding refuses anything beyond.
+ */
+export const MAX_LOG_POSITION = 2 ** 48;
 export type EntryType = 'noop' | 'block' | 'config';
 
 export interface Entry {

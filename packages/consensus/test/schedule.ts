@@ -6,15 +6,20 @@ const IDS = ['n1', 'n2', 'n3', 'n4', 'n5'];
 /**
  * `catchUp`: a node also takes committed entries from a random member now and then (catch-up
  * sync beside replication). Those events draw from their own random stream, so every schedule
- * is otherwise the same as without them.
+ * is otherwise the same as without them. `rogue`: one member also sends forged copies of its
+ * messages with extreme terms (accepted) or out-of-range terms and indexes (refused at decoding)
+ * until the network heals.
  */
 export function runSchedule(
   seed: number,
   steps = 220,
   debug?: (sim: Sim, s: number) => void,
-  opts: { catchUp?: boolean } = {},
-): { steps: number; commits: number; caughtUp: number } {
+  opts: { catchUp?: boolean; rogue?: boolean } = {},
+): { steps: number; commits: number; caughtUp: number; refused: number } {
   const sim = new Sim(seed, IDS, { compactEvery: seed % 3 === 0 ? 7 : 0 });
+  // A member sending extreme terms and out-of-range terms/indexes until the network heals.
+  if (opts.rogue)
+    sim.rogue = { id: IDS[seed % IDS.length]!, rate: 0.2, rng: mulberry32(seed * 31 + 5) };
   const r = sim.rng;
   const cr = mulberry32(seed * 7919 + 1);
   let caughtUp = 0;
@@ -89,7 +94,7 @@ export function runSchedule(
       const voters = l.raft.membership.voters.filter((v) => sim.nodes.get(v)?.up);
       const target = l.raft.commit;
       if (voters.every((v) => sim.nodes.get(v)!.raft.commit >= target))
-        return { steps: sim.steps, commits: sim.committed.size, caughtUp };
+        return { steps: sim.steps, commits: sim.committed.size, caughtUp, refused: sim.refused };
     }
   }
   throw new Error(

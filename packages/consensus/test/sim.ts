@@ -6,14 +6,24 @@
 import { fromUtf8, sha256, toHex, utf8 } from '@ehr/core';
 import { RaftNode } from '../src/raft.ts';
 import { decodeMessage, encodeMessage } from '../src/codec.ts';
-import type {
-  BlockVerifier,
-  Entry,
-  HardState,
-  Membership,
-  Message,
-  Snapshot,
+import {
+  type BlockVerifier,
+  type Entry,
+  type HardState,
+  MAX_LOG_POSITION,
+  type Membership,
+  type Message,
+  type Snapshot,
 } from '../src/types.ts';
+
+/**
+ * Values a rogue member puts in its messages: huge terms the engine must accept and survive (a
+ * term is only a number: a node that really campaigned that often would send the same), and
+ * terms or positions beyond the accepted range, which decoding must refuse.
+ */
+const ACCEPTED_TERMS = [1e12, 2 ** 47, 2 ** 40 + 7];
+const REFUSED_VALUES = [MAX_LOG_POSITION + 1, 2 ** 52, Number.MAX_SAFE_INTEGER];
+const POSITION_FIELDS = ['term', 'index', 'logTerm', 'commit', 'hintIndex', 'hintTerm'] as const;
 
 export function mulberry32(seed: number): () => number {
   let a = seed >>> 0;
@@ -94,6 +104,13 @@ export class Sim {
   faults: Faults = { drop: 0, duplicate: 0, maxDelay: 1 };
   /** Directed links that are cut: `${from}>${to}`. */
   cut = new Set<string>();
+  /**
+   * A member that, at `rate`, sends a copy of its message with an extreme term or an out-of-range
+   * term/index (its own random stream, so the rest of a schedule stays the same).
+   */
+  rogue: { id: string; rate: number; rng: () => number } | null = null;
+  /** Messages refused at decoding (out of range or malformed). */
+  refused = 0;
   private readonly leaders = new Map<number, string>();
   /** Index -> committed entry identity, and the term it was first seen committed in. */
   readonly committed = new Map<number, { identity: string; term: number }>();
@@ -200,7 +217,28 @@ export class Sim {
     }
   }
 
+  /** A copy of `m` with one extreme value (the engine's own message is sent as well). */
+  private forge(m: Message, rng: () => number): Message {
+    const pick = <T>(xs: readonly T[]): T => xs[Math.floor(rng() * xs.length)]!;
+    if (rng() < 0.5) {
+      // Only the term: a node may legitimately be at any term, so this must be survived.
+      const term = Math.max(m.term, pick(ACCEPTED_TERMS));
+      return { ...m, term, entries: m.entries.map((e) => ({ ...e })) };
+    }
+    const field = pick(POSITION_FIELDS);
+    const value = pick(REFUSED_VALUES);
+    if (rng() < 0.5 || m.entries.length === 0) return { ...m, [field]: value };
+    const entries = m.entries.map((e, i) =>
+      i === 0 ? { ...e, [pick(['index', 'term'])]: value } : e,
+    );
+    return { ...m, entries };
+  }
+
   private send(from: string, m: Message): void {
+    if (this.rogue?.id === from && this.rogue.rng() < this.rogue.rate) {
+      const forged = encodeMessage(this.forge(m, this.rogue.rng));
+      this.queue.push({ at: this.now + 1, bytes: forged, from, to: m.to });
+    }
     const bytes = encodeMessage(m);
     const copies = this.rng() < this.faults.duplicate ? 2 : 1;
     for (let c = 0; c < copies; c++) {
@@ -225,7 +263,17 @@ export class Sim {
     for (const q of due) {
       const n = this.nodes.get(q.to);
       if (!n?.up || this.cut.has(`${q.from}>${q.to}`)) continue;
-      n.raft.step(decodeMessage(q.bytes));
+      let m: Message;
+      try {
+        m = decodeMessage(q.bytes);
+      } catch (err) {
+        // What the daemon does too: refuse the message, count it, carry on.
+        const code = (err as { code?: string }).code;
+        if (code !== 'CONSENSUS_OUT_OF_RANGE' && code !== 'ENCODING_INVALID') throw err;
+        this.refused++;
+        continue;
+      }
+      n.raft.step(m);
       this.process(n);
     }
     for (const n of this.nodes.values()) if (n.up) this.process(n);
@@ -353,6 +401,7 @@ export class Sim {
   }
 
   heal(): void {
+    this.rogue = null;
     this.cut.clear();
     this.faults = { drop: 0, duplicate: 0, maxDelay: 1 };
     for (const n of this.nodes.values()) if (!n.up) this.restart(n.id);

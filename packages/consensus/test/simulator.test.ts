@@ -24,4 +24,19 @@ describe('raft simulator', () => {
     }
     expect(steps).toBeGreaterThan(seeds.length * 100);
   }, 600_000);
+
+  it(`simulator with a rogue member: ${Math.ceil(seeds.length / 2)} schedules where one member sends extreme and out-of-range terms and indexes stay safe and live`, () => {
+    let refused = 0;
+    for (const seed of seeds.filter((_, i) => i % 2 === 0)) {
+      try {
+        refused += runSchedule(seed, 220, undefined, { rogue: true }).refused;
+      } catch (err) {
+        throw new Error(
+          `seed ${seed} (rogue) failed: ${(err as Error).message}\nreplay: SEED=${seed} npx --yes pnpm@12.4.2 exec vitest run packages/consensus -t rogue`,
+        );
+      }
+    }
+    // The forged out-of-range messages reached their targets and were refused, not applied.
+    expect(refused).toBeGreaterThan(seeds.length);
+  }, 600_000);
 });

@@ -27,7 +27,8 @@ export interface Gateway {
   close(): Promise<void>;
 }
 
-export const API_VERSION = '1.0.0';
+/** 1.1.0: tx_submit takes bodies in base64 (`bodies`) beside hex (`payloads`). */
+export const API_VERSION = '1.1.0';
 
 export function buildDispatcher(
   g: GatewayNode,

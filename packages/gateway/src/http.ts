@@ -148,6 +148,10 @@ export async function serveHttp(
     });
   });
   server.requestTimeout = opts.requestTimeoutMs ?? 130_000;
+  // An idle keep-alive connection stays open well past a client's reuse window: a POST (a body
+  // of several MiB) written to a socket the server closed just then fails with EPIPE and is not
+  // retried. Seen on a loaded machine with the 5 s default.
+  server.keepAliveTimeout = 65_000;
   server.headersTimeout = opts.headersTimeoutMs ?? 10_000;
   await new Promise<void>((resolve, reject) => {
     server.once('error', reject);

@@ -3,6 +3,7 @@
  * NodeService interface (the daemon satisfies it; the gateway never imports the daemon).
  */
 import {
+  fromBase64,
   blockHash,
   EhrError,
   decodeBlock,
@@ -125,7 +126,10 @@ export function registerNodeMethods(d: Dispatcher, node: NodeService): void {
 
   d.register('tx_submit', async (params) => {
     const p = params as P;
-    const payloads = ((p['payloads'] as string[] | undefined) ?? []).map(fromHex);
+    const payloads = [
+      ...((p['bodies'] as string[] | undefined) ?? []).map(fromBase64),
+      ...((p['payloads'] as string[] | undefined) ?? []).map(fromHex),
+    ];
     const mode = (p['mode'] as 'async' | 'sync' | 'commit' | undefined) ?? 'commit';
     const timeoutMs = (p['timeoutMs'] as number | undefined) ?? 10_000;
     return node.submit(fromHex(p['tx'] as string), payloads, mode, timeoutMs);

@@ -12,3 +12,4 @@ export * from './state.ts';
 export * from './state-hash.ts';
 export { requiredApprovals } from './rules/governance.ts';
 export * from './query.ts';
+export * from './wire-limits.ts';

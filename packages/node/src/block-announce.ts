@@ -4,8 +4,10 @@
  * that height is a lie or a fork (reject, penalizing the relay); old news is ignored (not
  * relayed); news of a higher block is accepted and relayed.
  */
+import { MAX_LOG_POSITION } from '@ehr/consensus';
 import {
   decode,
+  EhrError,
   encode,
   equalBytes,
   expectBytes,
@@ -28,10 +30,18 @@ export function decodeAnnouncement(bytes: Uint8Array): BlockAnnouncement {
   const m = expectMap(decode(bytes), 'block announcement');
   expectKeys(m, ['hash', 'height', 'stateHash'], 'block announcement');
   return {
-    height: expectInteger(m['height'], 'height', 1),
+    height: expectHeight(m['height']),
     hash: expectBytes(m['hash'], 'hash', 32),
     stateHash: expectBytes(m['stateHash'], 'stateHash', 32),
   };
+}
+
+function expectHeight(v: Parameters<typeof expectInteger>[0]): number {
+  const h = expectInteger(v, 'height', 1);
+  if (h > MAX_LOG_POSITION) {
+    throw new EhrError('OUT_OF_RANGE', `height ${h} is beyond ${MAX_LOG_POSITION}`, { height: h });
+  }
+  return h;
 }
 
 export type Verdict = 'accept' | 'reject' | 'ignore';

@@ -106,7 +106,12 @@ export class CatchUp {
     if (this.running || this.stopped) return;
     const st = this.parts.daemon.status();
     if (st.role === 'leader' || st.halted) return;
-    this.busy = this.exclusive(() => this.syncWhileBehind('behind', st.leader));
+    this.busy = this.exclusive(async () => {
+      await this.syncWhileBehind('behind', st.leader);
+      // Whatever a leader announced, no member serves more than this node now holds (within
+      // the threshold): the claim goes.
+      this.parts.daemon.settleAnnounced();
+    });
     await this.busy;
   }
 

@@ -23,7 +23,14 @@ import {
   txHash,
   verifyBlockSignature,
 } from '@ehr/core';
-import { applyBlock, type BlockResult, checkTx, nextNonce, Overlay } from '@ehr/ledger';
+import {
+  applyBlock,
+  type BlockResult,
+  checkTx,
+  nextNonce,
+  Overlay,
+  type WireLimits,
+} from '@ehr/ledger';
 import { encodeAnnouncement, judgeAnnouncement, type Verdict } from './block-announce.ts';
 import { decodeBlockEntry, encodeBlockEntry } from './block-entry.ts';
 import type { NodeConfig } from './config.ts';
@@ -44,6 +51,8 @@ export interface DaemonParts {
   logger: Logger;
   metrics: NodeMetrics;
   maxTxBytes: number;
+  /** Byte limits from the genesis limits (wireLimits): bodies, block content, frames. */
+  wire: WireLimits;
   now?: () => number;
 }
 
@@ -153,7 +162,7 @@ export class Daemon extends EventEmitter {
     const { store, config } = parts;
     this.mempool = new Mempool(
       parts.chainId,
-      { ...config.mempool, maxTxBytes: parts.maxTxBytes },
+      { ...config.mempool, maxTxBytes: parts.maxTxBytes, maxBodyBytes: parts.wire.txBodyBytes },
       (author) => nextNonce(store.state, author),
     );
     this.proposer = new Proposer({
@@ -165,6 +174,8 @@ export class Daemon extends EventEmitter {
       verified: { has: (h) => this.mempool.has(h) },
       maxBlockTxs: config.consensus.maxBlockTxs,
       maxBlockBytes: config.consensus.maxBlockBytes,
+      // Bodies count: a block with its bodies stays one consensus entry within a frame.
+      maxBlockContentBytes: parts.wire.blockContentBytes,
       now: this.now,
     });
   }
@@ -183,7 +194,7 @@ export class Daemon extends EventEmitter {
       try {
         this.parts.raft.step(from, bytes);
       } catch (err) {
-        this.logger.debug({ from, err: (err as Error).message }, 'dropped consensus message');
+        this.refusedConsensus(from, err as Error);
       }
       this.schedule();
     });
@@ -367,6 +378,36 @@ export class Daemon extends EventEmitter {
         this.preverified.clear();
       }
     });
+  }
+
+  /** Refused consensus messages per peer since the last warning (one line per peer a minute). */
+  private readonly refusedFrom = new Map<string, { count: number; warnedAt: number }>();
+
+  /**
+   * A consensus message that does not decode or is out of range is dropped here: counted,
+   * logged at warn once a minute per peer (with how many since), never handed to the engine.
+   */
+  private refusedConsensus(from: string, err: Error): void {
+    const code = (err as EhrError).code;
+    const reason =
+      code === 'CONSENSUS_OUT_OF_RANGE' || /beyond/.test(err.message)
+        ? 'out_of_range'
+        : code === 'ENCODING_INVALID'
+          ? 'malformed'
+          : 'refused';
+    this.parts.metrics.consensusRefused.inc(1, { reason });
+    const seen = this.refusedFrom.get(from) ?? { count: 0, warnedAt: 0 };
+    seen.count++;
+    const now = Date.now();
+    if (now - seen.warnedAt >= 60_000) {
+      this.logger.warn(
+        { peer: from, reason, err: err.message, refusedSinceLastLine: seen.count },
+        'refused a consensus message from a member',
+      );
+      seen.count = 0;
+      seen.warnedAt = now;
+    }
+    this.refusedFrom.set(from, seen);
   }
 
   private halt(err: Error): void {
@@ -594,23 +635,56 @@ export class Daemon extends EventEmitter {
     return out;
   }
 
-  /** Highest block height announced by a leader (0 until one is heard). */
-  private announced = 0;
+  /**
+   * Highest block height announced by the leader of `term` (0 until one is heard). Only the
+   * current term's leader is believed, a claim from an earlier term does not count, and a claim
+   * catch-up sync finds nothing behind is dropped (settleAnnounced): a member cannot park this
+   * node's view of the network beyond what it can check.
+   */
+  private announced = { height: 0, term: -1 };
 
   private async onBlockAnnounced(from: string, bytes: Uint8Array): Promise<Verdict> {
     const head = this.parts.store.head();
-    const j = judgeAnnouncement(bytes, head, this.announced);
+    const st = this.parts.raft.status();
+    const known = this.announced.term === st.term ? this.announced.height : 0;
+    const j = judgeAnnouncement(bytes, head, known);
     if (j.contradicts) {
       this.logger.warn(
         { from, height: j.announcement!.height, mine: toHex(head.hash) },
         "a block announcement contradicts this node's block at that height",
       );
     }
-    if (j.verdict === 'accept') {
-      this.announced = j.announcement!.height;
-      this.emit('announced', this.announced);
+    if (j.verdict !== 'accept') return j.verdict;
+    // The leader floods its announcements to every member itself: a copy relayed by anyone else
+    // is not taken (nor relayed further).
+    if (st.leader === null || from !== st.leader || st.leader === this.nodeId) {
+      this.parts.metrics.announcementsIgnored.inc(1, { reason: 'not_from_leader' });
+      return 'ignore';
     }
-    return j.verdict;
+    this.announced = { height: j.announcement!.height, term: st.term };
+    this.emit('announced', this.announced.height);
+    return 'accept';
+  }
+
+  /**
+   * Catch-up sync looked and found no member ahead by more than its threshold: an announced
+   * height above what this node holds was not true (or is already applied); forget it.
+   */
+  settleAnnounced(): void {
+    const height = this.parts.store.head().height;
+    if (this.announced.height > height) {
+      this.logger.info(
+        { announced: this.announced.height, height },
+        'no member serves the announced height; dropping the claim',
+      );
+      this.parts.metrics.announcementsIgnored.inc(1, { reason: 'unconfirmed' });
+      this.announced = { height, term: this.announced.term };
+    }
+  }
+
+  /** The announced height, if the current term's leader made it. */
+  private announcedHeight(term: number): number {
+    return this.announced.term === term ? this.announced.height : 0;
   }
 
   private forwarding = false;
@@ -622,10 +696,14 @@ export class Daemon extends EventEmitter {
     if (this.forwarding || st.role === 'leader' || !st.leader || this.mempool.size === 0) return;
     const now = this.now();
     const batch: { hash: string; msg: Uint8Array }[] = [];
+    // One request stays within a block's content (a transaction with the largest body fits).
+    let bytes = 0;
     for (const p of this.mempool.all()) {
       if (now - p.addedAt < FORWARD_AFTER_MS) break; // oldest first: the rest are younger
       if (now - (this.forwardedAt.get(p.hash) ?? 0) < FORWARD_EVERY_MS) continue;
+      if (batch.length > 0 && bytes + p.size > this.parts.wire.blockContentBytes) break;
       batch.push({ hash: p.hash, msg: encodeTxMessage(p.bytes, [...p.payloads.values()]) });
+      bytes += p.size;
       if (batch.length >= FORWARD_BATCH) break;
     }
     if (this.forwardedAt.size > 2 * FORWARD_BATCH + this.mempool.size) {
@@ -853,8 +931,8 @@ export class Daemon extends EventEmitter {
       catchingUp:
         this.syncStatus?.active === true ||
         st.applied < st.commit ||
-        this.announced > head.height + 2,
-      networkHeight: Math.max(this.announced, head.height),
+        this.announcedHeight(st.term) > head.height + 2,
+      networkHeight: Math.max(this.announcedHeight(st.term), head.height),
       commitIndex: st.commit,
       sync: this.syncStatus,
       peers: this.parts.network.peers().length,

@@ -18,6 +18,8 @@ export interface MempoolLimits {
   maxPerAccount: number;
   /** Largest encoded transaction accepted. */
   maxTxBytes: number;
+  /** Largest sum of body bytes one transaction may carry (wireLimits().txBodyBytes). */
+  maxBodyBytes?: number;
 }
 
 /** The latest deadline admitted, from now: keeps "can still commit until" a short promise. */
@@ -167,8 +169,17 @@ export class Mempool {
         limit: this.limits.maxPerAccount,
       });
     }
-    let size = bytes.length;
-    for (const body of payloads.values()) size += body.length;
+    let bodies = 0;
+    for (const body of payloads.values()) bodies += body.length;
+    const maxBodies = this.limits.maxBodyBytes ?? Number.POSITIVE_INFINITY;
+    if (bodies > maxBodies) {
+      throw new EhrError(
+        'PAYLOAD_TOO_LARGE',
+        `the transaction's bodies weigh ${bodies} bytes together; the limit is ${maxBodies}`,
+        { size: bodies, limit: maxBodies },
+      );
+    }
+    const size = bytes.length + bodies;
     const freed = clash ? { txs: 1, bytes: clash.size } : { txs: 0, bytes: 0 };
     if (
       this.byHash.size - freed.txs >= this.limits.maxTxs ||
@@ -255,13 +266,15 @@ export class Mempool {
   /**
    * Candidates for the next block: per account, consecutive nonces from the nonce the proposer
    * expects next (`expectedNonce`, which counts blocks still in flight), accounts interleaved
-   * round-robin so one busy account cannot starve the others.
+   * round-robin so one busy account cannot starve the others. Within `max.txs` transactions,
+   * `max.txBytes` of transactions and `max.contentBytes` of transactions with their bodies.
    */
   select(
-    maxTxs: number,
-    maxBytes: number,
+    max: { txs: number; txBytes: number; contentBytes?: number },
     expectedNonce: (author: string) => number | undefined,
   ): PendingTx[] {
+    const maxTxs = max.txs;
+    const maxContent = max.contentBytes ?? Number.POSITIVE_INFINITY;
     const queues: PendingTx[][] = [];
     for (const [author, account] of this.byAccount) {
       let nonce = expectedNonce(author);
@@ -272,14 +285,21 @@ export class Mempool {
     }
     const out: PendingTx[] = [];
     let bytes = 0;
+    let content = 0;
     for (let round = 0; out.length < maxTxs; round++) {
       let took = false;
       for (const q of queues) {
         const e = q[round];
         if (!e) continue;
-        if (out.length >= maxTxs || bytes + e.bytes.length > maxBytes) return out;
+        if (
+          out.length >= maxTxs ||
+          bytes + e.bytes.length > max.txBytes ||
+          content + e.size > maxContent
+        )
+          return out;
         out.push(e);
         bytes += e.bytes.length;
+        content += e.size;
         took = true;
       }
       if (!took) break;

@@ -139,6 +139,18 @@ export function nodeMetrics(registry = new Registry()) {
       'ehr_sync_refused_total',
       'Batches catch-up sync refused (failed verification), by serving peer',
     ),
+    consensusRefused: registry.counter(
+      'ehr_consensus_refused_total',
+      'Consensus messages refused at decoding, by reason (out_of_range, malformed)',
+    ),
+    announcementsIgnored: registry.counter(
+      'ehr_block_announcements_ignored_total',
+      'Block announcements not taken as the network height, by reason',
+    ),
+    p2pUndelivered: registry.counter(
+      'ehr_p2p_undelivered_total',
+      'Messages this node could not deliver and dropped (never retried), by protocol and reason',
+    ),
     commitLatency: registry.histogram(
       'ehr_commit_latency_seconds',
       'Time from mempool admission to block commit on this node',

@@ -58,7 +58,10 @@ export interface ProposerDeps {
   mempool: Mempool;
   verified: VerifiedTxs;
   maxBlockTxs: number;
+  /** Transaction bytes per block (the consensus rule caps them at the genesis maxBlockBytes). */
   maxBlockBytes: number;
+  /** Transaction bytes plus the bodies they carry, per block (wireLimits().blockContentBytes). */
+  maxBlockContentBytes: number;
   now: () => number;
 }
 
@@ -120,8 +123,13 @@ export class Proposer {
     const time = Math.max(this.deps.now(), tip.time);
     const nonces = new Map<string, number>();
     await Promise.all(mempool.accounts().map(async (a) => nonces.set(a, await nextNonce(base, a))));
-    const candidates = mempool.select(this.deps.maxBlockTxs, this.deps.maxBlockBytes, (a) =>
-      nonces.get(a),
+    const candidates = mempool.select(
+      {
+        txs: this.deps.maxBlockTxs,
+        txBytes: this.deps.maxBlockBytes,
+        contentBytes: this.deps.maxBlockContentBytes,
+      },
+      (a) => nonces.get(a),
     );
     if (candidates.length === 0) return { built: null, rejected };
     const builder = await BlockBuilder.open(base, { height, time, verified: this.deps.verified });

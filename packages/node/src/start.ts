@@ -9,7 +9,14 @@ import { readFileSync } from 'node:fs';
 import { mkdirSync } from 'node:fs';
 import { RaftNode } from '@ehr/consensus';
 import { EhrError, loadKeyFile, toHex } from '@ehr/core';
-import { genesisBlockHash, listMembers, type Member, parseGenesis } from '@ehr/ledger';
+import {
+  genesisBlockHash,
+  listMembers,
+  type Member,
+  parseGenesis,
+  type WireLimits,
+  wireLimits,
+} from '@ehr/ledger';
 import { P2PHost } from '@ehr/p2p';
 import { Store, verifyStore } from '@ehr/store';
 import { blockVerifier, raftPort, storePort } from './adapters.ts';
@@ -30,6 +37,8 @@ export interface RunningNode {
   logger: Logger;
   metrics: ReturnType<typeof nodeMetrics>;
   metricsUrl: string | null;
+  /** Byte limits every layer uses (from the genesis limits); the gateway takes its body limit. */
+  wire: WireLimits;
   members(): Member[];
   /** Records a read of health data on chain (access.record signed by this node). */
   access: AccessRecorder;
@@ -57,6 +66,7 @@ export async function startNode(
     );
   }
   const genesis = parseGenesis(genesisText, config.genesisFile);
+  const wire = wireLimits(genesis.limits);
   mkdirSync(config.dataDir, { recursive: true });
   const store = await Store.open(config.dataDir, genesis);
   const closers: (() => Promise<void>)[] = [() => store.close()];
@@ -104,6 +114,8 @@ export async function startNode(
     blockVerifier,
     // A node far behind applies its backlog in steps and answers the leader in between.
     maxCommittedPerReady: 32,
+    // One append carries at most one block entry's worth of data: it fits a frame.
+    maxBytesPerMsg: wire.entryBytes,
   });
   const isMember = (id: string) =>
     allowed.has(id) || raft.membership.voters.includes(id) || raft.membership.learners.includes(id);
@@ -118,8 +130,10 @@ export async function startNode(
       announce: config.p2p.announce,
       bootstrap: config.p2p.bootstrap,
       isMember,
+      maxFrameBytes: wire.frameBytes,
       log: (msg, data) => logger.debug(data ?? {}, msg),
       onRefused: (reason, peer) => refusals.refused(reason, peer),
+      onUndelivered: undeliveredReporter(logger, metrics),
     });
   } catch (err) {
     return fail(err);
@@ -136,6 +150,7 @@ export async function startNode(
     logger,
     metrics,
     maxTxBytes: genesis.limits.maxTxBytes,
+    wire,
   });
   // Catch-up sync: serve applied (so committed) log entries to members that are behind, and
   // catch up from them when this node is.
@@ -146,6 +161,7 @@ export async function startNode(
       return { index: h.applied, term: at?.term ?? 0, height: h.height, hash: h.hash };
     },
     entries: (from, to) => store.raft.entries(from, to),
+    maxBytes: wire.entryBytes,
   });
   const reads = new ReadBarrier({
     leading: () => raft.role === 'leader' && raft.canPropose(),
@@ -241,6 +257,7 @@ export async function startNode(
     logger,
     metrics,
     metricsUrl,
+    wire,
     members: () => members,
     access: new AccessRecorder(daemon, genesis.chainId, key.secretKey),
     reads,
@@ -251,5 +268,29 @@ export async function startNode(
       for (const c of closers.reverse()) await c().catch(() => {});
       logger.info('node stopped');
     },
+  };
+}
+
+/**
+ * Counts every message the host gave up on (ehr_p2p_undelivered_total{protocol,reason}) and
+ * says so at warn, at most once a minute per peer and reason, with how many since the last line.
+ */
+function undeliveredReporter(logger: Logger, metrics: ReturnType<typeof nodeMetrics>) {
+  const last = new Map<string, { at: number; count: number }>();
+  return (e: { protocol: string; to: string; messages: number; reason: string }) => {
+    metrics.p2pUndelivered.inc(e.messages, { protocol: e.protocol, reason: e.reason });
+    const key = `${e.to}:${e.protocol}:${e.reason}`;
+    const seen = last.get(key) ?? { at: 0, count: 0 };
+    seen.count += e.messages;
+    const now = Date.now();
+    if (now - seen.at >= 60_000) {
+      logger.warn(
+        { peer: e.to, protocol: e.protocol, reason: e.reason, dropped: seen.count },
+        'messages to a member were dropped (not retried; consensus resends what it still needs)',
+      );
+      seen.at = now;
+      seen.count = 0;
+    }
+    last.set(key, seen);
   };
 }

@@ -24,6 +24,8 @@ export interface SyncPosition {
 export interface SyncSource {
   position(): Promise<SyncPosition>;
   entries(from: number, to: number): Promise<RaftEntry[]>;
+  /** Entry data per reply (the node passes wireLimits().entryBytes; at least one entry). */
+  maxBytes?: number;
 }
 
 export function encodePosition(p: SyncPosition): Uint8Array {
@@ -67,7 +69,7 @@ export function serveSync(network: Network, source: SyncSource): void {
     const m = expectMap(decode(bytes), 'sync-log request');
     const from = expectInteger(m['from'], 'sync-log.from', 1);
     const to = expectInteger(m['to'], 'sync-log.to', from);
-    return encodeEntries(await serveEntries(source, from, to));
+    return encodeEntries(await serveEntries(source, from, to, source.maxBytes));
   });
 }
 

@@ -10,7 +10,7 @@ import { join } from 'node:path';
 import { Writable } from 'node:stream';
 import { RaftNode } from '@ehr/consensus';
 import { equalBytes, generateSecretKey, publicKeyOf, toHex } from '@ehr/core';
-import { genesisBlockHash } from '@ehr/ledger';
+import { genesisBlockHash, wireLimits } from '@ehr/ledger';
 import { Store } from '@ehr/store';
 import { afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { blockVerifier, raftPort, storePort } from '../src/adapters.ts';
@@ -134,6 +134,7 @@ async function client(all: Map<string, MemNet>, members: string[], checkMs = 60_
     logger: createLogger('client', 'info', sink),
     metrics,
     maxTxBytes: log.genesis.limits.maxTxBytes,
+    wire: wireLimits(log.genesis.limits),
   });
   const catchUp = new CatchUp({
     network: net,

@@ -96,6 +96,7 @@ export async function buildLog(blocks: number, txsPerBlock = 3): Promise<TestLog
     verified: { has: () => false },
     maxBlockTxs: txsPerBlock,
     maxBlockBytes: 1 << 20,
+    maxBlockContentBytes: 1 << 22,
     now: () => (clock += 10),
   });
   for (let n = 0; n < blocks * txsPerBlock; n++)

@@ -66,7 +66,7 @@ describe('mempool', () => {
     const next = (h: string) =>
       h === toHex(publicKeyOf(a)) || h === toHex(publicKeyOf(b)) ? 0 : undefined;
     const picked = m
-      .select(10, 1 << 20, next)
+      .select({ txs: 10, txBytes: 1 << 20 }, next)
       .map((p) => [p.author === toHex(publicKeyOf(a)) ? 'a' : 'b', p.tx.nonce]);
     expect(picked).toEqual([
       ['a', 0],
@@ -75,7 +75,7 @@ describe('mempool', () => {
       ['b', 1],
       ['a', 2],
     ]);
-    expect(m.select(3, 1 << 20, next)).toHaveLength(3);
+    expect(m.select({ txs: 3, txBytes: 1 << 20 }, next)).toHaveLength(3);
   });
 
   it('evicts what the chain moved past and what is past its deadline', async () => {

@@ -81,6 +81,7 @@ function setup() {
     verified: { has: (h) => mempool.has(h) },
     maxBlockTxs: 3,
     maxBlockBytes: 1 << 20,
+    maxBlockContentBytes: 1 << 22,
     now: () => genesis.genesisTime + 1000,
   });
   return { state, mempool, proposer, tip };

@@ -28,6 +28,11 @@ export interface HostOptions {
   bootstrap: string[];
   /** Is this node id (hex) a member on chain right now? */
   isMember: (nodeId: string) => boolean;
+  /**
+   * The largest frame on any protocol (consensus message, request, reply, gossip message); the
+   * node derives it from the genesis limits (wireLimits). libp2p's stream read buffers are sized
+   * from it, so a frame this large is never cut by a buffer limit below it.
+   */
   maxFrameBytes?: number;
   log?: (msg: string, data?: Record<string, unknown>) => void;
   /**
@@ -36,6 +41,22 @@ export interface HostOptions {
    * id (hex), or its libp2p peer id when that is not an Ed25519 key.
    */
   onRefused?: (reason: RefusalReason, peer: string) => void;
+  /**
+   * A message this host gave up on (never retried here): consensus messages dropped because the
+   * peer's queue is full, unreachable or its write failed. Called once per dropped batch.
+   */
+  onUndelivered?: (e: { protocol: string; to: string; messages: number; reason: string }) => void;
+}
+
+/** Default frame limit when the node gives none (wireLimits of the default genesis limits). */
+export const DEFAULT_MAX_FRAME_BYTES = 16 * 1024 * 1024;
+
+/**
+ * A stream's read buffer holds the frame being read and the start of the next (the sender
+ * writes frames back to back): two frames plus the length prefixes.
+ */
+export function streamBufferBytes(maxFrameBytes: number): number {
+  return 2 * maxFrameBytes + 64;
 }
 
 export type RefusalReason = 'inbound' | 'outbound' | 'dial' | 'stream' | 'gossip';
@@ -43,13 +64,20 @@ export type RefusalReason = 'inbound' | 'outbound' | 'dial' | 'stream' | 'gossip
 type Validate = (from: string, bytes: Uint8Array) => Promise<'accept' | 'reject' | 'ignore'>;
 
 const MAX_QUEUED = 1024;
+/** Bytes queued per peer at most: a few frames (Raft resends what is dropped). */
+const MAX_QUEUED_FRAMES = 4;
+/** Gossip bytes queued per peer at most, in frames. */
+const GOSSIP_QUEUED_FRAMES = 8;
+/** A write may take this long per frame limit's worth of bytes before the stream is replaced. */
 const WRITE_TIMEOUT_MS = 2000;
+const WRITE_BYTES_PER_MS = 4 * 1024;
 
 interface Outbound {
   lp?: LengthPrefixedStream<Stream>;
   stream?: Stream;
   opening?: Promise<void>;
   queued: Uint8Array[];
+  queuedBytes: number;
   writing: boolean;
 }
 
@@ -81,6 +109,21 @@ export class P2PHost {
     return host;
   }
 
+  private get maxFrame(): number {
+    return this.opts.maxFrameBytes ?? DEFAULT_MAX_FRAME_BYTES;
+  }
+
+  private lp(stream: Stream): LengthPrefixedStream<Stream> {
+    return lpStream(stream, {
+      maxDataLength: this.maxFrame,
+      maxBufferSize: streamBufferBytes(this.maxFrame),
+    });
+  }
+
+  private undelivered(protocol: string, to: string, messages: number, reason: string): void {
+    if (messages > 0) this.opts.onUndelivered?.({ protocol, to, messages, reason });
+  }
+
   get addresses(): string[] {
     return this.node.getMultiaddrs().map((a) => a.toString());
   }
@@ -90,7 +133,7 @@ export class P2PHost {
   }
 
   private async start(): Promise<void> {
-    const max = this.opts.maxFrameBytes ?? 16 * 1024 * 1024;
+    const max = this.maxFrame;
     await this.node.handle(
       this.raftProtocol,
       async (stream, connection) => {
@@ -100,14 +143,21 @@ export class P2PHost {
           stream.abort(new Error('not a member'));
           return;
         }
-        const lp = lpStream(stream, { maxDataLength: max });
+        const lp = lpStream(stream, {
+          maxDataLength: max,
+          maxBufferSize: streamBufferBytes(max),
+        });
         try {
           for (;;) {
             const frame = await lp.read();
             this.consensusHandler?.(from, frame.subarray());
           }
-        } catch {
-          // stream ended or broke: the sender reopens
+        } catch (err) {
+          // Stream ended or broke: the sender reopens. Anything but a plain end is worth a line.
+          const e = err as Error;
+          if (!/closed|reset|abort|EOF|end/i.test(`${e.name} ${e.message}`)) {
+            this.opts.log?.('consensus stream from a member failed', { from, err: e.message });
+          }
         }
       },
       { maxInboundStreams: 64, runOnLimitedConnection: false },
@@ -126,16 +176,31 @@ export class P2PHost {
     this.consensusHandler = handler;
   }
 
-  /** Best effort, in order per peer; drops when a peer is unreachable or too slow (Raft retries). */
+  /**
+   * Best effort, in order per peer; drops (reported through onUndelivered, never retried here:
+   * Raft resends) what is larger than a frame, what overflows the peer's queue, and what a peer
+   * that is unreachable or too slow did not take.
+   */
   send(to: string, bytes: Uint8Array): void {
     if (this.stopped || to === this.nodeId) return;
+    if (bytes.length > this.maxFrame) {
+      this.undelivered('raft', to, 1, 'too_large');
+      return;
+    }
     let o = this.outbound.get(to);
     if (!o) {
-      o = { queued: [], writing: false };
+      o = { queued: [], queuedBytes: 0, writing: false };
       this.outbound.set(to, o);
     }
-    if (o.queued.length >= MAX_QUEUED) return;
+    if (
+      o.queued.length >= MAX_QUEUED ||
+      o.queuedBytes + bytes.length > MAX_QUEUED_FRAMES * this.maxFrame
+    ) {
+      this.undelivered('raft', to, 1, 'queue_full');
+      return;
+    }
     o.queued.push(bytes);
+    o.queuedBytes += bytes.length;
     void this.flush(to, o);
   }
 
@@ -150,9 +215,7 @@ export class P2PHost {
               signal: AbortSignal.timeout(3000),
             });
             o.stream = stream;
-            o.lp = lpStream(stream, {
-              maxDataLength: this.opts.maxFrameBytes ?? 16 * 1024 * 1024,
-            });
+            o.lp = this.lp(stream);
             // A stream that closes (peer restarted, connection lost) is replaced on next send.
             stream.addEventListener('close', () => {
               if (o.stream === stream) {
@@ -161,17 +224,25 @@ export class P2PHost {
               }
             });
           } catch (err) {
+            this.undelivered('raft', to, o.queued.length, 'unreachable');
             o.queued = [];
+            o.queuedBytes = 0;
             this.opts.log?.('consensus dial failed', { to, err: (err as Error).message });
             return;
           }
         }
         const batch = o.queued;
+        const bytes = o.queuedBytes;
         o.queued = [];
+        o.queuedBytes = 0;
         try {
-          // A write to a peer that vanished can stall forever; bound it and start afresh.
-          await o.lp.writeV(batch, { signal: AbortSignal.timeout(WRITE_TIMEOUT_MS) });
+          // A write to a peer that vanished can stall forever; bound it (by size: a block with
+          // its bodies takes longer than a heartbeat) and start afresh.
+          const ms = WRITE_TIMEOUT_MS + Math.ceil(bytes / WRITE_BYTES_PER_MS);
+          await o.lp.writeV(batch, { signal: AbortSignal.timeout(ms) });
         } catch (err) {
+          this.undelivered('raft', to, batch.length, 'write_failed');
+          this.opts.log?.('consensus write failed', { to, err: (err as Error).message });
           o.stream?.abort(err as Error);
           o.lp = undefined;
           o.stream = undefined;
@@ -199,7 +270,7 @@ export class P2PHost {
         { to, protocol },
       );
     }
-    const lp = lpStream(stream, { maxDataLength: this.opts.maxFrameBytes ?? 64 * 1024 * 1024 });
+    const lp = this.lp(stream);
     try {
       await lp.write(bytes, { signal });
       const reply = await lp.read({ signal });
@@ -236,10 +307,18 @@ export class P2PHost {
         stream.abort(new Error('not a member'));
         return;
       }
-      const lp = lpStream(stream, { maxDataLength: this.opts.maxFrameBytes ?? 16 * 1024 * 1024 });
+      const lp = this.lp(stream);
       try {
         const req = await lp.read({ signal: AbortSignal.timeout(10_000) });
-        await lp.write(await handler(from, req.subarray()));
+        const reply = await handler(from, req.subarray());
+        if (reply.length > this.maxFrame) {
+          this.undelivered(protocol, from, 1, 'too_large');
+          throw new EhrError(
+            'P2P_FRAME_TOO_LARGE',
+            `${protocol} reply of ${reply.length} bytes exceeds the frame limit ${this.maxFrame}`,
+          );
+        }
+        await lp.write(reply);
         await stream.close();
       } catch (err) {
         stream.abort(err as Error);
@@ -338,6 +417,7 @@ export class P2PHost {
 
 async function createHost(opts: HostOptions) {
   const privateKey = await libp2pKey(opts.secretKey);
+  const frame = opts.maxFrameBytes ?? DEFAULT_MAX_FRAME_BYTES;
   const allowed = (peer: PeerId, reason: RefusalReason): boolean => {
     const id = nodeIdOf(peer);
     if (id !== undefined && opts.isMember(id)) return true;
@@ -360,7 +440,9 @@ async function createHost(opts: HostOptions) {
     },
     transports: [tcp()],
     connectionEncrypters: [noise()],
-    streamMuxers: [yamux()],
+    // A stream whose reader lags (or is paused) buffers up to this much before libp2p aborts
+    // it: sized from the frame limit, not libp2p's 4 MiB default.
+    streamMuxers: [yamux({ streamOptions: { maxReadBufferLength: streamBufferBytes(frame) } })],
     connectionGater: {
       denyDialPeer: (peer) => !allowed(peer, 'dial'),
       denyInboundEncryptedConnection: (peer) => !allowed(peer, 'inbound'),
@@ -382,6 +464,11 @@ async function createHost(opts: HostOptions) {
         // No per-message libp2p signature: ids are the SHA-256 of the content (duplicates
         // collapse), which saves an Ed25519 sign per publish and a verify per hop.
         globalSignaturePolicy: 'StrictNoSign',
+        // A transaction travels with its bodies (a document of several MiB): the default 4 MiB
+        // message limit would drop it silently, leaving it to the slower forward path.
+        maxInboundDataLength: frame,
+        // Bounded (the default is not), but room for a burst of documents to one slow peer.
+        maxOutboundBufferSize: GOSSIP_QUEUED_FRAMES * frame,
         // A publisher floods its own messages to every member, so the mesh only repairs gaps: a
         // small degree keeps duplicate copies (each decrypted, framed and hashed) down. Measured
         // with 5 nodes, 64 clients: 2.6 s instead of 3.1 s of CPU per node per 2,000 txs.

@@ -150,7 +150,11 @@ export function registerNode(program: Command, ctx: Ctx): void {
       let gw: Awaited<ReturnType<typeof startGateway>>;
       try {
         running = await startNode(config);
-        gw = await startGateway(gatewayNode(running), config.gateway);
+        gw = await startGateway(gatewayNode(running), {
+          ...config.gateway,
+          // One transaction with its largest bodies, hex encoded (see wireLimits).
+          maxBodyBytes: running.wire.requestBytes,
+        });
       } catch (err) {
         // runCli prints the refusal; the log says it too, with the exit code.
         exit.because(`start refused: ${(err as Error).message}`);
