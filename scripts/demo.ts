@@ -4,29 +4,66 @@
  * every transaction and read is signed, and every body sealed and opened, here on the client.
  *
  *   node scripts/demo.ts [--network .run/network]    (after `run up`)
+ *   node scripts/demo.ts --rpc URL [--rpc URL ...] --admin-key FILE
+ *       (any running network, e.g. docker compose's: --rpc http://127.0.0.1:8001/ ... and
+ *        --admin-key configs/admin.key.json; the nodes are used in the order given)
  */
 import { randomBytes } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { parseArgs } from 'node:util';
-import { type Content, EhrClient, RpcError } from '@ehr/api';
+import { type Content, EhrClient, RpcClient, RpcError } from '@ehr/api';
 import { generateSecretKey, loadKeyFile, publicKeyOf, toHex } from '@ehr/core';
 import type { NetworkPlan } from './network.ts';
 
 const { values } = parseArgs({
-  options: { network: { type: 'string', default: '.run/network' } },
+  options: {
+    network: { type: 'string', default: '.run/network' },
+    rpc: { type: 'string', multiple: true },
+    'admin-key': { type: 'string' },
+  },
 });
-const netDir = resolve(values.network!);
-let plan: NetworkPlan;
-try {
-  plan = JSON.parse(readFileSync(join(netDir, 'network.json'), 'utf8')) as NetworkPlan;
-} catch {
-  console.error(
-    `demo: no network at ${netDir}: start one with \`npx --yes pnpm@12.4.2 run up\` (or pass --network <dir>)`,
-  );
-  process.exit(2);
+
+/** What the story needs of a network: gateways to talk to, the admin key, the chain id. */
+interface Target {
+  urls: string[];
+  adminKey: string;
+  chainId: string;
 }
-const url = (k: number) => plan.nodes[k % plan.nodes.length]!.gatewayUrl;
+
+async function target(): Promise<Target> {
+  if (values.rpc?.length) {
+    if (!values['admin-key']) {
+      console.error("demo: --rpc needs --admin-key FILE (the network's admin key file)");
+      process.exit(2);
+    }
+    const urls = values.rpc;
+    let chainId: string;
+    try {
+      chainId = (await new RpcClient(urls[0]!).status()).chainId;
+    } catch (err) {
+      console.error(`demo: no node answers at ${urls[0]}: ${(err as Error).message}`);
+      process.exit(2);
+    }
+    return { urls, adminKey: resolve(values['admin-key']), chainId };
+  }
+  const netDir = resolve(values.network!);
+  try {
+    const plan = JSON.parse(readFileSync(join(netDir, 'network.json'), 'utf8')) as NetworkPlan;
+    return {
+      urls: plan.nodes.map((n) => n.gatewayUrl),
+      adminKey: plan.adminKey,
+      chainId: plan.chainId,
+    };
+  } catch {
+    console.error(
+      `demo: no network at ${netDir}: start one with \`npx --yes pnpm@12.4.2 run up\` (or pass --network <dir>, or --rpc URL... --admin-key FILE)`,
+    );
+    process.exit(2);
+  }
+}
+const plan = await target();
+const url = (k: number) => plan.urls[k % plan.urls.length]!;
 const short = (hex: string) => `${hex.slice(0, 12)}…`;
 let step = 0;
 const say = (who: string, what: string) =>
@@ -44,7 +81,7 @@ async function main(): Promise<void> {
   const heart = new EhrClient(url(2), heartKey, { hospitalSecretKey: hospitalSecret });
   const skin = new EhrClient(url(2), skinKey, { hospitalSecretKey: hospitalSecret });
 
-  console.log(`ehr-ledger demo on chain ${plan.chainId} (${plan.nodes.length} nodes)\n`);
+  console.log(`ehr-ledger demo on chain ${plan.chainId} (${plan.urls.length} nodes)\n`);
   await admin.admin.addHospital({
     id: hospitalId,
     name: `City General ${tag}`,
