@@ -118,7 +118,7 @@ export class DockerEngine {
   private static async startOwn(lock: ChildProcess): Promise<DockerEngine> {
     stopStaleDaemons();
     const runDir = join(STATE_DIR, `run-${process.pid}`);
-    rmSync(runDir, { recursive: true, force: true });
+    removeRunDir(runDir);
     mkdirSync(runDir, { recursive: true });
     const host = `unix://${join(runDir, 'sock')}`;
     const log = join(runDir, 'dockerd.log');
@@ -270,7 +270,7 @@ export class DockerEngine {
         await exited;
         clearTimeout(timer);
       }
-      if (this.runDir) rmSync(this.runDir, { recursive: true, force: true });
+      if (this.runDir) removeRunDir(this.runDir);
     } finally {
       this.lock.stdin?.end();
     }
@@ -309,8 +309,25 @@ function stopStaleDaemons(): void {
     } catch {
       // no pidfile or no such process: nothing to stop
     }
-    rmSync(dir, { recursive: true, force: true });
+    removeRunDir(dir);
   }
+}
+
+/** dockerd leaves its network namespace mounted in the exec root: unmount, then remove. */
+function removeRunDir(dir: string): void {
+  const mounts = readFileSync('/proc/self/mounts', 'utf8')
+    .split('\n')
+    .map((l) => l.split(' ')[1] ?? '')
+    .filter((m) => m.startsWith(`${dir}/`))
+    .sort((a, b) => b.length - a.length);
+  for (const m of mounts) {
+    try {
+      execFileSync('umount', ['-l', m], { stdio: 'ignore' });
+    } catch {
+      // already gone
+    }
+  }
+  rmSync(dir, { recursive: true, force: true });
 }
 
 /** One compose project of docker-compose.yml on free loopback ports. */
