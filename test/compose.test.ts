@@ -137,7 +137,12 @@ describe.skipIf(skip !== undefined)('five nodes under docker compose', () => {
     await engine.ensureBase();
     await engine.buildImage();
     project = await ComposeProject.create(engine);
-    await upAndHealthy();
+    try {
+      await upAndHealthy();
+    } catch (err) {
+      console.log(`compose: the cluster did not come up; its logs:\n${await project.logs()}`);
+      throw err;
+    }
   }, 45 * 60_000);
 
   afterAll(async () => {

@@ -78,6 +78,8 @@ export class DockerEngine {
   private readonly runDir: string | undefined;
   private readonly lock: ChildProcess;
   baseImage = 'node:24-slim';
+  /** Storage driver of the engine we started ('' for one that was running). */
+  storage = '';
 
   private constructor(
     host: string | undefined,
@@ -106,7 +108,7 @@ export class DockerEngine {
     try {
       let engine: DockerEngine;
       if (engineReachable()) engine = new DockerEngine(process.env.DOCKER_HOST, lock);
-      else engine = await DockerEngine.startOwn(lock);
+      else engine = await DockerEngine.startOwnAny(lock);
       engine.timings.engine = performance.now() - t0;
       return engine;
     } catch (err) {
@@ -115,7 +117,29 @@ export class DockerEngine {
     }
   }
 
-  private static async startOwn(lock: ChildProcess): Promise<DockerEngine> {
+  /**
+   * overlay2 where the kernel has overlayfs (every build step on vfs copies the whole image:
+   * many times slower), else vfs; each driver keeps its own data root. EHR_DOCKER_STORAGE picks.
+   */
+  private static async startOwnAny(lock: ChildProcess): Promise<DockerEngine> {
+    const overlay = /\boverlay$/m.test(readFileSync('/proc/filesystems', 'utf8'));
+    const drivers = process.env.EHR_DOCKER_STORAGE
+      ? [process.env.EHR_DOCKER_STORAGE]
+      : overlay
+        ? ['overlay2', 'vfs']
+        : ['vfs'];
+    const errors: string[] = [];
+    for (const driver of drivers) {
+      try {
+        return await DockerEngine.startOwn(lock, driver);
+      } catch (err) {
+        errors.push(`${driver}: ${(err as Error).message}`);
+      }
+    }
+    throw new Error(`could not start dockerd\n${errors.join('\n')}`);
+  }
+
+  private static async startOwn(lock: ChildProcess, driver: string): Promise<DockerEngine> {
     stopStaleDaemons();
     const runDir = join(STATE_DIR, `run-${process.pid}`);
     removeRunDir(runDir);
@@ -129,7 +153,7 @@ export class DockerEngine {
         'exec dockerd "$@" >"$LOG" 2>&1',
         'dockerd',
         '--data-root',
-        join(STATE_DIR, 'root'),
+        join(STATE_DIR, `root-${driver}`),
         '--exec-root',
         join(runDir, 'exec'),
         '--pidfile',
@@ -137,7 +161,7 @@ export class DockerEngine {
         '--host',
         host,
         '--storage-driver',
-        'vfs',
+        driver,
         '--iptables=false',
         '--ip-masq=false',
         '--bridge=none',
@@ -145,11 +169,12 @@ export class DockerEngine {
       { stdio: 'ignore', env: { ...process.env, LOG: log } },
     );
     const engine = new DockerEngine(host, lock, daemon, runDir);
+    engine.storage = driver;
     const end = Date.now() + 60_000;
     while (!engineReachable(host)) {
       if (daemon.exitCode !== null || Date.now() > end) {
         const tail = existsSync(log) ? readFileSync(log, 'utf8').split('\n').slice(-15) : [];
-        await engine.close();
+        await engine.stopDaemon();
         throw new Error(`dockerd did not come up:\n${tail.join('\n')}`);
       }
       await new Promise((r) => setTimeout(r, 250));
@@ -262,6 +287,14 @@ export class DockerEngine {
   /** Stops the engine we started (if any), removes its run directory, releases the lock. */
   async close(): Promise<void> {
     try {
+      await this.stopDaemon();
+    } finally {
+      this.lock.stdin?.end();
+    }
+  }
+
+  private async stopDaemon(): Promise<void> {
+    {
       const d = this.daemon;
       if (d && d.exitCode === null && d.signalCode === null) {
         const exited = new Promise((r) => d.once('exit', r));
@@ -271,8 +304,6 @@ export class DockerEngine {
         clearTimeout(timer);
       }
       if (this.runDir) removeRunDir(this.runDir);
-    } finally {
-      this.lock.stdin?.end();
     }
   }
 }
@@ -354,7 +385,12 @@ export class ComposeProject {
   }
 
   compose(args: string[], timeout = 300_000) {
-    const env: NodeJS.ProcessEnv = { ...this.engine.env, COMPOSE_PROJECT_NAME: this.name };
+    const env: NodeJS.ProcessEnv = {
+      ...this.engine.env,
+      COMPOSE_PROJECT_NAME: this.name,
+      // Creating five containers at once on a loaded machine can take minutes.
+      COMPOSE_HTTP_TIMEOUT: '600',
+    };
     this.ports.forEach((p, i) => {
       env[`EHR_NODE${i + 1}_PORT`] = String(p);
     });
