@@ -24,6 +24,7 @@ const root = resolve(import.meta.dirname, '..');
 const NODES = ['node1', 'node2', 'node3', 'node4', 'node5'];
 
 interface Service {
+  profiles?: string[];
   build: { context: string; args: Record<string, string> };
   image: string;
   command: string[];
@@ -43,7 +44,10 @@ describe('docker-compose.yml', () => {
       services: Record<string, Service>;
       volumes: Record<string, unknown>;
     };
-    const names = Object.keys(doc.services);
+    expect(Object.keys(doc.services)).toEqual([...NODES, 'node6']);
+    // The observer runs only under its profile; the five validators always.
+    expect(doc.services.node6!.profiles).toEqual(['observer']);
+    const names = NODES.filter((n) => !doc.services[n]!.profiles);
     expect(names).toEqual(NODES);
     expect(new Set(names.map((n) => doc.services[n]!.image)).size).toBe(1);
     const genesis = parseGenesis(
@@ -51,7 +55,8 @@ describe('docker-compose.yml', () => {
       'configs/genesis.json',
     );
     expect(genesis.validators).toHaveLength(5);
-    names.forEach((n, k) => {
+    expect(genesis.observers).toHaveLength(1);
+    [...names, 'node6'].forEach((n, k) => {
       const s = doc.services[n]!;
       // biome-ignore lint/suspicious/noTemplateCurlyInString: compose's interpolation, not JS
       expect(s.build.args.NODE_IMAGE).toBe('${NODE_IMAGE:-node:24-slim}');
@@ -64,7 +69,9 @@ describe('docker-compose.yml', () => {
       const configPath = s.command[s.command.indexOf('--config') + 1]!;
       const cfg = loadConfig(join(root, 'configs', configPath.replace('/config/', '')));
       expect(cfg.dataDir).toBe('/data');
-      expect(cfg.p2p.bootstrap).toHaveLength(4);
+      expect(cfg.p2p.bootstrap).toHaveLength(k < 5 ? 4 : 5);
+      const id = toHex(loadKeyFile(join(root, 'configs', n, 'node.key.json')).publicKey);
+      expect(k < 5 ? genesis.validators : genesis.observers).toContain(id);
       expect(s.environment.EHR_GATEWAY_PORT).toBe(String(cfg.gateway.port));
       // Published on the host's loopback only, on a port the user may move.
       expect(s.ports).toEqual([
@@ -106,8 +113,8 @@ describe.skipIf(skip !== undefined)('five nodes under docker compose', () => {
     await until(
       'five healthy containers',
       async () => {
-        const h = await Promise.all(NODES.map((n) => project!.health(n)));
-        return h.every((x) => x === 'healthy');
+        const h = await project!.health(NODES);
+        return NODES.every((n) => h[n] === 'healthy');
       },
       180_000,
     );
@@ -235,7 +242,7 @@ describe.skipIf(skip !== undefined)('five nodes under docker compose', () => {
     await project!.compose(['start', `node${leader}`]);
     await until(
       'the restarted node healthy',
-      async () => (await project!.health(`node${leader}`)) === 'healthy',
+      async () => (await project!.health([`node${leader}`]))[`node${leader}`] === 'healthy',
       120_000,
     );
     const all = await sameHead(ALL);
@@ -254,6 +261,7 @@ describe.skipIf(skip !== undefined)('five nodes under docker compose', () => {
     await project!.compose(['down', '-t', '20']);
     expect(await status(1)).toBeUndefined();
     await upAndHealthy();
+    expect((await project!.health(['node6'])).node6).toBe('absent');
     await until('a leader after up', () => agreedLeader(ALL), 60_000);
     const after = await sameHead(ALL);
     expect(after[0]!.height).toBeGreaterThanOrEqual(height);
@@ -277,5 +285,23 @@ describe.skipIf(skip !== undefined)('five nodes under docker compose', () => {
     );
     expect(stdout).toMatch(/^ok: blocks 1\.\.\d+ verify \(\d+ blocks, \d+ transactions\)$/m);
     timings['down, up, same chain'] = performance.now() - t0;
+  }, 300_000);
+
+  it('the profile-gated observer joins, follows the chain and does not vote', async () => {
+    const t0 = performance.now();
+    await project!.compose(['--profile', 'observer', 'up', '-d', '--no-build', 'node6']);
+    await until(
+      'the observer healthy',
+      async () => (await project!.health(['node6'])).node6 === 'healthy',
+      180_000,
+    );
+    const sts = await sameHead([...ALL, 6]);
+    const observer = sts[5]!;
+    expect(observer.name).toBe('node6');
+    expect(observer.role).toBe('learner');
+    expect(observer.observers).toEqual([observer.nodeId]);
+    expect(observer.validators).not.toContain(observer.nodeId);
+    expect(sts[0]!.height).toBeGreaterThan(1);
+    timings['observer up and caught up'] = performance.now() - t0;
   }, 300_000);
 });

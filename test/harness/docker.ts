@@ -241,7 +241,7 @@ export class DockerEngine {
         maxBuffer: 64 << 20,
       },
     );
-    // Earlier builds' images, now untagged: vfs keeps a full copy of every layer.
+    // Earlier builds' images, now untagged (on vfs each holds a full copy of every layer).
     await this.docker(['image', 'prune', '-f']).catch(() => undefined);
     this.timings.image = performance.now() - t0;
   }
@@ -294,17 +294,15 @@ export class DockerEngine {
   }
 
   private async stopDaemon(): Promise<void> {
-    {
-      const d = this.daemon;
-      if (d && d.exitCode === null && d.signalCode === null) {
-        const exited = new Promise((r) => d.once('exit', r));
-        d.kill('SIGTERM');
-        const timer = setTimeout(() => d.kill('SIGKILL'), 30_000);
-        await exited;
-        clearTimeout(timer);
-      }
-      if (this.runDir) removeRunDir(this.runDir);
+    const d = this.daemon;
+    if (d && d.exitCode === null && d.signalCode === null) {
+      const exited = new Promise((r) => d.once('exit', r));
+      d.kill('SIGTERM');
+      const timer = setTimeout(() => d.kill('SIGKILL'), 30_000);
+      await exited;
+      clearTimeout(timer);
     }
+    if (this.runDir) removeRunDir(this.runDir);
   }
 }
 
@@ -402,21 +400,22 @@ export class ComposeProject {
     });
   }
 
-  /** Container id of a service (empty when it has none). */
-  async container(service: string): Promise<string> {
-    return (await this.compose(['ps', '-q', service])).stdout.trim();
-  }
-
-  async health(service: string): Promise<string> {
-    const id = await this.container(service);
-    if (!id) return 'absent';
+  /** Health of each service's container ('healthy', 'starting', ...; 'absent' if none). */
+  async health(services: string[]): Promise<Record<string, string>> {
+    const ids = (await this.compose(['ps', '-q'])).stdout.split('\n').filter(Boolean);
+    const out: Record<string, string> = Object.fromEntries(services.map((s) => [s, 'absent']));
+    if (ids.length === 0) return out;
     const { stdout } = await this.engine.docker([
       'inspect',
       '--format',
-      '{{if .State.Health}}{{.State.Health.Status}}{{else}}{{.State.Status}}{{end}}',
-      id,
+      '{{index .Config.Labels "com.docker.compose.service"}} {{if .State.Health}}{{.State.Health.Status}}{{else}}{{.State.Status}}{{end}}',
+      ...ids,
     ]);
-    return stdout.trim();
+    for (const line of stdout.split('\n')) {
+      const [service, state] = line.trim().split(' ');
+      if (service && state && service in out) out[service] = state;
+    }
+    return out;
   }
 
   async logs(): Promise<string> {
