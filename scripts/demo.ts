@@ -74,12 +74,15 @@ async function main(): Promise<void> {
   const tag = randomBytes(2).toString('hex');
   const hospitalId = `city-general-${tag}`;
   const hospitalSecret = generateSecretKey();
-  const admin = new EhrClient(url(0), loadKeyFile(plan.adminKey).secretKey);
-  const alice = new EhrClient(url(1), generateSecretKey());
+  // How long a submit waits for its block: a network on a busy machine (five containers sharing
+  // two cores) can take more than the client's default 10 s.
+  const wait = { timeoutMs: 30_000 };
+  const admin = new EhrClient(url(0), loadKeyFile(plan.adminKey).secretKey, wait);
+  const alice = new EhrClient(url(1), generateSecretKey(), wait);
   const heartKey = generateSecretKey();
   const skinKey = generateSecretKey();
-  const heart = new EhrClient(url(2), heartKey, { hospitalSecretKey: hospitalSecret });
-  const skin = new EhrClient(url(2), skinKey, { hospitalSecretKey: hospitalSecret });
+  const heart = new EhrClient(url(2), heartKey, { hospitalSecretKey: hospitalSecret, ...wait });
+  const skin = new EhrClient(url(2), skinKey, { hospitalSecretKey: hospitalSecret, ...wait });
 
   console.log(`ehr-ledger demo on chain ${plan.chainId} (${plan.urls.length} nodes)\n`);
   await admin.admin.addHospital({
