@@ -24,6 +24,7 @@ const BASE_SCRIPT = join(import.meta.dirname, 'docker-base.sh');
 const STATE_DIR = process.env.EHR_DOCKER_DIR ?? '/var/tmp/ehr-ledger-docker';
 export const PROJECT_IMAGE = 'ehr-ledger:dev';
 const STANDIN_TAG = 'ehr-ledger-base:node24-bookworm';
+const BUILD_STAGE_TAG = 'ehr-ledger-build:cache';
 const PROJECT_PREFIX = 'ehrtest';
 const run = promisify(execFile);
 
@@ -219,29 +220,35 @@ export class DockerEngine {
     return this.baseImage;
   }
 
-  /** Builds the project image from the repository's Dockerfile (cached layers where unchanged). */
+  /**
+   * Builds the project image from the repository's Dockerfile (cached layers where unchanged).
+   * The build stage is tagged too: its layers are no parent of the final image, so without a tag
+   * pruning would take the dependency install's cache with it.
+   */
   async buildImage(): Promise<void> {
     const t0 = performance.now();
-    await run(
-      'docker',
-      [
-        'build',
-        '-q',
-        '--network',
-        'host',
-        '--build-arg',
-        `NODE_IMAGE=${this.baseImage}`,
-        '-t',
-        PROJECT_IMAGE,
-        ROOT,
-      ],
-      {
-        env: { ...this.env, DOCKER_BUILDKIT: '0' },
-        timeout: 30 * 60_000,
-        maxBuffer: 64 << 20,
-      },
-    );
-    // Earlier builds' images, now untagged (on vfs each holds a full copy of every layer).
+    const build = (extra: string[]) =>
+      run(
+        'docker',
+        [
+          'build',
+          '-q',
+          '--network',
+          'host',
+          '--build-arg',
+          `NODE_IMAGE=${this.baseImage}`,
+          ...extra,
+          ROOT,
+        ],
+        {
+          env: { ...this.env, DOCKER_BUILDKIT: '0' },
+          timeout: 30 * 60_000,
+          maxBuffer: 64 << 20,
+        },
+      );
+    await build(['--target', 'build', '-t', BUILD_STAGE_TAG]);
+    await build(['-t', PROJECT_IMAGE]);
+    // Images of earlier builds, untagged now.
     await this.docker(['image', 'prune', '-f']).catch(() => undefined);
     this.timings.image = performance.now() - t0;
   }
