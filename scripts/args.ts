@@ -44,7 +44,11 @@ export function parseScriptArgs<O extends Options>(
   if (parsed.positionals.length > max)
     throw new UsageError(`unexpected argument '${parsed.positionals[max]}'`);
   const values = parsed.values as {
-    [K in keyof O]?: O[K]['type'] extends 'boolean' ? boolean : string;
+    [K in keyof O]?: O[K]['type'] extends 'boolean'
+      ? boolean
+      : O[K]['multiple'] extends true
+        ? string[]
+        : string;
   } & { help?: boolean };
   return { values, positionals: parsed.positionals, help: values.help === true };
 }

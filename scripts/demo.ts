@@ -4,11 +4,14 @@
  * every transaction and read is signed, and every body sealed and opened, here on the client.
  *
  *   node scripts/demo.ts [--network .run/network]    (after `run up`)
+ *   node scripts/demo.ts --rpc URL [--rpc URL ...] --admin-key FILE
+ *       (any running network, e.g. docker compose's: --rpc http://127.0.0.1:8001/ ... and
+ *        --admin-key configs/admin.key.json; the nodes are used in the order given)
  */
 import { randomBytes } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
-import { type Content, EhrClient, RpcError } from '@ehr/api';
+import { type Content, EhrClient, RpcClient, RpcError } from '@ehr/api';
 import { generateSecretKey, loadKeyFile, publicKeyOf, toHex } from '@ehr/core';
 import { scriptArgs } from './args.ts';
 import type { NetworkPlan } from './network.ts';
@@ -16,21 +19,58 @@ import type { NetworkPlan } from './network.ts';
 const { values } = scriptArgs(
   `
 usage: node scripts/demo.ts [--network .run/network]   (or: pnpm run demo -- --network DIR)
-  --network DIR   the network to play against (its network.json; default .run/network, from run up)
-  --help          this text`,
-  { network: { type: 'string' } },
+       node scripts/demo.ts --rpc URL [--rpc URL ...] --admin-key FILE   (e.g. the compose network)
+  --network DIR      the network to play against (its network.json; default .run/network, from run up)
+  --rpc URL          a gateway to play against (repeat: the story spreads over them)
+  --admin-key FILE   the network's admin key file (with --rpc)
+  --help             this text`,
+  {
+    network: { type: 'string' },
+    rpc: { type: 'string', multiple: true },
+    'admin-key': { type: 'string' },
+  },
 );
-const netDir = resolve(values.network ?? '.run/network');
-let plan: NetworkPlan;
-try {
-  plan = JSON.parse(readFileSync(join(netDir, 'network.json'), 'utf8')) as NetworkPlan;
-} catch {
-  console.error(
-    `demo: no network at ${netDir}: start one with \`npx --yes pnpm@12.4.2 run up\` (or pass --network <dir>)`,
-  );
-  process.exit(2);
+
+/** What the story needs of a network: gateways to talk to, the admin key, the chain id. */
+interface Target {
+  urls: string[];
+  adminKey: string;
+  chainId: string;
 }
-const url = (k: number) => plan.nodes[k % plan.nodes.length]!.gatewayUrl;
+
+async function target(): Promise<Target> {
+  if (values.rpc?.length) {
+    if (!values['admin-key']) {
+      console.error("demo: --rpc needs --admin-key FILE (the network's admin key file)");
+      process.exit(2);
+    }
+    const urls = values.rpc;
+    let chainId: string;
+    try {
+      chainId = (await new RpcClient(urls[0]!).status()).chainId;
+    } catch (err) {
+      console.error(`demo: no node answers at ${urls[0]}: ${(err as Error).message}`);
+      process.exit(2);
+    }
+    return { urls, adminKey: resolve(values['admin-key']), chainId };
+  }
+  const netDir = resolve(values.network ?? '.run/network');
+  try {
+    const plan = JSON.parse(readFileSync(join(netDir, 'network.json'), 'utf8')) as NetworkPlan;
+    return {
+      urls: plan.nodes.map((n) => n.gatewayUrl),
+      adminKey: plan.adminKey,
+      chainId: plan.chainId,
+    };
+  } catch {
+    console.error(
+      `demo: no network at ${netDir}: start one with \`npx --yes pnpm@12.4.2 run up\` (or pass --network <dir>, or --rpc URL... --admin-key FILE)`,
+    );
+    process.exit(2);
+  }
+}
+const plan = await target();
+const url = (k: number) => plan.urls[k % plan.urls.length]!;
 const short = (hex: string) => `${hex.slice(0, 12)}…`;
 let step = 0;
 const say = (who: string, what: string) =>
@@ -41,14 +81,17 @@ async function main(): Promise<void> {
   const tag = randomBytes(2).toString('hex');
   const hospitalId = `city-general-${tag}`;
   const hospitalSecret = generateSecretKey();
-  const admin = new EhrClient(url(0), loadKeyFile(plan.adminKey).secretKey);
-  const alice = new EhrClient(url(1), generateSecretKey());
+  // How long a submit waits for its block: a network on a busy machine (five containers sharing
+  // two cores) can take more than the client's default 10 s.
+  const wait = { timeoutMs: 30_000 };
+  const admin = new EhrClient(url(0), loadKeyFile(plan.adminKey).secretKey, wait);
+  const alice = new EhrClient(url(1), generateSecretKey(), wait);
   const heartKey = generateSecretKey();
   const skinKey = generateSecretKey();
-  const heart = new EhrClient(url(2), heartKey, { hospitalSecretKey: hospitalSecret });
-  const skin = new EhrClient(url(2), skinKey, { hospitalSecretKey: hospitalSecret });
+  const heart = new EhrClient(url(2), heartKey, { hospitalSecretKey: hospitalSecret, ...wait });
+  const skin = new EhrClient(url(2), skinKey, { hospitalSecretKey: hospitalSecret, ...wait });
 
-  console.log(`ehr-ledger demo on chain ${plan.chainId} (${plan.nodes.length} nodes)\n`);
+  console.log(`ehr-ledger demo on chain ${plan.chainId} (${plan.urls.length} nodes)\n`);
   await admin.admin.addHospital({
     id: hospitalId,
     name: `City General ${tag}`,
