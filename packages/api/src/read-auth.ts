@@ -4,8 +4,7 @@
  * the other params (canonical JSON) and that time and nonce. The gateway checks freshness,
  * refuses a nonce it has seen, and verifies the signature before applying the access rules.
  */
-import { randomBytes } from 'node:crypto';
-import { publicKeyOf, sha256, sign, toHex, utf8 } from '@ehr/core';
+import { publicKeyOf, randomBytes, sha256, sign, toHex, utf8 } from '@ehr/core';
 
 export interface ReadAuth {
   /** The reader's Ed25519 public key (hex). */
@@ -55,7 +54,7 @@ export function signRead(
   secretKey: Uint8Array,
   now = Date.now(),
 ): Record<string, unknown> {
-  const nonce = randomBytes(16).toString('hex');
+  const nonce = toHex(randomBytes(16));
   const signature = sign(readSigningBytes(chainId, method, params, now, nonce), secretKey);
   const auth: ReadAuth = {
     reader: toHex(publicKeyOf(secretKey)),

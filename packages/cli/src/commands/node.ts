@@ -143,18 +143,48 @@ export function registerNode(program: Command, ctx: Ctx): void {
     .addHelpText('after', example('  ehr node start --config configs/local/node1/node.yaml'))
     .action(async (o: { config: string }) => {
       // Loaded here, not at the top: every other command starts without the daemon's stack.
-      const [{ loadConfig, startNode }, { startGateway }, { gatewayNode }] = await Promise.all([
-        import('@ehr/node'),
-        import('@ehr/gateway'),
-        import('../service.ts'),
-      ]);
+      const [{ loadConfig, startNode }, { startGateway }, { gatewayNode }, { PORTAL_DIST }] =
+        await Promise.all([
+          import('@ehr/node'),
+          import('@ehr/gateway'),
+          import('../service.ts'),
+          import('@ehr/web'),
+        ]);
       const config = loadConfig(o.config);
       const running = await startNode(config);
-      const gw = await startGateway(gatewayNode(running), config.gateway);
+      const { portal, ...gwOpts } = config.gateway;
+      const portalDir = portal === false ? undefined : (portal ?? PORTAL_DIST);
+      const gw = await startGateway(gatewayNode(running), {
+        ...gwOpts,
+        ...(portalDir ? { portalDir } : {}),
+      });
       running.logger.info(
-        { gateway: gw.url, ws: gw.wsUrl, metrics: running.metricsUrl },
+        {
+          gateway: gw.url,
+          ws: gw.wsUrl,
+          portal: portalDir ? gw.url : null,
+          metrics: running.metricsUrl,
+        },
         'gateway listening',
       );
+      if (gwOpts.plaintextRemote && !gwOpts.tls) {
+        running.logger.warn(
+          { host: gwOpts.host },
+          'the gateway listens beyond loopback without TLS (gateway.plaintextRemote): keys stay in clients, but put a TLS-terminating proxy in front before patients use it',
+        );
+      }
+      const reloadTls = () => {
+        try {
+          gw.reloadTls();
+          running.logger.info({ tls: gwOpts.tls }, 'gateway TLS certificate reloaded');
+        } catch (err) {
+          running.logger.error(
+            { err: (err as Error).message },
+            'TLS reload failed; keeping the old certificate',
+          );
+        }
+      };
+      if (gwOpts.tls) process.on('SIGHUP', reloadTls);
       running.daemon.on('fatal', (err: Error) =>
         running.logger.fatal(
           { err: err.message },
@@ -167,6 +197,7 @@ export function registerNode(program: Command, ctx: Ctx): void {
         process.once('SIGINT', stop);
       });
       running.logger.info('shutting down');
+      process.off('SIGHUP', reloadTls);
       await gw.close();
       await running.stop();
     });
