@@ -12,6 +12,7 @@ import { spawn } from 'node:child_process';
 import { closeSync, existsSync, openSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { parseArgs } from 'node:util';
+import { ensurePortalBuilt } from './portal-build.ts';
 import { generateNetwork, type NetworkPlan } from './network.ts';
 
 const RUN = resolve('.run');
@@ -123,6 +124,8 @@ async function up(nodes: number, fresh: boolean): Promise<void> {
     console.log(`generated a ${nodes}-node development network in ${NET}`);
   }
   const plan = loadPlan();
+  // Each gateway serves the portal at `/`: build it first when missing or stale.
+  ensurePortalBuilt();
   for (const n of plan.nodes) {
     const pf = pidFile(n.name);
     if (existsSync(pf) && alive(Number(readFileSync(pf, 'utf8')))) continue;
@@ -134,6 +137,8 @@ async function up(nodes: number, fresh: boolean): Promise<void> {
     const leaders = rows.filter((r) => r.role === 'leader').length;
     if (leaders === 1 && rows.every((r) => r.role !== 'down')) {
       printTable(rows);
+      console.log('\nportal (open in a browser; Admin, Patient or Doctor on its home page):');
+      for (const n of plan.nodes) console.log(`  ${n.name.padEnd(7)} ${n.gatewayUrl}`);
       console.log(
         `\nadmin key (development): ${plan.adminKey}\ntry: npx --yes pnpm@12.4.2 run demo`,
       );
