@@ -2,7 +2,10 @@
 import { type Signal, signal, useSignal } from '@preact/signals';
 import type { ComponentChildren, JSX } from 'preact';
 import { useEffect, useId } from 'preact/hooks';
-import { explain, type Shown } from './messages.ts';
+import { errorCode, explain, type Shown } from './messages.ts';
+
+/** Refusals that mean "not now", made before anything was done: safe to try again. */
+const TRANSIENT = new Set(['NO_LEADER', 'NOT_READY', 'RATE_LIMITED', 'MEMPOOL_FULL']);
 
 export function Field(props: {
   label: string;
@@ -90,11 +93,21 @@ export function useAction(): Action {
       error.value = null;
       done.value = null;
       try {
-        const msg = await fn((f) => {
-          progress.value = f;
-        });
-        done.value = typeof msg === 'string' ? msg : null;
-        return true;
+        for (let attempt = 1; ; attempt++) {
+          try {
+            const msg = await fn((f) => {
+              progress.value = f;
+            });
+            done.value = typeof msg === 'string' ? msg : null;
+            return true;
+          } catch (err) {
+            // A node between leaders (or still starting) refused before doing anything: wait
+            // and try again, saying so, a few times before showing the error.
+            if (!TRANSIENT.has(errorCode(err)) || attempt >= 4) throw err;
+            label.value = `${l} (the network is busy, trying again)`;
+            await new Promise((r) => setTimeout(r, 750 * attempt));
+          }
+        }
       } catch (err) {
         error.value = explain(err);
         return false;

@@ -146,6 +146,9 @@ function SubmitReport(props: { me: Account; hospitals: HospitalChoice[]; onDone:
       aria-labelledby="report-h"
       onSubmit={(e) => {
         e.preventDefault();
+        // What was already sent, so a retry after a busy network never sends it twice.
+        let sent: string | null = null;
+        const attached = new Set<number>();
         void act.run('Encrypting and sending your report…', async (progress) => {
           if (!h) throw formError('Choose a hospital.');
           if (text.value.trim() === '') throw formError('Describe your problem in the text box.');
@@ -158,14 +161,18 @@ function SubmitReport(props: { me: Account; hospitals: HospitalChoice[]; onDone:
             );
           const steps = 1 + files.value.length;
           progress(0);
-          const r = await props.me.client.patient.submitReport({
-            content: { type: 'text', text: text.value },
-            hospital: h.id,
-            specialization: s,
-          });
-          let done = 1;
+          sent ??= (
+            await props.me.client.patient.submitReport({
+              content: { type: 'text', text: text.value },
+              hospital: h.id,
+              specialization: s,
+            })
+          ).hash;
+          const report = sent;
+          let done = 1 + attached.size;
           progress(done / steps);
-          for (const f of files.value) {
+          for (const [i, f] of files.value.entries()) {
+            if (attached.has(i)) continue;
             const data = new Uint8Array(await f.arrayBuffer());
             await props.me.client.patient.attachDocument({
               content: {
@@ -174,8 +181,9 @@ function SubmitReport(props: { me: Account; hospitals: HospitalChoice[]; onDone:
                 mediaType: f.type || 'application/octet-stream',
                 data,
               },
-              report: r.hash,
+              report,
             });
+            attached.add(i);
             progress(++done / steps);
           }
           text.value = '';
