@@ -302,6 +302,14 @@ describe.skipIf(!HAVE_CHROMIUM)('the portal in Chromium, against three daemons',
       .toContain('Prescribed by Dr. Heart');
     expect(await mine.textContent()).toContain(RX_TEXT);
 
+    // The patient opens her own attachment: the same bytes come back.
+    const own = await save(
+      alice.page,
+      () => mine.getByRole('button', { name: 'Download attachment 1' }).click(),
+      'receipt-own.pdf',
+    );
+    expect(readFileSync(own).equals(PDF)).toBe(true);
+
     // ---- the patient revokes; the doctor is refused from then on.
     await alice.page.getByRole('button', { name: 'Revoke City General' }).click();
     await alice.page.getByText('City General can no longer open your records').waitFor();

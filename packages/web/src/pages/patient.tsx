@@ -3,11 +3,17 @@
  * (size checked against the chain's limit before anything is sent), my reports (Pending /
  * Prescribed by Dr. X, updated live), the audit trail of who read what.
  */
-import type { AuditEventInfo, HospitalChoice, PrescriptionView, ReportView } from '@ehr/api';
+import type {
+  AuditEventInfo,
+  HospitalChoice,
+  PrescriptionView,
+  RecordInfo,
+  ReportView,
+} from '@ehr/api';
 import { useSignal } from '@preact/signals';
 import { useEffect } from 'preact/hooks';
 import type { Account } from '../account.ts';
-import { formatBytes, shortKey, when } from '../download.ts';
+import { download, formatBytes, shortKey, when } from '../download.ts';
 import { formError } from '../messages.ts';
 import { chainConfig, events } from '../net.ts';
 import { ActionStatus, Empty, ErrorBox, Field, useAction, useLoad } from '../ui.tsx';
@@ -114,7 +120,11 @@ function PatientHome(props: { me: Account }) {
   return (
     <>
       <SubmitReport me={props.me} hospitals={hospitals.data.value ?? []} onDone={reports.reload} />
-      <MyReports reports={reports.data.value} prescriptions={prescriptions.data.value ?? []} />
+      <MyReports
+        me={props.me}
+        reports={reports.data.value}
+        prescriptions={prescriptions.data.value ?? []}
+      />
       <ErrorBox error={reports.error.value ?? prescriptions.error.value} />
       <Hospitals me={props.me} list={hospitals.data.value} reload={hospitals.reload} />
       <ErrorBox error={hospitals.error.value} />
@@ -311,7 +321,42 @@ function SubmitReport(props: { me: Account; hospitals: HospitalChoice[]; onDone:
   );
 }
 
-function MyReports(props: { reports: ReportView[] | null; prescriptions: PrescriptionView[] }) {
+/** The patient's own attachments: opened (and decrypted) here when asked for. */
+function Documents(props: { me: Account; docs: RecordInfo[] }) {
+  const act = useAction();
+  return (
+    <div>
+      <ul aria-label="Attachments">
+        {props.docs.map((d, i) => (
+          <li key={d.id}>
+            Attachment {i + 1} ({formatBytes(d.payloadSize)} sealed){' '}
+            <button
+              type="button"
+              class="small secondary"
+              disabled={act.busy.value}
+              onClick={() =>
+                void act.run('Opening the attachment…', async () => {
+                  const o = await props.me.client.patient.readRecord(d.id, 'own attachment');
+                  if (o.content.type !== 'file') throw formError('This attachment is not a file.');
+                  download(o.content.name, o.content.data, o.content.mediaType);
+                })
+              }
+            >
+              Download attachment {i + 1}
+            </button>
+          </li>
+        ))}
+      </ul>
+      <ActionStatus action={act} />
+    </div>
+  );
+}
+
+function MyReports(props: {
+  me: Account;
+  reports: ReportView[] | null;
+  prescriptions: PrescriptionView[];
+}) {
   return (
     <section class="card" aria-labelledby="reports-h" aria-live="polite">
       <h2 id="reports-h">My reports</h2>
@@ -343,12 +388,7 @@ function MyReports(props: { reports: ReportView[] | null; prescriptions: Prescri
                 <summary>Record id (to give a doctor)</summary>
                 <span class="mono">{r.id}</span>
               </details>
-              {r.documents.length > 0 && (
-                <p>
-                  Attachments:{' '}
-                  {r.documents.map((d) => `${formatBytes(d.payloadSize)} document`).join(', ')}
-                </p>
-              )}
+              {r.documents.length > 0 && <Documents me={props.me} docs={r.documents} />}
             </li>
           );
         })}
