@@ -63,7 +63,9 @@ export async function serveHttp(
       }
       res.writeHead(status, { 'content-type': 'application/json' }).end(body);
     };
-    if (portal && (req.method === 'GET' || req.method === 'HEAD')) {
+    // Browsers get the portal; a JSON-RPC client that used GET (it says JSON) gets the 405.
+    const jsonClient = (req.headers['content-type'] ?? '').startsWith('application/json');
+    if (portal && (req.method === 'GET' || req.method === 'HEAD') && !jsonClient) {
       portal(req, res);
       return;
     }
