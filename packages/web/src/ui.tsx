@@ -159,3 +159,13 @@ export function useLoad<T>(fn: () => Promise<T>, deps: unknown[]) {
 }
 
 export const liveConnected = signal(false);
+
+/** A region that may scroll sideways (wide tables at 390 px): reachable by keyboard, named. */
+export function Scroll(props: { label: string; children: ComponentChildren }) {
+  return (
+    // biome-ignore lint/a11y/noNoninteractiveTabindex: axe (scrollable-region-focusable) wants a scrolling region reachable by keyboard
+    <section class="scroll" tabIndex={0} aria-label={props.label}>
+      {props.children}
+    </section>
+  );
+}

@@ -9,7 +9,7 @@ import { useSignal } from '@preact/signals';
 import { useEffect } from 'preact/hooks';
 import { shortKey, when } from '../download.ts';
 import { anonymous, events } from '../net.ts';
-import { ActionStatus, Empty, ErrorBox, useAction, useLoad } from '../ui.tsx';
+import { ActionStatus, Empty, ErrorBox, useAction, useLoad, Scroll } from '../ui.tsx';
 import { type VerifyResult, verifyChain } from '../verify.ts';
 
 interface BlockJson {
@@ -49,7 +49,7 @@ export function ChainPage() {
         {height === 0 && !status.loading.value && (
           <Empty>No block yet: the chain starts with the first transaction.</Empty>
         )}
-        <div class="scroll">
+        <Scroll label="Latest blocks table (scrolls sideways)">
           <table>
             <thead>
               <tr>
@@ -83,7 +83,7 @@ export function ChainPage() {
               ))}
             </tbody>
           </table>
-        </div>
+        </Scroll>
         {shown.value !== null && <BlockTxs height={shown.value} />}
       </section>
       <Verify height={height} />

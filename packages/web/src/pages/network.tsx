@@ -3,7 +3,7 @@ import type { MembersInfo, NodeStatus } from '@ehr/api';
 import { useEffect } from 'preact/hooks';
 import { shortKey } from '../download.ts';
 import { anonymous, events } from '../net.ts';
-import { Empty, ErrorBox, useLoad } from '../ui.tsx';
+import { Empty, ErrorBox, useLoad, Scroll } from '../ui.tsx';
 
 export function NetworkPage() {
   const c = anonymous();
@@ -50,7 +50,7 @@ export function NetworkPage() {
         <h2 id="members-h">Members</h2>
         <ErrorBox error={members.error.value} />
         {m?.members.length === 0 && <Empty>No member listed.</Empty>}
-        <div class="scroll">
+        <Scroll label="Members table (scrolls sideways)">
           <table>
             <thead>
               <tr>
@@ -72,13 +72,15 @@ export function NetworkPage() {
               ))}
             </tbody>
           </table>
-        </div>
+        </Scroll>
         {m && <p>Admins: {m.admins.length}</p>}
       </section>
       <section class="card" aria-labelledby="peers-h">
         <h2 id="peers-h">Peers of this node</h2>
         <ErrorBox error={peers.error.value} />
-        <pre class="scroll">{JSON.stringify(peers.data.value, null, 2)}</pre>
+        <Scroll label="Peers of this node, as the node reports them">
+          <pre>{JSON.stringify(peers.data.value, null, 2)}</pre>
+        </Scroll>
       </section>
     </>
   );

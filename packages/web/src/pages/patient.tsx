@@ -16,7 +16,7 @@ import type { Account } from '../account.ts';
 import { download, formatBytes, shortKey, when } from '../download.ts';
 import { formError } from '../messages.ts';
 import { chainConfig, events } from '../net.ts';
-import { ActionStatus, Empty, ErrorBox, Field, useAction, useLoad } from '../ui.tsx';
+import { ActionStatus, Empty, ErrorBox, Field, useAction, useLoad, Scroll } from '../ui.tsx';
 
 /** Room for the sealed container around a file's bytes (names, nonce, tag, encoding). */
 const SEAL_OVERHEAD = 1024;
@@ -482,7 +482,7 @@ function Audit(props: { list: AuditEventInfo[] | null }) {
       <h2 id="audit-h">Who read my records</h2>
       {props.list?.length === 0 && <Empty>Nobody has read your records yet.</Empty>}
       {props.list && props.list.length > 0 && (
-        <div class="scroll">
+        <Scroll label="Audit trail table (scrolls sideways)">
           <table>
             <caption class="sr-only">Audit trail: every read of your data</caption>
             <thead>
@@ -510,7 +510,7 @@ function Audit(props: { list: AuditEventInfo[] | null }) {
               ))}
             </tbody>
           </table>
-        </div>
+        </Scroll>
       )}
     </section>
   );
