@@ -15,6 +15,7 @@ import { type ChildProcess, spawn } from 'node:child_process';
 import { closeSync, existsSync, openSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { parseScriptArgs, UsageError, usageError } from './args.ts';
+import { ensurePortalBuilt } from './portal-build.ts';
 import { generateNetwork, type NetworkPlan } from './network.ts';
 
 // Set once by the command line (--run-dir, --base-port; defaults from EHR_RUN_DIR and
@@ -135,6 +136,8 @@ async function up(nodes: number, fresh: boolean): Promise<void> {
     console.log(`generated a ${nodes}-node development network in ${NET}`);
   }
   const plan = loadPlan();
+  // Each gateway serves the portal at `/`: build it first when missing or stale.
+  ensurePortalBuilt();
   for (const n of plan.nodes) {
     const pf = pidFile(n.name);
     if (existsSync(pf) && alive(Number(readFileSync(pf, 'utf8')))) continue;
@@ -146,6 +149,8 @@ async function up(nodes: number, fresh: boolean): Promise<void> {
     const leaders = rows.filter((r) => r.role === 'leader').length;
     if (leaders === 1 && rows.every((r) => r.role !== 'down')) {
       printTable(rows);
+      console.log('\nportal (open in a browser; Admin, Patient or Doctor on its home page):');
+      for (const n of plan.nodes) console.log(`  ${n.name.padEnd(7)} ${n.gatewayUrl}`);
       console.log(
         `\nadmin key (development): ${plan.adminKey}\ntry: npx --yes pnpm@12.4.2 run demo${NET === resolve('.run/network') ? '' : ` -- --network ${NET}`}`,
       );

@@ -122,10 +122,12 @@ export function generateNetwork(opts: {
       // In a container the gateway must listen beyond loopback; compose publishes it on the
       // host's loopback only.
       // With per-node hosts the clients are on other machines (or namespaces) by design.
+      // Plain HTTP beyond loopback is said explicitly (plaintextRemote): put TLS in front, or
+      // give the gateway gateway.tls certificate files.
       ...(opts.docker
-        ? ['  host: 0.0.0.0', '  allowRemote: true']
+        ? ['  host: 0.0.0.0', '  allowRemote: true', '  plaintextRemote: true']
         : own
-          ? [`  host: ${own.api}`, '  allowRemote: true']
+          ? [`  host: ${own.api}`, '  allowRemote: true', '  plaintextRemote: true']
           : ['  host: 127.0.0.1']),
       `  port: ${n.gatewayPort}`,
       'metrics:',

@@ -54,7 +54,12 @@ describe('generateNetwork', () => {
       expect(cfg.p2p.bootstrap.map((b) => b.split('/p2p/')[0])).toEqual(
         others.map((o) => `/ip4/${o.host!.p2p}/tcp/${o.p2pPort}`),
       );
-      expect(cfg.gateway).toEqual({ host: h.api, port: 41001 + k, allowRemote: true });
+      expect(cfg.gateway).toEqual({
+        host: h.api,
+        port: 41001 + k,
+        allowRemote: true,
+        plaintextRemote: true,
+      });
       expect(cfg.metrics).toEqual({ host: h.api, port: 42001 + k });
     }
   });

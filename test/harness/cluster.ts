@@ -124,6 +124,11 @@ export class TestCluster {
     if (p && p.exitCode === null) p.kill('SIGCONT');
   }
 
+  /** Sends a signal to a running node (e.g. SIGHUP to reload its TLS certificate). */
+  signal(name: string, signal: NodeJS.Signals): void {
+    this.procs.get(name)?.kill(signal);
+  }
+
   running(name: string): boolean {
     const p = this.procs.get(name);
     return p !== undefined && p.exitCode === null && p.signalCode === null;

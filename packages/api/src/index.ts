@@ -1,5 +1,6 @@
 export * from './client.ts';
 export * from './errors.ts';
+export * from './events.ts';
 export * from './methods.ts';
 export * from './read-auth.ts';
 export * from './schema.ts';

@@ -7,12 +7,7 @@
  * one credential good for one read on one node: nonces are remembered per node, so without it the
  * same signed read could be replayed to every other node (one more body and audit entry each).
  */
-import { publicKeyOf, sha256, sign, toHex, utf8 } from '@ehr/core';
-
-/** Browser-safe randomness (WebCrypto is global in Node 20+ and every browser). */
-function randomBytes(n: number): Uint8Array {
-  return globalThis.crypto.getRandomValues(new Uint8Array(n));
-}
+import { publicKeyOf, randomBytes, sha256, sign, toHex, utf8 } from '@ehr/core';
 
 export interface ReadAuth {
   /** The reader's Ed25519 public key (hex). */

@@ -4,7 +4,6 @@
  * hospitalKeys, consent keys). The body itself names no readers (its `keys` list is empty): who
  * may read is on chain, so sharing later never changes the body or its hash.
  */
-import { randomBytes } from 'node:crypto';
 import {
   decode,
   decodeSealed,
@@ -16,6 +15,7 @@ import {
   equalBytes,
   openWithDataKey,
   publicKeyOf,
+  randomBytes,
   sealWithDataKey,
   sha256,
   toHex,
@@ -40,7 +40,7 @@ export function sealForReaders(plaintext: Uint8Array, readers: Uint8Array[]): Se
   if (readers.length === 0) {
     throw new EhrError('SEAL_NO_RECIPIENTS', 'a sealed payload needs at least one reader', {});
   }
-  const dataKey = new Uint8Array(randomBytes(32));
+  const dataKey = randomBytes(32);
   const sealed = sealWithDataKey(plaintext, dataKey, []);
   const body = encodeSealed(sealed);
   return {

@@ -1,6 +1,6 @@
 /**
  * Every exit of a daemon says why, with its exit code, in its own log: a signal (SIGTERM, SIGINT,
- * SIGHUP: graceful stop), a start-up refusal, an uncaught exception or unhandled rejection (logged
+ * SIGHUP: graceful stop, unless the gateway serves TLS: then SIGHUP re-reads its certificate), a start-up refusal, an uncaught exception or unhandled rejection (logged
  * with its stack, exit 1), or anything else that ends the process. Lines are written
  * synchronously, so they reach the log even when the process ends right after.
  */
@@ -13,6 +13,8 @@ export interface DaemonExit {
   because(reason: string): void;
   /** Resolves with the signal that asked the daemon to stop. */
   stopRequested: Promise<string>;
+  /** SIGHUP runs `fn` (e.g. reload the TLS certificate) instead of stopping the node. */
+  onHangup(fn: () => void): void;
   dispose(): void;
 }
 
@@ -38,7 +40,12 @@ export function watchDaemonExit(log: Logger): DaemonExit {
   const stopRequested = new Promise<string>((r) => {
     resolveStop = r;
   });
+  let hangup: (() => void) | undefined;
   const onSignal = (signal: string) => {
+    if (signal === 'SIGHUP' && hangup && !reason) {
+      hangup();
+      return;
+    }
     if (reason) {
       log.warn({ signal }, 'second stop signal while stopping; exiting now');
       process.exit(1);
@@ -54,6 +61,9 @@ export function watchDaemonExit(log: Logger): DaemonExit {
   return {
     because,
     stopRequested,
+    onHangup(fn) {
+      hangup = fn;
+    },
     dispose() {
       process.off('exit', onExit);
       process.off('uncaughtException', onException);

@@ -1,12 +1,7 @@
-export * from './block.ts';
-export * from './bytes.ts';
-export * from './encoding.ts';
-export * from './errors.ts';
-export * from './hash.ts';
-export * from './keyfile.ts';
-export * from './merkle.ts';
-export * from './purpose.ts';
-export * from './seal.ts';
-export * from './shape.ts';
-export * from './signature.ts';
-export * from './tx.ts';
+/**
+ * The Node entry of @ehr/core: the browser-safe modules plus key files on disk and the native
+ * (node:crypto) signature backend, which importing installs. Browsers get browser.ts.
+ */
+export * from './browser.ts';
+export * from './keyfile-fs.ts';
+export * from './signature-native.ts';

@@ -1,13 +1,17 @@
 /**
- * Key files: one Ed25519 key per file, JSON, written with 0600 permissions. With a passphrase
- * the secret is encrypted (scrypt -> XChaCha20-Poly1305, the public key as associated data);
- * without one it is stored in the clear and marked so, for development networks.
+ * Key files: one Ed25519 key per file, JSON. With a passphrase the secret is encrypted
+ * (scrypt -> XChaCha20-Poly1305, the public key as associated data); without one it is stored in
+ * the clear and marked so, for development networks. The format and KDF are the same in the CLI
+ * and the browser portal: this module is browser-safe (scrypt from @noble/hashes; Node installs
+ * its native scrypt, which computes the same bytes, from keyfile-fs.ts, which also holds the
+ * functions that read and write files). The *Async variants yield while deriving and report
+ * progress (for a browser's main thread).
  */
 import { xchacha20poly1305 } from '@noble/ciphers/chacha.js';
-import { randomBytes, scryptSync } from 'node:crypto';
-import { readFileSync, writeFileSync } from 'node:fs';
+import { scrypt, scryptAsync } from '@noble/hashes/scrypt.js';
 import { equalBytes, fromHex, toHex } from './bytes.ts';
 import { EhrError } from './errors.ts';
+import { randomBytes } from './random.ts';
 import { generateSecretKey, publicKeyOf } from './signature.ts';
 
 export interface KeyPair {
@@ -50,54 +54,67 @@ export function generateKeyPair(): KeyPair {
   return { secretKey, publicKey: publicKeyOf(secretKey) };
 }
 
-function derive(passphrase: string, salt: Uint8Array, s: ScryptParams): Uint8Array {
-  return new Uint8Array(
-    scryptSync(passphrase, salt, 32, {
-      N: s.N,
-      r: s.r,
-      p: s.p,
-      maxmem: 256 * s.N * s.r + 1024 * 1024,
-    }),
-  );
+/** scrypt to a 32-byte key; replaceable by a native implementation of the same function. */
+export type ScryptFn = (passphrase: string, salt: Uint8Array, s: ScryptParams) => Uint8Array;
+
+const MAX_SCRYPT_N = 2 ** 20;
+
+function checkParams(s: ScryptParams): void {
+  const ok = (v: unknown) => typeof v === 'number' && Number.isInteger(v) && v > 0;
+  if (!ok(s.N) || !ok(s.r) || !ok(s.p) || s.N > MAX_SCRYPT_N || s.r * s.p >= 2 ** 30) {
+    throw new Error(`N=${String(s.N)}, r=${String(s.r)}, p=${String(s.p)} are out of range`);
+  }
 }
 
-export function keyFileJson(
-  pair: KeyPair,
-  opts: { passphrase?: string; label?: string; dev?: boolean; scrypt?: ScryptParams } = {},
-): string {
-  let secret: Secret;
-  if (opts.passphrase !== undefined) {
-    if (opts.passphrase.length === 0) {
-      throw new EhrError(
-        'KEYFILE_BAD_PASSPHRASE',
-        'an empty passphrase protects nothing; omit it instead',
-        {},
-      );
-    }
-    const s = opts.scrypt ?? DEFAULT_SCRYPT;
-    const salt = new Uint8Array(randomBytes(16));
-    const nonce = new Uint8Array(randomBytes(24));
-    const ct = xchacha20poly1305(derive(opts.passphrase, salt, s), nonce, pair.publicKey).encrypt(
-      pair.secretKey,
+let scryptImpl: ScryptFn = (passphrase, salt, s) =>
+  scrypt(passphrase, salt, { N: s.N, r: s.r, p: s.p, dkLen: 32, maxmem: 2 ** 31 });
+
+/** Node installs node:crypto's scrypt here (keyfile-fs.ts); the output is identical. */
+export function useScrypt(fn: ScryptFn): void {
+  scryptImpl = fn;
+}
+
+function derive(passphrase: string, salt: Uint8Array, s: ScryptParams): Uint8Array {
+  checkParams(s);
+  return scryptImpl(passphrase, salt, s);
+}
+
+async function deriveAsync(
+  passphrase: string,
+  salt: Uint8Array,
+  s: ScryptParams,
+  onProgress?: (fraction: number) => void,
+): Promise<Uint8Array> {
+  checkParams(s);
+  return scryptAsync(passphrase, salt, {
+    N: s.N,
+    r: s.r,
+    p: s.p,
+    dkLen: 32,
+    maxmem: 2 ** 31,
+    asyncTick: 25,
+    ...(onProgress ? { onProgress } : {}),
+  });
+}
+
+export interface KeyFileOptions {
+  passphrase?: string;
+  label?: string;
+  dev?: boolean;
+  scrypt?: ScryptParams;
+}
+
+function checkPassphrase(passphrase: string): void {
+  if (passphrase.length === 0) {
+    throw new EhrError(
+      'KEYFILE_BAD_PASSPHRASE',
+      'an empty passphrase protects nothing; omit it instead',
+      {},
     );
-    secret = {
-      type: 'scrypt',
-      ...s,
-      salt: toHex(salt),
-      nonce: toHex(nonce),
-      ciphertext: toHex(ct),
-    };
-  } else {
-    // Secure by default: a secret in the clear is only for development keys, marked so.
-    if (!opts.dev) {
-      throw new EhrError(
-        'KEYFILE_UNPROTECTED',
-        'a key file without a passphrase must be a development key (dev: true); give a passphrase to encrypt it',
-        {},
-      );
-    }
-    secret = { type: 'plain', key: toHex(pair.secretKey) };
   }
+}
+
+function render(pair: KeyPair, opts: KeyFileOptions, secret: Secret): string {
   const json: KeyFileJson = {
     format: 'ehr-ledger-key',
     version: 1,
@@ -109,35 +126,48 @@ export function keyFileJson(
   return `${JSON.stringify(json, null, 2)}\n`;
 }
 
-/** Writes a key file readable by its owner only; refuses to overwrite unless `overwrite`. */
-export function saveKeyFile(
-  path: string,
-  pair: KeyPair,
-  opts: {
-    passphrase?: string;
-    label?: string;
-    dev?: boolean;
-    scrypt?: ScryptParams;
-    overwrite?: boolean;
-  } = {},
-): void {
-  const text = keyFileJson(pair, opts);
-  try {
-    writeFileSync(path, text, {
-      mode: 0o600,
-      flag: opts.overwrite ? 'w' : 'wx',
-    });
-  } catch (err) {
-    const code = (err as NodeJS.ErrnoException).code;
-    if (code === 'EEXIST') {
-      throw new EhrError('KEYFILE_EXISTS', `${path} already exists; refusing to overwrite a key`, {
-        path,
-      });
+function encrypted(pair: KeyPair, s: ScryptParams, salt: Uint8Array, key: Uint8Array): Secret {
+  const nonce = randomBytes(24);
+  const ct = xchacha20poly1305(key, nonce, pair.publicKey).encrypt(pair.secretKey);
+  return {
+    type: 'scrypt',
+    N: s.N,
+    r: s.r,
+    p: s.p,
+    salt: toHex(salt),
+    nonce: toHex(nonce),
+    ciphertext: toHex(ct),
+  };
+}
+
+export function keyFileJson(pair: KeyPair, opts: KeyFileOptions = {}): string {
+  if (opts.passphrase === undefined) {
+    // Secure by default: a secret in the clear is only for development keys, marked so.
+    if (!opts.dev) {
+      throw new EhrError(
+        'KEYFILE_UNPROTECTED',
+        'a key file without a passphrase must be a development key (dev: true); give a passphrase to encrypt it',
+        {},
+      );
     }
-    throw new EhrError('KEYFILE_WRITE_FAILED', `cannot write ${path}: ${(err as Error).message}`, {
-      path,
-    });
+    return render(pair, opts, { type: 'plain', key: toHex(pair.secretKey) });
   }
+  checkPassphrase(opts.passphrase);
+  const s = opts.scrypt ?? DEFAULT_SCRYPT;
+  const salt = randomBytes(16);
+  return render(pair, opts, encrypted(pair, s, salt, derive(opts.passphrase, salt, s)));
+}
+
+/** keyFileJson with a passphrase, deriving without blocking and reporting progress (0..1). */
+export async function keyFileJsonAsync(
+  pair: KeyPair,
+  opts: KeyFileOptions & { passphrase: string; onProgress?: (fraction: number) => void },
+): Promise<string> {
+  checkPassphrase(opts.passphrase);
+  const s = opts.scrypt ?? DEFAULT_SCRYPT;
+  const salt = randomBytes(16);
+  const key = await deriveAsync(opts.passphrase, salt, s, opts.onProgress);
+  return render(pair, opts, encrypted(pair, s, salt, key));
 }
 
 function corrupt(path: string, what: string): EhrError {
@@ -147,11 +177,10 @@ function corrupt(path: string, what: string): EhrError {
   });
 }
 
-export function parseKeyFile(
-  text: string,
-  path: string,
-  passphrase?: string,
-): KeyPair & { dev: boolean; label?: string } {
+export type ParsedKeyFile = KeyPair & { dev: boolean; label?: string };
+
+/** Checks a key file's structure; returns it with its public key (secret not yet opened). */
+function readStructure(text: string, path: string): { j: KeyFileJson; publicKey: Uint8Array } {
   let j: KeyFileJson;
   try {
     j = JSON.parse(text) as KeyFileJson;
@@ -162,29 +191,40 @@ export function parseKeyFile(
   if (j.version !== 1) throw corrupt(path, `unsupported version ${String(j.version)}`);
   if (typeof j.publicKey !== 'string' || !/^[0-9a-f]{64}$/.test(j.publicKey))
     throw corrupt(path, 'publicKey is not 64 hex characters');
-  const publicKey = fromHex(j.publicKey);
-  let secretKey: Uint8Array;
   const s = j.secret;
   if (s?.type === 'plain') {
     if (typeof s.key !== 'string' || !/^[0-9a-f]{64}$/.test(s.key))
       throw corrupt(path, 'secret.key is not 64 hex characters');
-    secretKey = fromHex(s.key);
   } else if (s?.type === 'scrypt') {
-    if (passphrase === undefined) {
-      throw new EhrError(
-        'KEYFILE_NEEDS_PASSPHRASE',
-        `${path} is encrypted: supply its passphrase`,
-        { path },
-      );
+    for (const f of ['salt', 'nonce', 'ciphertext'] as const) {
+      if (typeof s[f] !== 'string' || !/^([0-9a-f]{2})+$/.test(s[f]))
+        throw corrupt(path, `secret.${f} is not hex`);
     }
-    let key: Uint8Array;
+  } else {
+    throw corrupt(path, 'secret.type must be "plain" or "scrypt"');
+  }
+  return { j, publicKey: fromHex(j.publicKey) };
+}
+
+function needsPassphrase(path: string): EhrError {
+  return new EhrError('KEYFILE_NEEDS_PASSPHRASE', `${path} is encrypted: supply its passphrase`, {
+    path,
+  });
+}
+
+function finish(
+  j: KeyFileJson,
+  publicKey: Uint8Array,
+  path: string,
+  key: Uint8Array | null,
+): ParsedKeyFile {
+  const s = j.secret;
+  let secretKey: Uint8Array;
+  if (s.type === 'plain') {
+    secretKey = fromHex(s.key);
+  } else {
     try {
-      key = derive(passphrase, fromHex(s.salt), s);
-    } catch (err) {
-      throw corrupt(path, `bad scrypt parameters (${(err as Error).message})`);
-    }
-    try {
-      secretKey = xchacha20poly1305(key, fromHex(s.nonce), publicKey).decrypt(
+      secretKey = xchacha20poly1305(key!, fromHex(s.nonce), publicKey).decrypt(
         fromHex(s.ciphertext),
       );
     } catch {
@@ -194,27 +234,55 @@ export function parseKeyFile(
         { path },
       );
     }
-  } else {
-    throw corrupt(path, 'secret.type must be "plain" or "scrypt"');
   }
   if (!equalBytes(publicKeyOf(secretKey), publicKey))
     throw corrupt(path, 'the secret key does not match publicKey');
   return { secretKey, publicKey, dev: j.dev === true, ...(j.label ? { label: j.label } : {}) };
 }
 
-export function loadKeyFile(
+export function parseKeyFile(text: string, path: string, passphrase?: string): ParsedKeyFile {
+  const { j, publicKey } = readStructure(text, path);
+  let key: Uint8Array | null = null;
+  if (j.secret.type === 'scrypt') {
+    if (passphrase === undefined) throw needsPassphrase(path);
+    try {
+      key = derive(passphrase, fromHex(j.secret.salt), j.secret);
+    } catch (err) {
+      throw corrupt(path, `bad scrypt parameters (${(err as Error).message})`);
+    }
+  }
+  return finish(j, publicKey, path, key);
+}
+
+/** parseKeyFile, deriving without blocking and reporting progress (0..1). */
+export async function parseKeyFileAsync(
+  text: string,
   path: string,
   passphrase?: string,
-): KeyPair & { dev: boolean; label?: string } {
-  let text: string;
-  try {
-    text = readFileSync(path, 'utf8');
-  } catch (err) {
-    throw new EhrError(
-      'KEYFILE_UNREADABLE',
-      `cannot read key file ${path}: ${(err as Error).message}`,
-      { path },
-    );
+  onProgress?: (fraction: number) => void,
+): Promise<ParsedKeyFile> {
+  const { j, publicKey } = readStructure(text, path);
+  let key: Uint8Array | null = null;
+  if (j.secret.type === 'scrypt') {
+    if (passphrase === undefined) throw needsPassphrase(path);
+    try {
+      key = await deriveAsync(passphrase, fromHex(j.secret.salt), j.secret, onProgress);
+    } catch (err) {
+      throw corrupt(path, `bad scrypt parameters (${(err as Error).message})`);
+    }
   }
-  return parseKeyFile(text, path, passphrase);
+  return finish(j, publicKey, path, key);
+}
+
+/** The public key a key file names (hex), without opening it; throws KEYFILE_CORRUPT. */
+export function keyFilePublicKey(
+  text: string,
+  path: string,
+): { publicKey: string; encrypted: boolean; label?: string } {
+  const { j } = readStructure(text, path);
+  return {
+    publicKey: j.publicKey,
+    encrypted: j.secret.type === 'scrypt',
+    ...(j.label ? { label: j.label } : {}),
+  };
 }

@@ -10,20 +10,13 @@
  *   5. encode([S]B - [k]A) == R, with k = SHA-512(R || A || M) mod L.
  *
  * The noble backend computes step 5 itself (noble's own verify is cofactored); the native
- * backend (node:crypto, OpenSSL, ~10x faster) runs steps 1-4 in JS and OpenSSL's check, which
+ * backend (node:crypto, OpenSSL, ~10x faster; signature-native.ts, installed by the Node entry) runs steps 1-4 in JS and OpenSSL's check, which
  * is the same cofactorless comparison. Tests hold the two to the same answers.
  */
-import {
-  createPrivateKey,
-  createPublicKey,
-  type KeyObject,
-  randomBytes,
-  sign as nativeSign,
-  verify as nativeVerify,
-} from 'node:crypto';
 import * as ed from '@noble/ed25519';
 import { sha512 } from '@noble/hashes/sha2.js';
-import { concatBytes, fromHex, toHex } from './bytes.ts';
+import { concatBytes, toHex } from './bytes.ts';
+import { randomBytes } from './random.ts';
 
 ed.hashes.sha512 = sha512;
 
@@ -95,63 +88,46 @@ export function verifyNoble(
   }
 }
 
-const SPKI_PREFIX = fromHex('302a300506032b6570032100');
-const PKCS8_PREFIX = fromHex('302e020100300506032b657004220420');
-const keyCache = new Map<string, KeyObject>();
-const KEY_CACHE_LIMIT = 4096;
-
-function nativePublicKey(publicKey: Uint8Array): KeyObject {
-  const id = toHex(publicKey);
-  let k = keyCache.get(id);
-  if (!k) {
-    k = createPublicKey({
-      key: Buffer.from(concatBytes(SPKI_PREFIX, publicKey)),
-      format: 'der',
-      type: 'spki',
-    });
-    if (keyCache.size >= KEY_CACHE_LIMIT) keyCache.delete(keyCache.keys().next().value!);
-    keyCache.set(id, k);
-  }
-  return k;
-}
-
-/** The rule, with OpenSSL doing step 5. */
-export function verifyNative(
-  signature: Uint8Array,
-  message: Uint8Array,
-  publicKey: Uint8Array,
-): boolean {
-  if (!passesEncodingChecks(signature, publicKey)) return false;
-  try {
-    return nativeVerify(null, message, nativePublicKey(publicKey), signature);
-  } catch {
-    return false;
-  }
-}
-
 export function generateSecretKey(): Uint8Array {
-  return new Uint8Array(randomBytes(SECRET_KEY_LENGTH));
+  return randomBytes(SECRET_KEY_LENGTH);
 }
 
 export function publicKeyOf(secretKey: Uint8Array): Uint8Array {
   return ed.getPublicKey(secretKey);
 }
 
+/** A signature backend: the noble one everywhere; Node swaps in OpenSSL (signature-native.ts). */
+export interface SignatureBackend {
+  name: string;
+  sign(message: Uint8Array, secretKey: Uint8Array): Uint8Array;
+  verify(signature: Uint8Array, message: Uint8Array, publicKey: Uint8Array): boolean;
+}
+
+let backend: SignatureBackend = {
+  name: 'noble',
+  sign: (m, sk) => ed.sign(m, sk),
+  verify: verifyNoble,
+};
+
+/** Installs a backend that computes the same rule (held to the same answers by tests). */
+export function useSignatureBackend(b: SignatureBackend): void {
+  backend = b;
+}
+
+export function signatureBackend(): string {
+  return backend.name;
+}
+
 /** Deterministic Ed25519 (RFC 8032): node:crypto and noble produce identical bytes (tested). */
 export function sign(message: Uint8Array, secretKey: Uint8Array): Uint8Array {
-  const key = createPrivateKey({
-    key: Buffer.from(concatBytes(PKCS8_PREFIX, secretKey)),
-    format: 'der',
-    type: 'pkcs8',
-  });
-  return new Uint8Array(nativeSign(null, message, key));
+  return backend.sign(message, secretKey);
 }
 
 export function signNoble(message: Uint8Array, secretKey: Uint8Array): Uint8Array {
   return ed.sign(message, secretKey);
 }
 
-/** Verifies under the rule above (native backend). */
+/** Verifies under the rule above (native backend on Node, noble in a browser). */
 export function verify(signature: Uint8Array, message: Uint8Array, publicKey: Uint8Array): boolean {
-  return verifyNative(signature, message, publicKey);
+  return backend.verify(signature, message, publicKey);
 }

@@ -24,6 +24,8 @@ export interface Gateway {
   url: string;
   wsUrl: string;
   dispatcher: Dispatcher;
+  /** Re-reads the TLS certificate and key files (SIGHUP); throws, keeping the old ones, if bad. */
+  reloadTls(): void;
   close(): Promise<void>;
 }
 
@@ -66,6 +68,7 @@ export async function startGateway(
     url: http.url,
     wsUrl: http.url.replace(/^http/, 'ws'),
     dispatcher,
+    reloadTls: () => http.reloadTls(),
     async close() {
       await ws.close();
       await http.close();

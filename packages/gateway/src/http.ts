@@ -1,9 +1,15 @@
-/** JSON-RPC over HTTP POST: loopback by default, body size limit, per-connection rate limit. */
-import { createServer, type Server } from 'node:http';
+/**
+ * JSON-RPC over HTTP POST (and the portal over GET): loopback by default, body size limit,
+ * per-connection rate limit; HTTPS when given certificate and key files.
+ */
+import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import { createServer as createHttpsServer, type Server as HttpsServer } from 'node:https';
 import type { AddressInfo } from 'node:net';
 import { RpcCode } from '@ehr/api';
 import { EhrError } from '@ehr/core';
 import type { Dispatcher } from './dispatcher.ts';
+import { portalHandler } from './static.ts';
+import { readTls, type TlsFiles } from './tls.ts';
 
 export interface HttpOptions {
   host: string;
@@ -16,6 +22,12 @@ export interface HttpOptions {
   requestTimeoutMs?: number;
   /** Time allowed for the request headers. */
   headersTimeoutMs?: number;
+  /** The portal's built assets, served over GET at `/` (none: GET answers 405 as before). */
+  portalDir?: string;
+  /** Serve HTTPS with these PEM files. */
+  tls?: TlsFiles;
+  /** Listen beyond loopback without TLS (behind a TLS-terminating proxy); logged as a warning. */
+  plaintextRemote?: boolean;
 }
 
 const LOOPBACK = new Set(['127.0.0.1', '::1', 'localhost']);
@@ -34,7 +46,7 @@ export function isJsonContentType(header: string | undefined): boolean {
 export async function serveHttp(
   dispatcher: Dispatcher,
   opts: HttpOptions,
-): Promise<{ server: Server; url: string; close(): Promise<void> }> {
+): Promise<{ server: Server; url: string; reloadTls(): void; close(): Promise<void> }> {
   if (!opts.allowRemote && !LOOPBACK.has(opts.host)) {
     throw new EhrError(
       'GATEWAY_NOT_LOOPBACK',
@@ -42,11 +54,19 @@ export async function serveHttp(
       { host: opts.host },
     );
   }
+  if (!LOOPBACK.has(opts.host) && !opts.tls && !opts.plaintextRemote) {
+    throw new EhrError(
+      'GATEWAY_NEEDS_TLS',
+      `refusing to serve ${opts.host} without TLS: set gateway.tls (certFile, keyFile), or gateway.plaintextRemote: true behind a TLS-terminating proxy`,
+      { host: opts.host },
+    );
+  }
+  const portal = opts.portalDir ? portalHandler(opts.portalDir) : null;
   // Bodies travel as hex: twice the largest document (8 MiB) plus room for the rest.
   const maxBody = opts.maxBodyBytes ?? 24 * 1024 * 1024;
   const rate = opts.rateLimit ?? 2000;
   const buckets = new WeakMap<object, { tokens: number; at: number }>();
-  const server = createServer((req, res) => {
+  const handle = (req: IncomingMessage, res: ServerResponse) => {
     const reply = (status: number, body: string | null) => {
       if (body === null) {
         res.writeHead(204).end();
@@ -54,6 +74,12 @@ export async function serveHttp(
       }
       res.writeHead(status, { 'content-type': 'application/json' }).end(body);
     };
+    // Browsers get the portal; a JSON-RPC client that used GET (it says JSON) gets the 405.
+    const jsonClient = (req.headers['content-type'] ?? '').startsWith('application/json');
+    if (portal && (req.method === 'GET' || req.method === 'HEAD') && !jsonClient) {
+      portal(req, res);
+      return;
+    }
     if (req.method !== 'POST') {
       reply(
         405,
@@ -146,7 +172,10 @@ export async function serveHttp(
           ),
       );
     });
-  });
+  };
+  const server: Server = opts.tls
+    ? (createHttpsServer(readTls(opts.tls), handle) as HttpsServer as unknown as Server)
+    : createServer(handle);
   server.requestTimeout = opts.requestTimeoutMs ?? 130_000;
   // An idle keep-alive connection stays open well past a client's reuse window: a POST (a body
   // of several MiB) written to a socket the server closed just then fails with EPIPE and is not
@@ -160,7 +189,10 @@ export async function serveHttp(
   const addr = server.address() as AddressInfo;
   return {
     server,
-    url: `http://${opts.host}:${addr.port}/`,
+    url: `${opts.tls ? 'https' : 'http'}://${opts.host.includes(':') ? `[${opts.host}]` : opts.host}:${addr.port}/`,
+    reloadTls() {
+      if (opts.tls) (server as unknown as HttpsServer).setSecureContext(readTls(opts.tls));
+    },
     close: () =>
       new Promise<void>((resolve) => {
         server.closeAllConnections();

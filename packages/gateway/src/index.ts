@@ -5,4 +5,6 @@ export * from './json.ts';
 export * from './node-methods.ts';
 export * from './query-methods.ts';
 export * from './read-guard.ts';
+export * from './static.ts';
+export * from './tls.ts';
 export * from './ws.ts';

@@ -18,7 +18,17 @@ export interface NodeConfig {
   keyPassphraseEnv?: string;
   genesisFile: string;
   p2p: { listen: string[]; announce: string[]; bootstrap: string[] };
-  gateway: { host: string; port: number; allowRemote: boolean };
+  gateway: {
+    host: string;
+    port: number;
+    allowRemote: boolean;
+    /** HTTPS with these PEM files (re-read on SIGHUP). */
+    tls?: { certFile: string; keyFile: string };
+    /** Listen beyond loopback without TLS (a TLS-terminating proxy in front): said explicitly. */
+    plaintextRemote?: boolean;
+    /** Directory of the built portal served at `/`; false: no portal; absent: @ehr/web's build. */
+    portal?: string | false;
+  };
   metrics: { host: string; port: number } | null;
   consensus: {
     tickMs: number;
@@ -150,12 +160,32 @@ export function parseConfig(raw: unknown, file: string): NodeConfig {
   const listen = r.strs(p2p['listen'], 'p2p.listen');
   if (listen.length === 0) r.fail('p2p.listen', 'at least one multiaddr', p2p['listen']);
   const gw = r.obj(top['gateway'], 'gateway', true);
-  r.known(gw, 'gateway', ['host', 'port', 'allowRemote']);
+  r.known(gw, 'gateway', ['host', 'port', 'allowRemote', 'tls', 'plaintextRemote', 'portal']);
   const allowRemote = r.bool(gw['allowRemote'], 'gateway.allowRemote', false);
   const gwHost = r.str(gw['host'], 'gateway.host', '127.0.0.1');
   if (!allowRemote && !LOOPBACK.has(gwHost)) {
     r.fail('gateway.host', 'a loopback address unless gateway.allowRemote is true', gwHost);
   }
+  let tls: { certFile: string; keyFile: string } | undefined;
+  if (gw['tls'] !== undefined) {
+    const t = r.obj(gw['tls'], 'gateway.tls');
+    r.known(t, 'gateway.tls', ['certFile', 'keyFile']);
+    tls = {
+      certFile: r.path(t['certFile'], 'gateway.tls.certFile'),
+      keyFile: r.path(t['keyFile'], 'gateway.tls.keyFile'),
+    };
+  }
+  const plaintextRemote = r.bool(gw['plaintextRemote'], 'gateway.plaintextRemote', false);
+  if (!LOOPBACK.has(gwHost) && !tls && !plaintextRemote) {
+    r.fail(
+      'gateway.tls',
+      `certificate and key files (certFile, keyFile) to serve ${gwHost} beyond loopback, or gateway.plaintextRemote: true behind a TLS-terminating proxy`,
+      gw['tls'],
+    );
+  }
+  let portal: string | false | undefined;
+  if (gw['portal'] === false) portal = false;
+  else if (gw['portal'] !== undefined) portal = r.path(gw['portal'], 'gateway.portal');
   let metrics: NodeConfig['metrics'] = null;
   if (top['metrics'] !== undefined && top['metrics'] !== null) {
     const m = r.obj(top['metrics'], 'metrics');
@@ -222,7 +252,14 @@ export function parseConfig(raw: unknown, file: string): NodeConfig {
       announce: r.strs(p2p['announce'], 'p2p.announce'),
       bootstrap: r.strs(p2p['bootstrap'], 'p2p.bootstrap'),
     },
-    gateway: { host: gwHost, port: r.int(gw['port'], 'gateway.port', 0, 0, 65535), allowRemote },
+    gateway: {
+      host: gwHost,
+      port: r.int(gw['port'], 'gateway.port', 0, 0, 65535),
+      allowRemote,
+      ...(tls ? { tls } : {}),
+      ...(plaintextRemote ? { plaintextRemote } : {}),
+      ...(portal !== undefined ? { portal } : {}),
+    },
     metrics,
     consensus,
     mempool: {

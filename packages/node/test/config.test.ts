@@ -50,11 +50,34 @@ describe('node config', () => {
     expect(() => parseConfig({ ...minimal, gateway: { host: '0.0.0.0' } }, 'n.yaml')).toThrow(
       /gateway\.host: expected a loopback address unless gateway\.allowRemote is true/,
     );
+    // Beyond loopback without TLS only when the config says so explicitly.
+    expect(() =>
+      parseConfig({ ...minimal, gateway: { host: '0.0.0.0', allowRemote: true } }, 'n.yaml'),
+    ).toThrow(
+      /gateway\.tls: expected certificate and key files .* or gateway\.plaintextRemote: true/,
+    );
     const cfg = parseConfig(
-      { ...minimal, gateway: { host: '0.0.0.0', allowRemote: true } },
+      { ...minimal, gateway: { host: '0.0.0.0', allowRemote: true, plaintextRemote: true } },
       'n.yaml',
     );
     expect(cfg.gateway.host).toBe('0.0.0.0');
+    const tls = parseConfig(
+      {
+        ...minimal,
+        gateway: {
+          host: '0.0.0.0',
+          allowRemote: true,
+          tls: { certFile: 'gw.crt', keyFile: 'gw.key' },
+          portal: 'web',
+        },
+      },
+      '/etc/ehr/n.yaml',
+    );
+    expect(tls.gateway.tls).toEqual({ certFile: '/etc/ehr/gw.crt', keyFile: '/etc/ehr/gw.key' });
+    expect(tls.gateway.portal).toBe('/etc/ehr/web');
+    expect(() =>
+      parseConfig({ ...minimal, gateway: { tls: { certFile: 'a' } } }, 'n.yaml'),
+    ).toThrow(/gateway\.tls\.keyFile: expected a non-empty string/);
   });
 
   it('reports unreadable files and bad syntax with the path', () => {

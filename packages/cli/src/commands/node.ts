@@ -141,19 +141,31 @@ export function registerNode(program: Command, ctx: Ctx): void {
     .addHelpText('after', example('  ehr node start --config configs/local/node1/node.yaml'))
     .action(async (o: { config: string }) => {
       // Loaded here, not at the top: every other command starts without the daemon's stack.
-      const [{ createSyncLogger, loadConfig, startNode }, { startGateway }, { gatewayNode }] =
-        await Promise.all([import('@ehr/node'), import('@ehr/gateway'), import('../service.ts')]);
+      const [
+        { createSyncLogger, loadConfig, startNode },
+        { startGateway },
+        { gatewayNode },
+        { PORTAL_DIST },
+      ] = await Promise.all([
+        import('@ehr/node'),
+        import('@ehr/gateway'),
+        import('../service.ts'),
+        import('@ehr/web'),
+      ]);
       const { watchDaemonExit } = await import('../daemon-exit.ts');
       const config = loadConfig(o.config);
       const exit = watchDaemonExit(createSyncLogger(config.name, 'info'));
       let running: Awaited<ReturnType<typeof startNode>>;
       let gw: Awaited<ReturnType<typeof startGateway>>;
+      const { portal, ...gwOpts } = config.gateway;
+      const portalDir = portal === false ? undefined : (portal ?? PORTAL_DIST);
       try {
         running = await startNode(config);
         gw = await startGateway(gatewayNode(running), {
-          ...config.gateway,
+          ...gwOpts,
           // One transaction with its largest bodies, hex encoded (see wireLimits).
           maxBodyBytes: running.wire.requestBytes,
+          ...(portalDir ? { portalDir } : {}),
         });
       } catch (err) {
         // runCli prints the refusal; the log says it too, with the exit code.
@@ -161,9 +173,32 @@ export function registerNode(program: Command, ctx: Ctx): void {
         throw err;
       }
       running.logger.info(
-        { gateway: gw.url, ws: gw.wsUrl, metrics: running.metricsUrl },
+        {
+          gateway: gw.url,
+          ws: gw.wsUrl,
+          portal: portalDir ? gw.url : null,
+          metrics: running.metricsUrl,
+        },
         'gateway listening',
       );
+      if (gwOpts.plaintextRemote && !gwOpts.tls) {
+        running.logger.warn(
+          { host: gwOpts.host },
+          'the gateway listens beyond loopback without TLS (gateway.plaintextRemote): keys stay in clients, but put a TLS-terminating proxy in front before patients use it',
+        );
+      }
+      const reloadTls = () => {
+        try {
+          gw.reloadTls();
+          running.logger.info({ tls: gwOpts.tls }, 'gateway TLS certificate reloaded');
+        } catch (err) {
+          running.logger.error(
+            { err: (err as Error).message },
+            'TLS reload failed; keeping the old certificate',
+          );
+        }
+      };
+      if (gwOpts.tls) exit.onHangup(reloadTls);
       running.daemon.on('fatal', (err: Error) =>
         running.logger.fatal(
           { err: err.message },

@@ -1,0 +1,18 @@
+/**
+ * The browser-safe entry of @ehr/core (package.json "exports" condition "browser"): everything
+ * except key files on disk and the node:crypto signature backend. Signatures use noble here; the
+ * verification rule is the same (signature.ts).
+ */
+export * from './block.ts';
+export * from './bytes.ts';
+export * from './encoding.ts';
+export * from './errors.ts';
+export * from './hash.ts';
+export * from './keyfile.ts';
+export * from './merkle.ts';
+export * from './purpose.ts';
+export * from './random.ts';
+export * from './seal.ts';
+export * from './shape.ts';
+export * from './signature.ts';
+export * from './tx.ts';

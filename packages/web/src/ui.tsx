@@ -1,0 +1,171 @@
+/** Small shared pieces: fields, progress, errors, empty states, and running an action. */
+import { type Signal, signal, useSignal } from '@preact/signals';
+import type { ComponentChildren, JSX } from 'preact';
+import { useEffect, useId } from 'preact/hooks';
+import { errorCode, explain, type Shown } from './messages.ts';
+
+/** Refusals that mean "not now", made before anything was done: safe to try again. */
+const TRANSIENT = new Set(['NO_LEADER', 'NOT_READY', 'RATE_LIMITED', 'MEMPOOL_FULL']);
+
+export function Field(props: {
+  label: string;
+  hint?: string;
+  children: (id: string, describedBy: string | undefined) => JSX.Element;
+}) {
+  const id = useId();
+  const hintId = props.hint ? `${id}-hint` : undefined;
+  return (
+    <div class="field">
+      <label for={id}>{props.label}</label>
+      {props.children(id, hintId)}
+      {props.hint && (
+        <small id={hintId} class="hint">
+          {props.hint}
+        </small>
+      )}
+    </div>
+  );
+}
+
+export function Progress(props: { value: number | null; label: string }) {
+  return (
+    <div class="progress" role="status">
+      <span>{props.label}</span>
+      <progress
+        max={1}
+        aria-label={props.label}
+        {...(props.value === null ? {} : { value: props.value })}
+      />
+    </div>
+  );
+}
+
+export function ErrorBox(props: { error: Shown | null }) {
+  if (!props.error) return null;
+  return (
+    <div class="error" role="alert">
+      <strong>{props.error.words}</strong>
+      <p class="detail">{props.error.detail}</p>
+      <p class="code">Code for support: {props.error.code}</p>
+    </div>
+  );
+}
+
+export function Notice(props: { children: ComponentChildren }) {
+  return (
+    <p class="notice" role="status">
+      {props.children}
+    </p>
+  );
+}
+
+export function Empty(props: { children: ComponentChildren }) {
+  return <p class="empty">{props.children}</p>;
+}
+
+export interface Action {
+  busy: Signal<boolean>;
+  progress: Signal<number | null>;
+  error: Signal<Shown | null>;
+  done: Signal<string | null>;
+  run(label: string, fn: (progress: (f: number) => void) => Promise<unknown>): Promise<boolean>;
+  label: Signal<string>;
+}
+
+/** One user action: busy flag, progress, a coded error in words, a success message. */
+export function useAction(): Action {
+  const busy = useSignal(false);
+  const progress = useSignal<number | null>(null);
+  const error = useSignal<Shown | null>(null);
+  const done = useSignal<string | null>(null);
+  const label = useSignal('');
+  return {
+    busy,
+    progress,
+    error,
+    done,
+    label,
+    async run(l, fn) {
+      if (busy.value) return false;
+      busy.value = true;
+      label.value = l;
+      progress.value = null;
+      error.value = null;
+      done.value = null;
+      try {
+        for (let attempt = 1; ; attempt++) {
+          try {
+            const msg = await fn((f) => {
+              progress.value = f;
+            });
+            done.value = typeof msg === 'string' ? msg : null;
+            return true;
+          } catch (err) {
+            // A node between leaders (or still starting) refused before doing anything: wait
+            // and try again, saying so, a few times before showing the error.
+            if (!TRANSIENT.has(errorCode(err)) || attempt >= 4) throw err;
+            label.value = `${l} (the network is busy, trying again)`;
+            await new Promise((r) => setTimeout(r, 750 * attempt));
+          }
+        }
+      } catch (err) {
+        error.value = explain(err);
+        return false;
+      } finally {
+        busy.value = false;
+      }
+    },
+  };
+}
+
+export function ActionStatus(props: { action: Action }) {
+  const a = props.action;
+  return (
+    <>
+      {a.busy.value && <Progress value={a.progress.value} label={a.label.value} />}
+      <ErrorBox error={a.error.value} />
+      {a.done.value && <Notice>{a.done.value}</Notice>}
+    </>
+  );
+}
+
+/** Loads data, reloading whenever `deps` change or `reload()` is called. */
+export function useLoad<T>(fn: () => Promise<T>, deps: unknown[]) {
+  const data = useSignal<T | null>(null);
+  const error = useSignal<Shown | null>(null);
+  const loading = useSignal(true);
+  const tick = useSignal(0);
+  useEffect(() => {
+    let live = true;
+    loading.value = true;
+    fn().then(
+      (v) => {
+        if (!live) return;
+        data.value = v;
+        error.value = null;
+        loading.value = false;
+      },
+      (err) => {
+        if (!live) return;
+        error.value = explain(err);
+        loading.value = false;
+      },
+    );
+    return () => {
+      live = false;
+    };
+  }, [...deps, tick.value]);
+  return { data, error, loading, reload: () => (tick.value += 1) };
+}
+
+export const liveConnected = signal(false);
+
+/** A region that may scroll sideways (wide tables at 390 px): reachable by keyboard, named. */
+export function Scroll(props: { label: string; children: ComponentChildren }) {
+  return (
+    // biome-ignore lint/a11y/noNoninteractiveTabindex: axe (scrollable-region-focusable) wants a scrolling region reachable by keyboard
+    <section class="scroll" tabIndex={0} aria-label={props.label}>
+      {props.children}
+    </section>
+  );
+}
