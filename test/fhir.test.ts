@@ -185,9 +185,9 @@ describe('FHIR R4 round trip through the ehr binary', { timeout: 240_000 }, () =
     const audit = (first.entry ?? []).find(
       (e) =>
         e.resource?.resourceType === 'AuditEvent' &&
-        JSON.stringify(e.resource).includes('diagnosis'),
+        JSON.stringify(e.resource).includes('"code":"TREAT"'),
     );
-    expect(audit, 'the doctor read is in the export').toBeDefined();
+    expect(audit, 'the doctor read is in the export, its purpose coded').toBeDefined();
     // The file exists now: export refuses to overwrite it without --force.
     const again = await cli(['patient', 'export', '--fhir', f('alice.json')], 'alice');
     expect(again.code).toBe(2);
