@@ -12,7 +12,14 @@ import { randomBytes } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { type Content, EhrClient, RpcClient, RpcError } from '@ehr/api';
-import { generateSecretKey, loadKeyFile, publicKeyOf, toHex } from '@ehr/core';
+import {
+  generateSecretKey,
+  isPurposeCode,
+  loadKeyFile,
+  PURPOSES,
+  publicKeyOf,
+  toHex,
+} from '@ehr/core';
 import { scriptArgs } from './args.ts';
 import type { NetworkPlan } from './network.ts';
 
@@ -178,7 +185,7 @@ async function main(): Promise<void> {
   say('patient', `Alice's audit trail (${trail.length} reads):`);
   for (const e of trail) {
     console.log(
-      `      ${new Date(e.readAt).toISOString()}  ${(e.readerName ?? short(e.reader)).padEnd(16)} read ${short(e.target)}  (${e.purpose}) served by ${short(e.node)}`,
+      `      ${new Date(e.readAt).toISOString()}  ${(e.readerName ?? short(e.reader)).padEnd(16)} read ${short(e.target)}  (${isPurposeCode(e.purpose) ? PURPOSES[e.purpose] : e.purpose}) served by ${short(e.node)}`,
     );
   }
   console.log('\ndone: every step above is a signed transaction or a signed, audited read.');

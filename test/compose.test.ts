@@ -205,7 +205,7 @@ describe.skipIf(skip !== undefined)('five nodes under docker compose', () => {
     expect(stdout).toMatch(/Dr\. Skin may read it now \(CONSENT\)/);
     expect(stdout).toMatch(/prescription from Dr\. Amara Heart: "Aspirin 75 mg/);
     expect(stdout).toMatch(/Dr\. Skin is refused: CONSENT_REVOKED/);
-    expect(stdout).toMatch(/Dr\. Amara Heart\s+read .*\(diagnosis\)/);
+    expect(stdout).toMatch(/Dr\. Amara Heart\s+read .*\(treatment\)/);
     expect(stdout).toMatch(/^done:/m);
     timings.demo = performance.now() - t0;
   }, 240_000);

@@ -29,8 +29,8 @@ describe('demo', () => {
       expect(stdout).toMatch(/Dr\. Skin may read it now \(CONSENT\)/);
       expect(stdout).toMatch(/prescription from Dr\. Amara Heart: "Aspirin 75 mg/);
       expect(stdout).toMatch(/Dr\. Skin is refused: CONSENT_REVOKED/);
-      expect(stdout).toMatch(/Dr\. Amara Heart\s+read .*\(diagnosis\)/);
-      expect(stdout).toMatch(/Dr\. Sam Skin\s+read .*\(second opinion\)/);
+      expect(stdout).toMatch(/Dr\. Amara Heart\s+read .*\(treatment\)/);
+      expect(stdout).toMatch(/Dr\. Sam Skin\s+read .*\(coordination of care\)/);
       expect(stdout).toMatch(/^done:/m);
     }
   }, 240_000);

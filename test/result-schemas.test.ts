@@ -137,7 +137,7 @@ describe('result schemas', () => {
     await read(heart, 'doctor_reports', { doctor: heart.hex });
     await read(heart, 'doctor_patients', { doctor: heart.hex });
     await read(heart, 'record_documents', { id: reportId });
-    await read(heart, 'record_get', { id: reportId, purpose: 'treatment' });
+    await read(heart, 'record_get', { id: reportId, purpose: 'TREAT' });
     await read(heart, 'record_get', { id: docId });
     await read(alice, 'record_get', { id: reportId });
     await read(heart, 'prescription_get', { id: rxId });
