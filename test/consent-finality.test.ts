@@ -19,6 +19,7 @@ import {
   txHash,
 } from '@ehr/core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { prng } from './harness/chaos.ts';
 import { TestCluster, until } from './harness/cluster.ts';
 
 let cluster: TestCluster;
@@ -270,18 +271,6 @@ describe('consent finality', () => {
     });
   });
 });
-
-/** A small seeded PRNG (mulberry32): the same seed replays the same schedule. */
-function prng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 type Action = { kind: 'share'; expiresAt: number | undefined } | { kind: 'revoke' };
 
