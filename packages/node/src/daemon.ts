@@ -119,6 +119,8 @@ const FINAL_REFUSALS: readonly string[] = [
   'DEADLINE_TOO_FAR',
   'EXPIRED',
   'NONCE_USED',
+  // The ledger's: already applied (the mempool's "already pending" never gets here).
+  'DUPLICATE',
 ];
 
 /** A transaction's status as this node knows it, with whether it can still change. */
@@ -558,7 +560,7 @@ export class Daemon extends EventEmitter {
           status: 'rejected',
           code: r.code,
           message: r.message,
-          final: FINAL_REFUSALS.includes(r.code) || r.code === 'DUPLICATE',
+          final: FINAL_REFUSALS.includes(r.code),
           ...(p ? { expires: p.expires } : {}),
         });
         this.parts.metrics.rejectedTxs.inc(1, { code: r.code });
@@ -796,7 +798,11 @@ export class Daemon extends EventEmitter {
     const r = await this.parts.store.receipt(fromHex(hash));
     if (r) return { status: 'committed', ...r, final: true };
     const s = this.tracker.get(hash);
-    if (!s) return undefined;
+    return s && this.view(s);
+  }
+
+  /** A tracked status with whether it can still change, judged by the committed head's time. */
+  private view(s: TxStatus): TxStatusView {
     const headTime = this.parts.store.head().time;
     switch (s.status) {
       case 'committed':
@@ -893,22 +899,17 @@ export class Daemon extends EventEmitter {
         final: true,
       };
       this.tracker.set(hash, status);
-      return { ...status, final: true };
+      return this.view(status);
     }
-    const final = FINAL_REFUSALS.includes(code) || code === 'DUPLICATE';
     const status: TxStatus = {
       status: 'rejected',
       code,
       message: r.message ?? '',
-      final,
+      final: FINAL_REFUSALS.includes(code),
       ...(expires !== undefined ? { expires } : {}),
     };
     this.tracker.set(hash, status);
-    return {
-      ...status,
-      final,
-      ...(!final && expires !== undefined ? { canCommitUntil: expires } : {}),
-    };
+    return this.view(status);
   }
 
   status() {
