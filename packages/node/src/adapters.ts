@@ -10,7 +10,7 @@ import {
 import { blockHash, equalBytes, toHex, verifyBlockSignature } from '@ehr/core';
 import type { Store } from '@ehr/store';
 import { decodeBlockEntry } from './block-entry.ts';
-import type { BlockCommit, ChainHead, NodeStore, Raft, RaftEntry, RaftReady } from './ports.ts';
+import type { NodeStore, Raft, RaftReady } from './ports.ts';
 
 /** What a follower checks on every block entry it appends (see @ehr/consensus). */
 export const blockVerifier: BlockVerifier = {
@@ -42,10 +42,7 @@ export function raftPort(raft: RaftNode): Raft {
       raft.step(m);
     },
     proposeBlock: (data) => void raft.propose(data),
-    proposeMembership(change) {
-      const op = change.op === 'add' ? 'addLearner' : change.op;
-      raft.proposeConfChange({ op, node: change.node });
-    },
+    proposeMembership: (change) => void raft.proposeConfChange(change),
     applyConfig: (entry) => decodeConfChange(entry.data),
     acceptCommitted: (entries) => raft.acceptCommitted(entries),
     redact: (index, data) => raft.redact(index, data),
@@ -57,15 +54,6 @@ export function raftPort(raft: RaftNode): Raft {
         raw: rd,
         ...(rd.hardState ? { hardState: rd.hardState } : {}),
         entries: rd.entries,
-        ...(rd.snapshot
-          ? {
-              snapshot: {
-                index: rd.snapshot.index,
-                term: rd.snapshot.term,
-                data: rd.snapshot.data,
-              },
-            }
-          : {}),
         messages: rd.messages.map((m) => ({ to: m.to, bytes: encodeMessage(m) })),
         committed: rd.committed,
       };
@@ -80,6 +68,7 @@ export function raftPort(raft: RaftNode): Raft {
       applied: raft.applied,
       voters: [...raft.membership.voters],
       learners: [...raft.membership.learners],
+      removed: [...raft.membership.removed],
       canPropose: raft.canPropose(),
       progress: raft.progressOf(),
     }),
@@ -89,24 +78,10 @@ export function raftPort(raft: RaftNode): Raft {
 export function storePort(store: Store): NodeStore {
   return {
     state: store.state,
-    head: (): ChainHead => store.head(),
-    saveRaft: (entries: RaftEntry[], hs) => store.raft.save(entries, hs),
-    commitBlock: (c: BlockCommit) =>
-      store.commitBlock({
-        blockBytes: c.blockBytes,
-        hash: c.hash,
-        height: c.height,
-        stateHash: c.stateHash,
-        time: c.time,
-        receipts: c.receipts as Parameters<Store['commitBlock']>[0]['receipts'],
-        writes: c.writes,
-        payloads: c.payloads,
-        erased: c.erased,
-        raftIndex: c.raftIndex,
-        redactions: c.redactions,
-        // The consensus log in the same store is synced first and never compacted.
-        durable: false,
-      }),
+    head: () => store.head(),
+    saveRaft: (entries, hs) => store.raft.save(entries, hs),
+    // The consensus log in the same store is synced first and never compacted.
+    commitBlock: (c) => store.commitBlock({ ...c, durable: false }),
     setApplied: (i) => store.setApplied(i),
     raftEntries: (from, to) => store.raft.entries(from, to),
     blockByHeight: (h) => store.blockBytes(h),

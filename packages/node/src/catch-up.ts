@@ -9,12 +9,13 @@
  * and whatever replication applied first is skipped. Raft replication alone would also catch
  * up; this pulls from every member in parallel instead of from the leader only.
  */
+import type { Entry } from '@ehr/consensus';
 import { EhrError, toHex } from '@ehr/core';
 import type { NodeConfig } from './config.ts';
 import type { BlockEvent, Daemon, SyncStatus } from './daemon.ts';
 import type { Logger } from './logger.ts';
 import type { NodeMetrics } from './metrics.ts';
-import type { Network, NodeStore, RaftEntry } from './ports.ts';
+import type { Network, NodeStore } from './ports.ts';
 import { fetchRange } from './range-fetcher.ts';
 import { fetchEntries, fetchPosition, type SyncPosition } from './sync-protocol.ts';
 import { checkEntries, executeBlocks, type SyncCursor } from './sync-verify.ts';
@@ -45,8 +46,8 @@ const MAX_ROUNDS = 5;
 const SLICE_ENTRIES = 16;
 const SLICE_BYTES = 128 * 1024;
 
-function* slices(entries: RaftEntry[]): Generator<RaftEntry[]> {
-  let cur: RaftEntry[] = [];
+function* slices(entries: Entry[]): Generator<Entry[]> {
+  let cur: Entry[] = [];
   let bytes = 0;
   for (const e of entries) {
     if (cur.length > 0 && (cur.length >= SLICE_ENTRIES || bytes + e.data.length > SLICE_BYTES)) {
@@ -238,7 +239,7 @@ export class CatchUp {
     daemon.on('block', onBlock);
     const started = performance.now();
     try {
-      await fetchRange<RaftEntry>({
+      await fetchRange<Entry>({
         from,
         to,
         batchSize: config.batchSize,

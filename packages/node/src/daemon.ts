@@ -4,6 +4,7 @@
  * then send, then apply committed entries (each block one atomic batch), then advance. The
  * leader builds blocks from the mempool; every node gossips and validates transactions.
  */
+import type { Entry } from '@ehr/consensus';
 import { EventEmitter } from 'node:events';
 import {
   blockHash,
@@ -37,7 +38,7 @@ import type { NodeConfig } from './config.ts';
 import type { Logger } from './logger.ts';
 import { Mempool, type PendingTx } from './mempool.ts';
 import type { NodeMetrics } from './metrics.ts';
-import type { Network, NodeStore, Raft, RaftEntry, RaftReady } from './ports.ts';
+import type { Network, NodeStore, Raft, RaftReady } from './ports.ts';
 import { Proposer } from './proposer.ts';
 import { type TxStatus, TxTracker } from './tx-tracker.ts';
 
@@ -360,7 +361,7 @@ export class Daemon extends EventEmitter {
    * of it meanwhile); the results it returns keep blocks from being executed twice.
    */
   async ingestWith(
-    prepare: () => Promise<{ entries: RaftEntry[]; results: Map<string, BlockResult> } | null>,
+    prepare: () => Promise<{ entries: Entry[]; results: Map<string, BlockResult> } | null>,
   ): Promise<void> {
     if (this.fatal) throw this.fatal;
     await this.exclusive(async () => {
@@ -445,7 +446,7 @@ export class Daemon extends EventEmitter {
     m.mempoolBytes.set(this.mempool.byteSize);
   }
 
-  private async applyEntry(e: RaftEntry): Promise<void> {
+  private async applyEntry(e: Entry): Promise<void> {
     const { store } = this.parts;
     if (e.index <= store.head().applied) return;
     if (e.type === 'config') {
@@ -614,15 +615,15 @@ export class Daemon extends EventEmitter {
    * The consensus log entries that carried bodies now erased, rewritten without them (same
    * index, term and type). A body erased in the block that brought it is in `current` itself.
    */
-  private async redactionsFor(erased: string[], current: RaftEntry): Promise<RaftEntry[]> {
-    const byIndex = new Map<number, RaftEntry>([[current.index, current]]);
+  private async redactionsFor(erased: string[], current: Entry): Promise<Entry[]> {
+    const byIndex = new Map<number, Entry>([[current.index, current]]);
     for (const h of erased) {
       const i = await this.parts.store.payloadEntryIndex(h);
       if (i === undefined || byIndex.has(i)) continue;
       const [stored] = await this.parts.store.raftEntries(i, i);
       if (stored) byIndex.set(i, stored);
     }
-    const out: RaftEntry[] = [];
+    const out: Entry[] = [];
     for (const e of byIndex.values()) {
       if (e.type !== 'block') continue;
       const be = decodeBlockEntry(e.data);

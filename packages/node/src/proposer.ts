@@ -26,15 +26,12 @@ import {
   type VerifiedTxs,
   type WriteSet,
 } from '@ehr/ledger';
+import type { Head } from '@ehr/store';
 import { encodeBlockEntry } from './block-entry.ts';
 import type { Mempool, PendingTx } from './mempool.ts';
 
-export interface ChainTip {
-  height: number;
-  hash: Uint8Array;
-  stateHash: Uint8Array;
-  time: number;
-}
+/** The committed chain head the next block builds on (the store's head, less its log index). */
+export type ChainTip = Omit<Head, 'applied'>;
 
 export interface BuiltBlock {
   block: Block;

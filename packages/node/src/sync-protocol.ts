@@ -4,9 +4,10 @@
  * committed consensus log entries (index, term, type, data) from it. A member serves only what
  * it has applied, so everything it serves is committed; replies are capped by count and bytes.
  */
+import type { Entry } from '@ehr/consensus';
 import { decodeEntries, encodeEntries } from '@ehr/consensus';
 import { decode, encode, expectBytes, expectInteger, expectMap } from '@ehr/core';
-import type { Network, RaftEntry } from './ports.ts';
+import type { Network } from './ports.ts';
 
 export const SYNC_STATUS_PROTOCOL = 'sync-status';
 export const SYNC_LOG_PROTOCOL = 'sync-log';
@@ -23,7 +24,7 @@ export interface SyncPosition {
 
 export interface SyncSource {
   position(): Promise<SyncPosition>;
-  entries(from: number, to: number): Promise<RaftEntry[]>;
+  entries(from: number, to: number): Promise<Entry[]>;
   /** Entry data per reply (the node passes wireLimits().entryBytes; at least one entry). */
   maxBytes?: number;
 }
@@ -48,11 +49,11 @@ export async function serveEntries(
   from: number,
   to: number,
   maxBytes = MAX_SYNC_BYTES,
-): Promise<RaftEntry[]> {
+): Promise<Entry[]> {
   const applied = (await source.position()).index;
   const last = Math.min(to, from + MAX_SYNC_ENTRIES - 1, applied);
   if (last < from) return [];
-  const out: RaftEntry[] = [];
+  const out: Entry[] = [];
   let bytes = 0;
   for (const e of await source.entries(from, last)) {
     // Always at least one entry, so a batch of large blocks still progresses.
@@ -88,7 +89,7 @@ export async function fetchEntries(
   from: number,
   to: number,
   timeoutMs = 15_000,
-): Promise<RaftEntry[]> {
+): Promise<Entry[]> {
   const entries = decodeEntries(
     await network.request(peer, SYNC_LOG_PROTOCOL, encode({ from, to }), timeoutMs),
   );

@@ -8,11 +8,11 @@
  * reproduces its header's state hash). A failure names the index and why: the batch is the
  * serving peer's fault, and the fetcher asks another.
  */
+import type { Entry } from '@ehr/consensus';
 import { decodeConfChange } from '@ehr/consensus';
 import { blockHash, EhrError, equalBytes, toHex, verifyBlockSignature } from '@ehr/core';
 import { applyBlock, type BlockResult, Overlay, type StateReader } from '@ehr/ledger';
 import { type BlockEntry, decodeBlockEntry } from './block-entry.ts';
-import type { RaftEntry } from './ports.ts';
 import { applyWrites } from './proposer.ts';
 
 /** Where the log stands before the next entry (carried from batch to batch). */
@@ -43,7 +43,7 @@ export function syncError(index: number, why: string): EhrError {
 
 /** Checks a batch; returns its blocks and the cursor after it (the input cursor is not changed). */
 export function checkEntries(
-  entries: RaftEntry[],
+  entries: Entry[],
   cursor: SyncCursor,
 ): { blocks: CheckedBlock[]; next: SyncCursor } {
   const c: SyncCursor = {
@@ -78,7 +78,7 @@ export function checkEntries(
   return { blocks, next: c };
 }
 
-function checkBlock(e: RaftEntry, c: SyncCursor): CheckedBlock {
+function checkBlock(e: Entry, c: SyncCursor): CheckedBlock {
   let entry: BlockEntry;
   try {
     entry = decodeBlockEntry(e.data);

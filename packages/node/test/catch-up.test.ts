@@ -4,6 +4,7 @@
  * of them corrupts what it serves. The node must refuse that peer's batches, take the rest from
  * the honest ones, and end with their chain, state and consensus log.
  */
+import type { Entry } from '@ehr/consensus';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -19,7 +20,7 @@ import { parseConfig } from '../src/config.ts';
 import { Daemon } from '../src/daemon.ts';
 import { createLogger } from '../src/logger.ts';
 import { nodeMetrics } from '../src/metrics.ts';
-import type { Network, RaftEntry } from '../src/ports.ts';
+import type { Network } from '../src/ports.ts';
 import { serveSync } from '../src/sync-protocol.ts';
 import { buildLog, type TestLog, tamperTx } from './log.ts';
 
@@ -165,7 +166,7 @@ async function until(cond: () => boolean, ms = 20_000): Promise<void> {
   }
 }
 
-function expectSameLog(stored: RaftEntry[], upTo: number): void {
+function expectSameLog(stored: Entry[], upTo: number): void {
   expect(stored.map((e) => e.index)).toEqual(log.entries.slice(0, upTo).map((e) => e.index));
   for (const e of stored) {
     const want = log.entries[e.index - 1]!;

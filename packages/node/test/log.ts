@@ -1,4 +1,5 @@
 /** Builds a real consensus log (no-ops and signed block entries) as a leader would, for sync tests. */
+import type { Entry } from '@ehr/consensus';
 import {
   type BlockHeader,
   blockHash,
@@ -22,7 +23,6 @@ import {
 } from '@ehr/ledger';
 import { decodeBlockEntry, encodeBlockEntry } from '../src/block-entry.ts';
 import { Mempool } from '../src/mempool.ts';
-import type { RaftEntry } from '../src/ports.ts';
 import { type ChainTip, Proposer } from '../src/proposer.ts';
 
 export const CHAIN = 'sync-test';
@@ -31,7 +31,7 @@ export interface TestLog {
   genesis: Genesis;
   admin: Uint8Array;
   validator: Uint8Array;
-  entries: RaftEntry[];
+  entries: Entry[];
   /** Height, hash and state hash after the last block. */
   tip: ChainTip;
 }
@@ -101,7 +101,7 @@ export async function buildLog(blocks: number, txsPerBlock = 3): Promise<TestLog
   });
   for (let n = 0; n < blocks * txsPerBlock; n++)
     await mempool.add(hospitalTx(admin, n, genesis.genesisTime + 10 * 60_000), genesis.genesisTime);
-  const entries: RaftEntry[] = [];
+  const entries: Entry[] = [];
   const noop = (term: number) =>
     entries.push({ index: entries.length + 1, term, type: 'noop', data: new Uint8Array(0) });
   for (let b = 0; b < blocks; b++) {
@@ -121,10 +121,10 @@ export async function buildLog(blocks: number, txsPerBlock = 3): Promise<TestLog
 
 /** The same entry with its block's header changed and signed again by `signer`. */
 export function resign(
-  e: RaftEntry,
+  e: Entry,
   change: (h: BlockHeader) => BlockHeader,
   signer: Uint8Array,
-): RaftEntry {
+): Entry {
   const entry = decodeBlockEntry(e.data);
   const header = change({ ...entry.block.header, proposer: publicKeyOf(signer) });
   const block = signBlock(header, entry.block.txs, signer);
@@ -132,7 +132,7 @@ export function resign(
 }
 
 /** The same entry with one byte of its first transaction flipped (header and signature kept). */
-export function tamperTx(e: RaftEntry): RaftEntry {
+export function tamperTx(e: Entry): Entry {
   const entry = decodeBlockEntry(e.data);
   const txs = entry.block.txs.map((t) => t.slice());
   txs[0]![Math.floor(txs[0]!.length / 2)]! ^= 0x01;

@@ -1,8 +1,8 @@
+import type { Entry } from '@ehr/consensus';
 import { encodeConfChange } from '@ehr/consensus';
 import { EhrError, generateSecretKey, publicKeyOf, toHex } from '@ehr/core';
 import { genesisBlockHash, genesisStateHash, genesisWrites, MapState } from '@ehr/ledger';
 import { beforeAll, describe, expect, it } from 'vitest';
-import type { RaftEntry } from '../src/ports.ts';
 import { checkEntries, executeBlocks, type SyncCursor } from '../src/sync-verify.ts';
 import { buildLog, resign, type TestLog, tamperTx } from './log.ts';
 
@@ -28,7 +28,7 @@ function genesisState(): MapState {
 }
 
 /** Checks and executes `entries` in batches from genesis; returns the final state hash. */
-async function verifyAll(entries: RaftEntry[], batch = 5): Promise<string> {
+async function verifyAll(entries: Entry[], batch = 5): Promise<string> {
   const state = genesisState();
   let cursor = start();
   let stateHash = genesisStateHash(log.genesis);
@@ -43,7 +43,7 @@ async function verifyAll(entries: RaftEntry[], batch = 5): Promise<string> {
 }
 
 const blockAt = (k: number) => log.entries.filter((e) => e.type === 'block')[k]!.index;
-const replaced = (index: number, e: RaftEntry) =>
+const replaced = (index: number, e: Entry) =>
   log.entries.map((x) => (x.index === index ? e : x));
 
 describe('sync verification', () => {
@@ -114,7 +114,7 @@ describe('sync verification', () => {
       /already has another proposer/,
     );
     // Removed in term 1, `other` cannot lead term 2 (a term begun without it).
-    const removal: RaftEntry = {
+    const removal: Entry = {
       index: 0,
       term: 1,
       type: 'config',

@@ -12,22 +12,11 @@ import {
   expectMap,
   expectString,
 } from '@ehr/core';
+import type { Entry, HardState } from '@ehr/consensus';
 import { Bucket, key, readU64, u64 } from './buckets.ts';
 import type { Db, Op } from './db.ts';
 import type { RaftMarker, RaftPosition } from './raft-marker.ts';
 
-export interface RaftLogEntry {
-  index: number;
-  term: number;
-  type: 'noop' | 'block' | 'config';
-  data: Uint8Array;
-}
-
-export interface RaftHardState {
-  term: number;
-  vote: string | null;
-  commit: number;
-}
 
 const HARD_STATE = key(Bucket.raftState, new Uint8Array([1]));
 const SNAPSHOT = key(Bucket.raftState, new Uint8Array([2]));
@@ -112,7 +101,7 @@ export class RaftRepo {
     return this.first;
   }
 
-  async save(entries: RaftLogEntry[], hardState: RaftHardState | undefined): Promise<void> {
+  async save(entries: Entry[], hardState: HardState | undefined): Promise<void> {
     const ops: Op[] = [];
     let newLast = this.last;
     if (entries.length > 0) {
@@ -152,7 +141,7 @@ export class RaftRepo {
   }
 
   /** Batch ops that replace stored entries' data (same index, term and type): erasure. */
-  static rewriteOps(entries: RaftLogEntry[]): Op[] {
+  static rewriteOps(entries: Entry[]): Op[] {
     return entries.map((e) => ({
       type: 'put' as const,
       key: logKey(e.index),
@@ -160,7 +149,7 @@ export class RaftRepo {
     }));
   }
 
-  async hardState(): Promise<RaftHardState | undefined> {
+  async hardState(): Promise<HardState | undefined> {
     const v = await this.db.get(HARD_STATE);
     if (!v) return undefined;
     const m = expectMap(decode(v), 'hardState');
@@ -175,8 +164,8 @@ export class RaftRepo {
     };
   }
 
-  async entries(from: number, to: number): Promise<RaftLogEntry[]> {
-    const out: RaftLogEntry[] = [];
+  async entries(from: number, to: number): Promise<Entry[]> {
+    const out: Entry[] = [];
     for await (const [k, v] of this.db.range(new Uint8Array([Bucket.raftLog]), {
       gte: logKey(from),
       lt: logKey(to + 1),

@@ -28,6 +28,7 @@ import {
   parseGenesis,
   type WriteSet,
 } from '@ehr/ledger';
+import type { Entry } from '@ehr/consensus';
 import { join } from 'node:path';
 import { Bucket, key, readU64, u64 } from './buckets.ts';
 import { storeDamaged } from './damage.ts';
@@ -40,7 +41,7 @@ import {
   readMarker,
   resyncAdvice,
 } from './raft-marker.ts';
-import { type RaftLogEntry, RaftRepo } from './raft-repo.ts';
+import { RaftRepo } from './raft-repo.ts';
 import { StateRepo } from './state-repo.ts';
 
 export interface Head {
@@ -83,7 +84,7 @@ export interface CommitInput {
    * Consensus log entries rewritten without bodies this block erases (same index, term and
    * type): an erased body must not outlive its erasure in the log either.
    */
-  redactions?: RaftLogEntry[];
+  redactions?: Entry[];
   /**
    * Wait for the disk (default true). A node that keeps its consensus log may pass false: the
    * log is synced before anything is applied, and after a power loss LevelDB keeps a prefix of
