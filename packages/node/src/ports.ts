@@ -40,20 +40,20 @@ export interface Raft {
 }
 
 export interface RaftStatus {
-    id: string;
-    term: number;
-    leader: string | null;
-    role: RaftRole;
-    commit: number;
-    applied: number;
-    voters: string[];
-    learners: string[];
-    /** Ids removed from the membership once: never admitted again. */
-    removed: string[];
-    /** Leader whose term no-op is applied: new blocks build on the applied chain. */
-    canPropose: boolean;
-    /** Per-follower match index when leader. */
-    progress: Record<string, number>;
+  id: string;
+  term: number;
+  leader: string | null;
+  role: RaftRole;
+  commit: number;
+  applied: number;
+  voters: string[];
+  learners: string[];
+  /** Ids removed from the membership once: never admitted again. */
+  removed: string[];
+  /** Leader whose term no-op is applied: new blocks build on the applied chain. */
+  canPropose: boolean;
+  /** Per-follower match index when leader. */
+  progress: Record<string, number>;
 }
 
 export interface Network {

@@ -43,8 +43,7 @@ async function verifyAll(entries: Entry[], batch = 5): Promise<string> {
 }
 
 const blockAt = (k: number) => log.entries.filter((e) => e.type === 'block')[k]!.index;
-const replaced = (index: number, e: Entry) =>
-  log.entries.map((x) => (x.index === index ? e : x));
+const replaced = (index: number, e: Entry) => log.entries.map((x) => (x.index === index ? e : x));
 
 describe('sync verification', () => {
   it('accepts a genuine log in batches (two terms) and reproduces every state hash', async () => {

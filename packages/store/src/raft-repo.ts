@@ -17,7 +17,6 @@ import { Bucket, key, readU64, u64 } from './buckets.ts';
 import type { Db, Op } from './db.ts';
 import type { RaftMarker, RaftPosition } from './raft-marker.ts';
 
-
 const HARD_STATE = key(Bucket.raftState, new Uint8Array([1]));
 const SNAPSHOT = key(Bucket.raftState, new Uint8Array([2]));
 /** The position after the last save (sequence, last index and term, term, vote): raft-marker.ts. */
