@@ -4,10 +4,10 @@
  * are serialized so each takes the next nonce after this node's pending ones.
  */
 import { encodeTx, fromHex, isEhrError, publicKeyOf, signTx, toHex } from '@ehr/core';
-import type { Daemon } from './daemon.ts';
+import type { TxIntake } from './tx-intake.ts';
 
 export class AccessRecorder {
-  private readonly daemon: Daemon;
+  private readonly txs: Pick<TxIntake, 'nextNonceFor' | 'submit'>;
   private readonly chainId: string;
   private readonly secretKey: Uint8Array;
   private readonly node: string;
@@ -15,12 +15,12 @@ export class AccessRecorder {
   private queue: Promise<unknown> = Promise.resolve();
 
   constructor(
-    daemon: Daemon,
+    txs: Pick<TxIntake, 'nextNonceFor' | 'submit'>,
     chainId: string,
     secretKey: Uint8Array,
     now: () => number = Date.now,
   ) {
-    this.daemon = daemon;
+    this.txs = txs;
     this.chainId = chainId;
     this.secretKey = secretKey;
     this.node = toHex(publicKeyOf(secretKey));
@@ -36,7 +36,7 @@ export class AccessRecorder {
 
   private async submit(reader: string, target: string, purpose: string): Promise<string> {
     for (let attempt = 0; ; attempt++) {
-      const nonce = await this.daemon.mempool.nextNonceFor(this.node);
+      const nonce = await this.txs.nextNonceFor(this.node);
       const tx = signTx(
         {
           chainId: this.chainId,
@@ -49,7 +49,7 @@ export class AccessRecorder {
         this.secretKey,
       );
       try {
-        const { hash } = await this.daemon.submit(encodeTx(tx), [], 'async');
+        const { hash } = await this.txs.submit(encodeTx(tx), [], 'async');
         return hash;
       } catch (err) {
         // A block may have moved the nonce on between reading and submitting: try again.

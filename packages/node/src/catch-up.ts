@@ -12,18 +12,31 @@
 import type { Entry } from '@ehr/consensus';
 import { EhrError, toHex } from '@ehr/core';
 import type { NodeConfig } from './config.ts';
-import type { BlockEvent, Daemon, SyncStatus } from './daemon.ts';
+import type { BlockEvent, PreparedBatch } from './daemon.ts';
 import type { Logger } from './logger.ts';
 import type { NodeMetrics } from './metrics.ts';
-import type { Network, NodeStore } from './ports.ts';
+import type { SyncStatus } from './node-status.ts';
+import type { Network, NodeStore, RaftStatus } from './ports.ts';
 import { fetchRange } from './range-fetcher.ts';
 import { fetchEntries, fetchPosition, type SyncPosition } from './sync-protocol.ts';
 import { checkEntries, executeBlocks, type SyncCursor } from './sync-verify.ts';
 
+/** What catch-up needs of the consensus loop: a look at it, and a way to feed it. */
+export interface SyncPort {
+  consensus(): Pick<RaftStatus, 'role' | 'leader' | 'voters'> & { halted: boolean };
+  /** Runs `prepare` with the loop held; the entries it returns are persisted and applied. */
+  ingestWith(prepare: () => Promise<PreparedBatch>): Promise<void>;
+  /** Lets the loop run (it was started held). */
+  resume(): void;
+  onBlock(fn: (e: BlockEvent) => void): () => void;
+  /** No member is found ahead: a leader's announced height beyond this node's is dropped. */
+  settleAnnounced(): void;
+}
+
 export interface CatchUpParts {
-  network: Network;
-  store: NodeStore;
-  daemon: Daemon;
+  network: Pick<Network, 'peers' | 'request'>;
+  store: Pick<NodeStore, 'head' | 'raftEntries' | 'state'>;
+  chain: SyncPort;
   logger: Logger;
   metrics: NodeMetrics;
   /** Node ids of the other members (validators and observers) right now. */
@@ -67,6 +80,7 @@ export class CatchUp {
   private stopped = false;
   private busy: Promise<unknown> = Promise.resolve();
   private running = false;
+  private last: SyncStatus | null = null;
 
   constructor(parts: CatchUpParts) {
     this.parts = parts;
@@ -83,7 +97,7 @@ export class CatchUp {
       } finally {
         // Consensus runs while the node syncs: a voter that stopped answering would cost the
         // network its quorum when other validators are down.
-        this.parts.daemon.resumeConsensus();
+        this.parts.chain.resume();
       }
       await this.syncWhileBehind('start');
     });
@@ -97,6 +111,11 @@ export class CatchUp {
     await this.busy;
   }
 
+  /** The running sync's progress, or the last one's outcome (null: none yet). */
+  get status(): SyncStatus | null {
+    return this.last;
+  }
+
   /** A leader announced a height far above this node's: check now, not at the next period. */
   nudge(): void {
     void this.check();
@@ -105,13 +124,13 @@ export class CatchUp {
   /** Periodic: a follower that finds itself far behind the leader (or members) syncs. */
   private async check(): Promise<void> {
     if (this.running || this.stopped) return;
-    const st = this.parts.daemon.status();
+    const st = this.parts.chain.consensus();
     if (st.role === 'leader' || st.halted) return;
     this.busy = this.exclusive(async () => {
       await this.syncWhileBehind('behind', st.leader);
       // Whatever a leader announced, no member serves more than this node now holds (within
       // the threshold): the claim goes.
-      this.parts.daemon.settleAnnounced();
+      this.parts.chain.settleAnnounced();
     });
     await this.busy;
   }
@@ -178,7 +197,7 @@ export class CatchUp {
 
   /** Where verification continues: just after what this node has applied. */
   private async cursorFromHead(): Promise<SyncCursor> {
-    const { store, daemon } = this.parts;
+    const { store, chain } = this.parts;
     const head = store.head();
     const prev = head.applied > 0 ? (await store.raftEntries(head.applied, head.applied))[0] : null;
     return {
@@ -186,14 +205,14 @@ export class CatchUp {
       term: prev?.term ?? 0,
       height: head.height,
       hash: head.hash,
-      voters: daemon.status().validators,
+      voters: chain.consensus().voters,
       termVoters: new Map(),
       termProposer: new Map(),
     };
   }
 
   private async syncOnce(positions: PeerPosition[], reason: string): Promise<void> {
-    const { store, daemon, network, metrics, logger, config } = this.parts;
+    const { store, chain, network, metrics, logger, config } = this.parts;
     const best = positions.reduce((a, b) => (b.index > a.index ? b : a));
     const head = store.head();
     const from = head.applied + 1;
@@ -212,7 +231,7 @@ export class CatchUp {
       finishedAt: null,
       error: null,
     };
-    daemon.syncStatus = status;
+    this.last = status;
     metrics.syncTarget.set(best.height);
     metrics.catchingUp.set(1);
     metrics.syncProgress.set(0);
@@ -236,7 +255,7 @@ export class CatchUp {
       applied.blocks++;
       applied.txs += e.txs.length;
     };
-    daemon.on('block', onBlock);
+    const offBlock = chain.onBlock(onBlock);
     const started = performance.now();
     try {
       await fetchRange<Entry>({
@@ -260,7 +279,7 @@ export class CatchUp {
             // the leader, so a long batch never keeps this voter silent for an election timeout.
             for (const slice of slices(entries)) {
               let checked: ReturnType<typeof checkEntries> | undefined;
-              await daemon.ingestWith(async () => {
+              await chain.ingestWith(async () => {
                 // Replication goes on meanwhile: skip what it applied already.
                 const applied = store.head().applied;
                 const todo = slice.filter((e) => e.index > applied);
@@ -315,7 +334,7 @@ export class CatchUp {
       status.error = (err as Error).message;
       throw err;
     } finally {
-      daemon.off('block', onBlock);
+      offBlock();
       status.active = false;
       status.finishedAt = Date.now();
       metrics.catchingUp.set(0);

@@ -3,7 +3,7 @@
  * calls. Adapters bind the real @ehr/consensus, @ehr/store and @ehr/p2p to these, so the
  * consensus loop reads as the protocol, not as library plumbing.
  */
-import type { ConfChange, Entry, HardState, Role } from '@ehr/consensus';
+import type { ConfChange, Entry, HardState, Membership, Role } from '@ehr/consensus';
 import type { StateScanner } from '@ehr/ledger';
 import type { CommitInput, Head, TxReceiptRecord } from '@ehr/store';
 
@@ -33,6 +33,8 @@ export interface Raft {
   /** Erasure: a committed entry's data without the erased bodies (see RaftNode.redact). */
   redact(index: number, data: Uint8Array): void;
   transferLeadership(to: string): void;
+  /** The engine's membership as it stands (not a copy: cheap enough to ask per message). */
+  membership(): Readonly<Membership>;
   hasReady(): boolean;
   ready(): RaftReady;
   advance(ready: RaftReady): void;

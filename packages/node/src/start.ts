@@ -1,17 +1,15 @@
 /**
- * Starting a node: builds the parts in order (key, genesis, store - verified, consensus engine
- * from what the store persisted, libp2p host, daemon, metrics), and `stop()` tears them down in
- * reverse. Every refusal names what is wrong: a corrupt store names its first bad height.
+ * Starting a node: reads what must be right before anything runs (key, genesis, the store -
+ * verified - and the consensus state it persisted), then builds the parts, wires each to the
+ * few operations it needs of the others, and starts them in order (lifecycle.ts); `stop()`
+ * stops them in reverse. Every refusal names what is wrong: a corrupt store names its first
+ * bad height.
  */
-import { AccessRecorder } from './access-recorder.ts';
-import { READ_INDEX_PROTOCOL, ReadBarrier } from './read-barrier.ts';
-import { readFileSync } from 'node:fs';
-import { mkdirSync } from 'node:fs';
+import { mkdirSync, readFileSync } from 'node:fs';
 import { RaftNode } from '@ehr/consensus';
 import { EhrError, loadKeyFile, toHex } from '@ehr/core';
 import {
   genesisBlockHash,
-  listMembers,
   type Member,
   parseGenesis,
   type WireLimits,
@@ -19,18 +17,27 @@ import {
 } from '@ehr/ledger';
 import { P2PHost } from '@ehr/p2p';
 import { Store, verifyStore } from '@ehr/store';
+import { AccessRecorder } from './access-recorder.ts';
 import { blockVerifier, raftPort, storePort } from './adapters.ts';
+import { BlockAnnouncer } from './block-announcer.ts';
 import { CatchUp } from './catch-up.ts';
 import type { NodeConfig } from './config.ts';
-import { Daemon } from './daemon.ts';
+import { type BlockEvent, Daemon } from './daemon.ts';
+import { Lifecycle } from './lifecycle.ts';
 import { createLogger, type Logger } from './logger.ts';
+import { MemberList, MembershipReconciler } from './membership.ts';
 import { nodeMetrics } from './metrics.ts';
-import { RefusalLog } from './refusal-log.ts';
 import { startMetricsServer } from './metrics-server.ts';
+import { type NodeStatus, nodeStatus } from './node-status.ts';
+import { READ_INDEX_PROTOCOL, ReadBarrier } from './read-barrier.ts';
+import { RefusalLog } from './refusal-log.ts';
 import { serveSync } from './sync-protocol.ts';
+import { TxIntake } from './tx-intake.ts';
 
 export interface RunningNode {
   daemon: Daemon;
+  /** Transaction intake: submit, statuses, the mempool. */
+  txs: TxIntake;
   host: P2PHost;
   store: Store;
   config: NodeConfig;
@@ -44,6 +51,10 @@ export interface RunningNode {
   access: AccessRecorder;
   /** Waits until this node has applied what the leader had committed (before private reads). */
   reads: ReadBarrier;
+  /** The node's status as `node_status` serves it. */
+  status(): NodeStatus;
+  /** Calls back on every applied block; returns an unsubscribe function. */
+  onBlock(fn: (e: BlockEvent) => void): () => void;
   stop(): Promise<void>;
 }
 
@@ -69,91 +80,162 @@ export async function startNode(
   const wire = wireLimits(genesis.limits);
   mkdirSync(config.dataDir, { recursive: true });
   const store = await Store.open(config.dataDir, genesis);
-  const closers: (() => Promise<void>)[] = [() => store.close()];
-  const fail = async (err: unknown): Promise<never> => {
-    for (const c of closers.reverse()) await c().catch(() => {});
-    throw err;
-  };
+  const parts = new Lifecycle(logger);
+  parts.started('store', { stop: () => store.close() });
   try {
-    if (opts.verify !== false) {
-      const report = await verifyStore(store);
-      logger.info({ height: report.height, txs: report.txs }, 'store verified');
-    }
+    return await wire_(config, { logger, key, genesis, wire, store, parts, verify: opts.verify });
   } catch (err) {
-    return fail(err);
+    await parts.stop();
+    throw err;
   }
-  const nodeId = toHex(key.publicKey);
-  let members: Member[] = await listMembers(store.state);
-  const memberSet = () => new Set(members.map((m) => m.node));
-  let allowed = memberSet();
+}
 
-  const stored = await store.raft.hardState();
-  const entries = await store.raft.entries(store.raft.firstIndex, store.raft.lastIndex);
+async function wire_(
+  config: NodeConfig,
+  c: {
+    logger: Logger;
+    key: ReturnType<typeof loadKeyFile>;
+    genesis: ReturnType<typeof parseGenesis>;
+    wire: WireLimits;
+    store: Store;
+    parts: Lifecycle;
+    verify: boolean | undefined;
+  },
+): Promise<RunningNode> {
+  const { logger, key, genesis, wire, store, parts } = c;
+  if (c.verify !== false) {
+    const report = await verifyStore(store);
+    logger.info({ height: report.height, txs: report.txs }, 'store verified');
+  }
   if (await store.raft.snapshot()) {
     // This node never compacts its consensus log (blocks are kept whole in the store), so a
     // snapshot record means the data directory was written by something else.
-    return fail(
-      new EhrError(
-        'STORE_UNSUPPORTED',
-        `${config.dataDir} holds a compacted consensus log, which this version does not read`,
-      ),
+    throw new EhrError(
+      'STORE_UNSUPPORTED',
+      `${config.dataDir} holds a compacted consensus log, which this version does not read`,
     );
   }
-  const raft = new RaftNode({
-    id: nodeId,
-    initial: { voters: [...genesis.validators], learners: [...genesis.observers], removed: [] },
-    genesisHash: genesisBlockHash(genesis),
-    storage: {
-      ...(stored ? { hardState: stored } : {}),
-      entries,
-      applied: store.head().applied,
-    },
-    electionTick: config.consensus.electionTicks,
-    heartbeatTick: config.consensus.heartbeatTicks,
-    random: Math.random,
-    blockVerifier,
-    // A node far behind applies its backlog in steps and answers the leader in between.
-    maxCommittedPerReady: 32,
-    // One append carries at most one block entry's worth of data: it fits a frame.
-    maxBytesPerMsg: wire.entryBytes,
-  });
-  const isMember = (id: string) =>
-    allowed.has(id) || raft.membership.voters.includes(id) || raft.membership.learners.includes(id);
+  const nodeId = toHex(key.publicKey);
+  const stored = await store.raft.hardState();
+  const engine = raftPort(
+    new RaftNode({
+      id: nodeId,
+      initial: { voters: [...genesis.validators], learners: [...genesis.observers], removed: [] },
+      genesisHash: genesisBlockHash(genesis),
+      storage: {
+        ...(stored ? { hardState: stored } : {}),
+        entries: await store.raft.entries(store.raft.firstIndex, store.raft.lastIndex),
+        applied: store.head().applied,
+      },
+      electionTick: config.consensus.electionTicks,
+      heartbeatTick: config.consensus.heartbeatTicks,
+      random: Math.random,
+      blockVerifier,
+      // A node far behind applies its backlog in steps and answers the leader in between.
+      maxCommittedPerReady: 32,
+      // One append carries at most one block entry's worth of data: it fits a frame.
+      maxBytesPerMsg: wire.entryBytes,
+    }),
+  );
+  const members = new MemberList(store.state);
+  await members.refresh();
+  // A member of the chain's list, or of the engine's membership (joining or leaving).
+  const isMember = (id: string) => {
+    if (members.has(id)) return true;
+    const m = engine.membership();
+    return m.voters.includes(id) || m.learners.includes(id);
+  };
   const metrics = nodeMetrics();
   const refusals = new RefusalLog({ logger, metrics });
-  let host: P2PHost;
-  try {
-    host = await P2PHost.create({
-      chainId: genesis.chainId,
-      secretKey: key.secretKey,
-      listen: config.p2p.listen,
-      announce: config.p2p.announce,
-      bootstrap: config.p2p.bootstrap,
-      isMember,
-      maxFrameBytes: wire.frameBytes,
-      log: (msg, data) => logger.debug(data ?? {}, msg),
-      onRefused: (reason, peer) => refusals.refused(reason, peer),
-      onUndelivered: undeliveredReporter(logger, metrics),
-    });
-  } catch (err) {
-    return fail(err);
-  }
-  closers.push(() => host.stop());
-  const daemonStore = storePort(store);
-  const daemon = new Daemon({
+  const host = await P2PHost.create({
+    chainId: genesis.chainId,
+    secretKey: key.secretKey,
+    listen: config.p2p.listen,
+    announce: config.p2p.announce,
+    bootstrap: config.p2p.bootstrap,
+    isMember,
+    maxFrameBytes: wire.frameBytes,
+    log: (msg, data) => logger.debug(data ?? {}, msg),
+    onRefused: (reason, peer) => refusals.refused(reason, peer),
+    onUndelivered: undeliveredReporter(logger, metrics),
+  });
+  parts.started('p2p host', host);
+  const nodeStore = storePort(store);
+
+  // Intake and the loop need each other only through these two callbacks.
+  let daemon: Daemon | undefined;
+  const txs = new TxIntake({
+    chainId: genesis.chainId,
+    limits: {
+      ...config.mempool,
+      maxTxBytes: genesis.limits.maxTxBytes,
+      maxBodyBytes: wire.txBodyBytes,
+    },
+    wire,
+    store: nodeStore,
+    network: host,
+    leadership: () => {
+      const st = daemon!.consensus.status();
+      return { leader: st.leader, leading: st.role === 'leader' };
+    },
+    wake: () => daemon?.wake(),
+    halted: () => daemon?.halted(),
+    logger,
+    metrics,
+  });
+  daemon = new Daemon({
     config,
     chainId: genesis.chainId,
     secretKey: key.secretKey,
-    store: daemonStore,
+    store: nodeStore,
     network: host,
-    raft: raftPort(raft),
+    raft: engine,
+    txs,
     logger,
     metrics,
-    maxTxBytes: genesis.limits.maxTxBytes,
     wire,
   });
-  // Catch-up sync: serve applied (so committed) log entries to members that are behind, and
-  // catch up from them when this node is.
+  const loop = daemon;
+  const onBlock = (fn: (e: BlockEvent) => void) => {
+    loop.on('block', fn);
+    return () => void loop.off('block', fn);
+  };
+  const otherMembers = () => {
+    const m = loop.consensus.membership();
+    return [...new Set([...members.all().map((x) => x.node), ...m.voters, ...m.learners])].filter(
+      (id) => id !== nodeId,
+    );
+  };
+  let catchUp: CatchUp | undefined;
+  const announcer = new BlockAnnouncer({
+    nodeId,
+    network: host,
+    head: () => store.head(),
+    consensus: () => loop.consensus.status(),
+    metrics,
+    logger,
+    onAnnounced: (height) => {
+      if (height - store.head().height > config.sync.threshold) catchUp?.nudge();
+    },
+  });
+  onBlock((b) => announcer.applied(b));
+  catchUp = new CatchUp({
+    network: host,
+    store: nodeStore,
+    chain: {
+      consensus: () => ({ ...loop.consensus.status(), halted: loop.halted() !== undefined }),
+      ingestWith: (prepare) => loop.ingestWith(prepare),
+      resume: () => loop.resume(),
+      onBlock,
+      settleAnnounced: () => announcer.settle(),
+    },
+    logger,
+    metrics,
+    members: otherMembers,
+    config: config.sync,
+  });
+  const sync = catchUp;
+  // Serve applied (so committed) log entries to members that are behind.
   serveSync(host, {
     position: async () => {
       const h = store.head();
@@ -164,93 +246,49 @@ export async function startNode(
     maxBytes: wire.entryBytes,
   });
   const reads = new ReadBarrier({
-    leading: () => raft.role === 'leader' && raft.canPropose(),
-    leader: () => raft.leader,
-    commitIndex: () => raft.commit,
+    leading: () => {
+      const st = loop.consensus.status();
+      return st.role === 'leader' && st.canPropose;
+    },
+    leader: () => loop.consensus.status().leader,
+    commitIndex: () => loop.consensus.status().commit,
     appliedIndex: () => store.head().applied,
     askLeader: (leader, ms) => host.request(leader, READ_INDEX_PROTOCOL, new Uint8Array(), ms),
-    onApplied: (fn) => {
-      daemon.on('block', fn);
-      return () => void daemon.off('block', fn);
-    },
+    onApplied: onBlock,
   });
   host.handle(READ_INDEX_PROTOCOL, async () => reads.answer());
-  const catchUp = new CatchUp({
-    network: host,
-    store: daemonStore,
-    daemon,
-    logger,
-    metrics,
-    members: () =>
-      [
-        ...new Set([
-          ...members.map((m) => m.node),
-          ...raft.membership.voters,
-          ...raft.membership.learners,
-        ]),
-      ].filter((id) => id !== nodeId),
-    config: config.sync,
+  const reconciler = new MembershipReconciler({ members, engine: loop.consensus, logger });
+  loop.on('consensusChanges', () => {
+    void members
+      .refresh()
+      .then(() => host.refreshMembership())
+      .then(() => reconciler.reconcile());
   });
-  const refreshMembers = async () => {
-    members = await listMembers(store.state);
-    allowed = memberSet();
-    await host.refreshMembership();
-  };
   // The peer gauge follows connections as they open and close, not only when blocks arrive.
   const countPeers = () => metrics.peers.set(host.peers().length);
   const offPeers = host.onPeersChanged(countPeers);
   countPeers();
-  closers.push(async () => offPeers());
-  daemon.on('announced', (height: number) => {
-    if (height - store.head().height > config.sync.threshold) catchUp.nudge();
-  });
-  daemon.on('consensusChanges', () => void refreshMembers().then(() => reconcile()));
-  // On the leader, bring the consensus membership in line with the chain's member list, one
-  // single-server change at a time (the engine refuses a second while one is pending).
-  const reconcile = () => {
-    if (raft.role !== 'leader') return;
-    const want = new Map(members.map((m) => [m.node, m.role]));
-    const { voters, learners } = raft.membership;
-    try {
-      for (const [node, role] of want) {
-        if (role === 'validator' && learners.includes(node))
-          return void raft.proposeConfChange({ op: 'promote', node });
-        if (
-          !voters.includes(node) &&
-          !learners.includes(node) &&
-          !raft.membership.removed.includes(node)
-        ) {
-          return void raft.proposeConfChange({ op: 'addLearner', node });
-        }
-      }
-      for (const node of [...voters, ...learners]) {
-        if (!want.has(node)) {
-          if (node === nodeId) {
-            const next = voters.find((v) => v !== nodeId);
-            if (next) raft.transferLeadership(next);
-            return;
-          }
-          return void raft.proposeConfChange({ op: 'remove', node });
-        }
-      }
-    } catch (err) {
-      logger.debug({ err: (err as Error).message }, 'membership change deferred');
-    }
-  };
-  const reconcileTimer = setInterval(reconcile, 1000);
-  reconcileTimer.unref();
+  parts.started('peer gauge', { stop: offPeers });
+
+  await parts.start('transaction intake', txs);
+  await parts.start('block announcer', announcer);
   // Held until the start-up catch-up check has run (it syncs first if this node is far behind).
-  daemon.start({ paused: true });
-  catchUp.start();
+  await parts.start('consensus loop', {
+    start: () => loop.start({ paused: true }),
+    stop: () => loop.stop(),
+  });
+  await parts.start('catch-up sync', sync);
+  await parts.start('membership reconciler', reconciler);
   let metricsUrl: string | null = null;
   if (config.metrics) {
     const ms = await startMetricsServer(metrics.registry, config.metrics.host, config.metrics.port);
-    closers.push(ms.close);
+    parts.started('metrics server', { stop: ms.close });
     metricsUrl = ms.url;
   }
   logger.info({ nodeId, addresses: host.addresses, height: store.head().height }, 'node started');
   return {
-    daemon,
+    daemon: loop,
+    txs,
     host,
     store,
     config,
@@ -258,14 +296,25 @@ export async function startNode(
     metrics,
     metricsUrl,
     wire,
-    members: () => members,
-    access: new AccessRecorder(daemon, genesis.chainId, key.secretKey),
+    members: () => members.all(),
+    access: new AccessRecorder(txs, genesis.chainId, key.secretKey),
     reads,
+    status: () =>
+      nodeStatus({
+        name: config.name,
+        chainId: genesis.chainId,
+        raft: loop.consensus.status(),
+        head: store.head(),
+        sync: sync.status,
+        announced: announcer.height(),
+        peers: host.peers().length,
+        mempool: { txs: txs.mempool.size, bytes: txs.mempool.byteSize },
+        halted: loop.halted(),
+        loop: loop.loopStatus(),
+      }),
+    onBlock,
     async stop() {
-      clearInterval(reconcileTimer);
-      await catchUp.stop();
-      await daemon.stop();
-      for (const c of closers.reverse()) await c().catch(() => {});
+      await parts.stop();
       logger.info('node stopped');
     },
   };

@@ -75,7 +75,7 @@ export function serveSync(network: Network, source: SyncSource): void {
 }
 
 export async function fetchPosition(
-  network: Network,
+  network: Pick<Network, 'request'>,
   peer: string,
   timeoutMs = 3000,
 ): Promise<SyncPosition> {
@@ -84,7 +84,7 @@ export async function fetchPosition(
 
 /** Entries `from`..`to` (or a prefix) from `peer`; checks they are the ones asked for. */
 export async function fetchEntries(
-  network: Network,
+  network: Pick<Network, 'request'>,
   peer: string,
   from: number,
   to: number,

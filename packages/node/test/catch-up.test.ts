@@ -18,6 +18,8 @@ import { blockVerifier, raftPort, storePort } from '../src/adapters.ts';
 import { CatchUp } from '../src/catch-up.ts';
 import { parseConfig } from '../src/config.ts';
 import { Daemon } from '../src/daemon.ts';
+import { nodeStatus } from '../src/node-status.ts';
+import { TxIntake } from '../src/tx-intake.ts';
 import { createLogger } from '../src/logger.ts';
 import { nodeMetrics } from '../src/metrics.ts';
 import type { Network } from '../src/ports.ts';
@@ -125,37 +127,76 @@ async function client(all: Map<string, MemNet>, members: string[], checkMs = 60_
     join(dir, 'node.yaml'),
   );
   const metrics = nodeMetrics();
-  const daemon = new Daemon({
+  const logger = createLogger('client', 'info', sink);
+  const nodeStore = storePort(store);
+  const engine = raftPort(raft);
+  let daemon: Daemon | undefined;
+  const txs = new TxIntake({
+    chainId: log.genesis.chainId,
+    limits: { ...config.mempool, maxTxBytes: log.genesis.limits.maxTxBytes },
+    wire: wireLimits(log.genesis.limits),
+    store: nodeStore,
+    network: net,
+    leadership: () => ({ leader: engine.status().leader, leading: false }),
+    wake: () => daemon?.wake(),
+    halted: () => daemon?.halted(),
+    logger,
+    metrics,
+  });
+  daemon = new Daemon({
     config,
     chainId: log.genesis.chainId,
     secretKey: key,
-    store: storePort(store),
+    store: nodeStore,
     network: net,
-    raft: raftPort(raft),
-    logger: createLogger('client', 'info', sink),
+    raft: engine,
+    txs,
+    logger,
     metrics,
-    maxTxBytes: log.genesis.limits.maxTxBytes,
     wire: wireLimits(log.genesis.limits),
   });
+  const loop = daemon;
   const catchUp = new CatchUp({
     network: net,
-    store: storePort(store),
-    daemon,
-    logger: daemon.logger,
+    store: nodeStore,
+    chain: {
+      consensus: () => ({ ...loop.consensus.status(), halted: loop.halted() !== undefined }),
+      ingestWith: (prepare) => loop.ingestWith(prepare),
+      resume: () => loop.resume(),
+      onBlock: (fn) => {
+        loop.on('block', fn);
+        return () => void loop.off('block', fn);
+      },
+      settleAnnounced: () => {},
+    },
+    logger,
     metrics,
     members: () => members,
     config: config.sync,
     logEveryBatches: 2,
   });
-  daemon.start({ paused: true });
+  loop.start({ paused: true });
   catchUp.start();
   cleanup.push(async () => {
     await catchUp.stop();
-    await daemon.stop();
+    await loop.stop();
     await store.close();
     rmSync(dir, { recursive: true, force: true });
   });
-  return { store, daemon, raft, lines, metrics, dir };
+  const status = () =>
+    nodeStatus({
+      name: 'client',
+      chainId: log.genesis.chainId,
+      raft: loop.consensus.status(),
+      head: store.head(),
+      sync: catchUp.status,
+      announced: 0,
+      peers: net.peers().length,
+      mempool: { txs: txs.mempool.size, bytes: txs.mempool.byteSize },
+      halted: loop.halted(),
+      loop: loop.loopStatus(),
+    });
+  return { store, daemon: loop, catchUp, status, raft, lines, metrics, dir };
 }
 
 async function until(cond: () => boolean, ms = 20_000): Promise<void> {
@@ -184,8 +225,8 @@ describe('catch-up sync (store, engine, daemon)', () => {
     member(new MemNet('good2', all), log, full);
     member(new MemNet('liar', all), log, full, true);
     const c = await client(all, ['good1', 'good2', 'liar']);
-    await until(() => c.daemon.syncStatus?.finishedAt != null);
-    const st = c.daemon.syncStatus!;
+    await until(() => c.catchUp.status?.finishedAt != null);
+    const st = c.catchUp.status!;
     expect(st.error).toBeNull();
     const head = c.store.head();
     expect(head.height).toBe(log.tip.height);
@@ -240,9 +281,9 @@ describe('catch-up sync (store, engine, daemon)', () => {
     expect(again.applied).toBe(log.entries.length);
     expect(again.hasReady()).toBe(false);
     // The engine runs again after the sync.
-    expect(c.daemon.status().loop.paused).toBe(false);
-    expect(c.daemon.status().catchingUp).toBe(false);
-    expect(c.daemon.status().sync?.active).toBe(false);
+    expect(c.status().loop.paused).toBe(false);
+    expect(c.status().catchingUp).toBe(false);
+    expect(c.status().sync?.active).toBe(false);
   }, 60_000);
 
   it('a node that falls behind while running syncs again when the periodic check sees the gap', async () => {
@@ -265,8 +306,8 @@ describe('catch-up sync (store, engine, daemon)', () => {
     const all = new Map<string, MemNet>();
     member(new MemNet('a', all), log, { n: 5 });
     const c = await client(all, ['a']);
-    await until(() => !c.daemon.status().loop.paused);
-    expect(c.daemon.syncStatus).toBeNull();
+    await until(() => !c.status().loop.paused);
+    expect(c.catchUp.status).toBeNull();
     expect(c.lines.some((l) => l['msg'] === 'catch-up sync started')).toBe(false);
     expect(c.store.head().applied).toBe(0);
   }, 30_000);

@@ -1,0 +1,79 @@
+/**
+ * A node's status as the gateway serves it (`node_status`), assembled from what each part
+ * owns: the engine's view, the chain head, catch-up progress, the leader's announced height,
+ * the mempool, and the consensus loop. Pure: every input is a value.
+ */
+import { toHex } from '@ehr/core';
+import type { Head } from '@ehr/store';
+import type { RaftStatus } from './ports.ts';
+
+/** Catch-up sync progress, shown in status while a sync runs and after the last one. */
+export interface SyncStatus {
+  active: boolean;
+  /** Raft index and block height this sync fetches up to. */
+  targetIndex: number;
+  target: number;
+  /** Raft index and block height applied so far. */
+  index: number;
+  height: number;
+  /** Batches fetched and applied, per serving peer; batches refused (failed checks), per peer. */
+  batches: number;
+  peers: Record<string, number>;
+  refused: Record<string, number>;
+  startedAt: number;
+  finishedAt: number | null;
+  error: string | null;
+}
+
+/** The consensus loop right now (a stuck pass shows as a growing `busyMs`). */
+export interface LoopStatus {
+  stage: string;
+  busyMs: number;
+  inflightBlocks: number;
+  /** Held by catch-up sync (no ticks, no consensus messages). */
+  paused: boolean;
+}
+
+export interface StatusInputs {
+  name: string;
+  chainId: string;
+  raft: RaftStatus;
+  head: Head;
+  sync: SyncStatus | null;
+  /** Height the current term's leader announced (0 if none). */
+  announced: number;
+  peers: number;
+  mempool: { txs: number; bytes: number };
+  halted: Error | undefined;
+  loop: LoopStatus;
+}
+
+export function nodeStatus(i: StatusInputs) {
+  const { raft: st, head } = i;
+  return {
+    name: i.name,
+    nodeId: st.id,
+    chainId: i.chainId,
+    role: st.role,
+    term: st.term,
+    leader: st.leader,
+    height: head.height,
+    hash: toHex(head.hash),
+    stateHash: toHex(head.stateHash),
+    time: head.time,
+    // Catching up: a catch-up sync runs, applying trails the commit index it knows of, or
+    // this node is more than a couple of blocks below what the leader announced.
+    catchingUp: i.sync?.active === true || st.applied < st.commit || i.announced > head.height + 2,
+    networkHeight: Math.max(i.announced, head.height),
+    commitIndex: st.commit,
+    sync: i.sync,
+    peers: i.peers,
+    validators: st.voters,
+    observers: st.learners,
+    mempool: i.mempool,
+    halted: i.halted ? i.halted.message : null,
+    loop: i.loop,
+  };
+}
+
+export type NodeStatus = ReturnType<typeof nodeStatus>;

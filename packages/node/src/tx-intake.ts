@@ -1,0 +1,387 @@
+/**
+ * Transaction intake: everything between a signed transaction arriving and the block that
+ * settles it. Submissions are dry-run against committed state (what the rules refuse is
+ * answered at once, never admitted or gossiped), admitted to the mempool, gossiped, and
+ * forwarded to the leader when they wait too long; gossip from other members is admitted the
+ * same way. The tracker says what became of each; a block's receipts and the leader's refusals
+ * come in from the consensus loop (`settled`, `refused`), and the loop is woken (`wake`) when
+ * there is something to propose. Owns the mempool and the tracker.
+ */
+import {
+  decode,
+  EhrError,
+  encode,
+  expectArray,
+  expectBytes,
+  expectKeys,
+  expectMap,
+  fromHex,
+  isEhrError,
+  type SignedTx,
+  sha256,
+  toHex,
+  txHash,
+} from '@ehr/core';
+import { checkTx, nextNonce, Overlay, type WireLimits } from '@ehr/ledger';
+import type { Logger } from './logger.ts';
+import { Mempool, type MempoolLimits, type PendingTx } from './mempool.ts';
+import type { NodeMetrics } from './metrics.ts';
+import type { Network, NodeStore } from './ports.ts';
+import { refusal, statusView, type TxStatusView } from './tx-status.ts';
+import { decodeTxMessage, encodeTxMessage } from './tx-message.ts';
+import { type TxStatus, TxTracker } from './tx-tracker.ts';
+
+export type SubmitMode = 'async' | 'sync' | 'commit';
+
+export const TX_TOPIC = 'tx';
+/**
+ * Direct forwarding of pending transactions to the leader: gossip is fire-and-forget, so a
+ * transaction gossiped while this node was cut off (or that the leader dropped) would wait here
+ * until it expires. Pending longer than FORWARD_AFTER_MS, it goes straight to the leader, again
+ * every FORWARD_EVERY_MS while it stays pending.
+ */
+export const TX_FORWARD = 'tx-forward';
+const FORWARD_AFTER_MS = 3000;
+const FORWARD_EVERY_MS = 10_000;
+const FORWARD_BATCH = 256;
+const FORWARD_CHECK_MS = 1000;
+/** How often what the chain moved past, and what passed its deadline, leaves the mempool. */
+const HYGIENE_MS = 5000;
+/** Gossip refusals that say nothing bad of the relay (it was ahead, behind or full). */
+const BENIGN_GOSSIP_REFUSALS = [
+  'DUPLICATE',
+  'NONCE_PENDING',
+  'NONCE_USED',
+  'MEMPOOL_FULL',
+  'BAD_NONCE',
+  'EXPIRED',
+];
+
+/** One transaction of an applied block, as intake needs it. */
+export interface SettledTx {
+  hash: string;
+  index: number;
+  ok: boolean;
+  code: string | null;
+  message: string | null;
+  /** The author whose nonce the transaction used (null when it never authenticated). */
+  nonceOf: string | null;
+}
+
+export interface TxIntakeDeps {
+  chainId: string;
+  limits: MempoolLimits;
+  wire: Pick<WireLimits, 'blockContentBytes'>;
+  store: Pick<NodeStore, 'state' | 'head' | 'receipt'>;
+  network: Pick<Network, 'publish' | 'subscribe' | 'handle' | 'request'>;
+  /** Who leads right now, as this node's engine sees it. */
+  leadership(): { leader: string | null; leading: boolean };
+  /** Something arrived to propose: run the consensus loop soon. */
+  wake(): void;
+  /** Set once the consensus loop stopped: submissions are refused. */
+  halted(): Error | undefined;
+  logger: Logger;
+  metrics: NodeMetrics;
+  now?: () => number;
+}
+
+export class TxIntake {
+  readonly mempool: Mempool;
+  readonly tracker = new TxTracker();
+  private readonly deps: TxIntakeDeps;
+  private readonly now: () => number;
+  private timers: NodeJS.Timeout[] = [];
+  private forwarding = false;
+  private readonly forwardedAt = new Map<string, number>();
+
+  constructor(deps: TxIntakeDeps) {
+    this.deps = deps;
+    this.now = deps.now ?? Date.now;
+    this.mempool = new Mempool(deps.chainId, deps.limits, (author) =>
+      nextNonce(deps.store.state, author),
+    );
+  }
+
+  start(): void {
+    const { network } = this.deps;
+    network.subscribe(TX_TOPIC, (from, bytes) => this.onGossip(from, bytes));
+    network.handle(TX_FORWARD, (from, bytes) => this.onForwarded(from, bytes));
+    const every = (ms: number, fn: () => void) => {
+      const t = setInterval(fn, ms);
+      t.unref?.();
+      this.timers.push(t);
+    };
+    every(FORWARD_CHECK_MS, () => void this.forwardPending());
+    // Drop what the chain moved past, and what waited too long to be included (refused by the
+    // leader, or its nonce gap never closed).
+    every(HYGIENE_MS, () => {
+      void this.mempool
+        .evictStale()
+        .then((gone) => this.markNonceUsed(gone))
+        .catch(() => {});
+      // Past its deadline by this node's clock: no honest leader includes it any more. The
+      // status turns final once a committed block is past the deadline (txStatus).
+      this.markExpired(this.mempool.evictExpired(this.now()));
+    });
+  }
+
+  stop(): void {
+    for (const t of this.timers) clearInterval(t);
+    this.timers = [];
+  }
+
+  /**
+   * Submits a transaction. The rules run first against the committed state (so a transaction
+   * they refuse is answered at once and never admitted or gossiped); then `async` returns once
+   * it is in the mempool and gossiped, `sync` the same, `commit` waits until its status is
+   * final (committed, rejected, expired) or `timeoutMs` passes (TX_TIMEOUT, which says until
+   * when it can still commit). An exact resubmission answers the original's status.
+   */
+  async submit(
+    tx: Uint8Array,
+    payloads: Uint8Array[],
+    mode: SubmitMode,
+    timeoutMs = 10_000,
+  ): Promise<{ hash: string; status: TxStatusView }> {
+    const fatal = this.deps.halted();
+    if (fatal) {
+      throw new EhrError('NODE_HALTED', `this node stopped processing: ${fatal.message}`);
+    }
+    const bodies = new Map<string, Uint8Array>();
+    for (const p of payloads) bodies.set(toHex(sha256(p)), p);
+    const hash = toHex(txHash(tx));
+    const known = await this.txStatus(hash);
+    if (known?.status === 'committed') return { hash, status: { ...known, duplicate: true } };
+    if (known && known.status !== 'pending' && known.final) return { hash, status: known };
+    if (!this.mempool.has(hash)) {
+      const checked = this.mempool.precheck(tx);
+      const refused = await this.dryRun(tx, bodies, hash, checked.tx);
+      if (refused) return { hash, status: refused };
+      this.admitted(await this.mempool.add(tx, this.now(), bodies, checked));
+      void this.deps.network.publish(TX_TOPIC, encodeTxMessage(tx, payloads)).catch((err) => {
+        this.deps.logger.debug({ err: (err as Error).message }, 'gossip publish failed');
+      });
+      this.deps.wake();
+    }
+    const started = performance.now();
+    const pending = this.mempool.get(hash);
+    if (mode !== 'commit') return { hash, status: (await this.txStatus(hash))! };
+    await this.tracker.wait(hash, timeoutMs, pending?.expires);
+    this.deps.metrics.commitLatency.observe((performance.now() - started) / 1000);
+    return { hash, status: (await this.txStatus(hash))! };
+  }
+
+  /**
+   * A transaction's status as this node knows it: the chain first (what committed survives
+   * restarts and is the same on every node), then what this node saw; `final` says whether
+   * it can still change. Undefined: never seen here.
+   */
+  async txStatus(hash: string): Promise<TxStatusView | undefined> {
+    const r = await this.deps.store.receipt(fromHex(hash));
+    if (r) return { status: 'committed', ...r, final: true };
+    const s = this.tracker.get(hash);
+    return s && this.view(s);
+  }
+
+  /** The account's next nonce counting what waits here (for transactions this node signs). */
+  nextNonceFor(author: string): Promise<number> {
+    return this.mempool.nextNonceFor(author);
+  }
+
+  /**
+   * A block was applied. In block order: each transaction leaves the mempool with its
+   * committed status; then what the block made impossible goes too (other transactions for a
+   * nonce it used, those past their deadline by its time) - on every node, not only the leader.
+   */
+  async settled(block: { height: number; time: number; txs: SettledTx[] }): Promise<void> {
+    const authors: string[] = [];
+    for (const r of block.txs) {
+      if (r.nonceOf) authors.push(r.nonceOf);
+      this.mempool.remove(r.hash);
+      this.tracker.set(r.hash, {
+        status: 'committed',
+        height: block.height,
+        index: r.index,
+        ok: r.ok,
+        code: r.code,
+        message: r.message,
+      });
+    }
+    this.markNonceUsed(await this.mempool.evictStale(authors));
+    this.markExpired(this.mempool.evictExpired(block.time));
+  }
+
+  /** The leader's rules refused these while building a block: they leave the mempool. */
+  refused(rejected: readonly { hash: string; code: string; message: string }[]): void {
+    for (const r of rejected) {
+      const p = this.mempool.remove(r.hash);
+      this.tracker.set(r.hash, refusal(r.code, r.message, p?.expires));
+      this.deps.metrics.rejectedTxs.inc(1, { code: r.code });
+    }
+  }
+
+  private view(s: TxStatus): TxStatusView {
+    return statusView(s, this.deps.store.head().time);
+  }
+
+  /**
+   * Runs the rules for one transaction against committed state. Returns its refusal (not
+   * admitted, not relayed), or null when it may go on (applies, or waits for an earlier nonce).
+   */
+  private async dryRun(
+    tx: Uint8Array,
+    payloads: Map<string, Uint8Array>,
+    hash: string,
+    decoded: SignedTx,
+  ): Promise<TxStatusView | null> {
+    const { store } = this.deps;
+    const head = store.head();
+    const r = await checkTx(new Overlay(store.state), tx, {
+      height: head.height + 1,
+      time: Math.max(this.now(), head.time),
+      payloads,
+      verified: { has: (h) => h === hash },
+    });
+    if (r.ok) return null;
+    const code = r.code ?? 'REJECTED';
+    let status: TxStatus;
+    if (code === 'BAD_NONCE') {
+      // Authentication failures carry no author in the receipt: take it from the transaction.
+      const next = await nextNonce(store.state, toHex(decoded.author));
+      // Ahead of the chain: it waits for the author's earlier transactions.
+      if (decoded.nonce > next) return null;
+      status = {
+        status: 'rejected',
+        code: 'NONCE_USED',
+        message: `nonce ${decoded.nonce} was already used (the account's next nonce is ${next}): sign it again with nonce ${next}`,
+        final: true,
+      };
+    } else {
+      status = refusal(code, r.message ?? '', decoded.expires);
+    }
+    this.tracker.set(hash, status);
+    return this.view(status);
+  }
+
+  private async onGossip(from: string, bytes: Uint8Array): Promise<'accept' | 'reject' | 'ignore'> {
+    let msg: { tx: Uint8Array; payloads: Map<string, Uint8Array> };
+    try {
+      msg = decodeTxMessage(bytes);
+    } catch {
+      return 'reject';
+    }
+    try {
+      this.admitted(await this.mempool.add(msg.tx, this.now(), msg.payloads));
+      this.deps.wake();
+      return 'accept';
+    } catch (err) {
+      // Not admitted here: not relayed either (gossipsub forwards accepted messages only).
+      if (isEhrError(err) && BENIGN_GOSSIP_REFUSALS.includes(err.code)) return 'ignore';
+      this.deps.logger.debug(
+        { from, code: (err as EhrError).code },
+        'rejected gossiped transaction',
+      );
+      return 'reject';
+    }
+  }
+
+  /** Sends transactions pending here for a while straight to the leader. */
+  private async forwardPending(): Promise<void> {
+    const { leader, leading } = this.deps.leadership();
+    if (this.forwarding || leading || !leader || this.mempool.size === 0) return;
+    const now = this.now();
+    const batch: { hash: string; msg: Uint8Array }[] = [];
+    // One request stays within a block's content (a transaction with the largest body fits).
+    let bytes = 0;
+    for (const p of this.mempool.all()) {
+      if (now - p.addedAt < FORWARD_AFTER_MS) break; // oldest first: the rest are younger
+      if (now - (this.forwardedAt.get(p.hash) ?? 0) < FORWARD_EVERY_MS) continue;
+      if (batch.length > 0 && bytes + p.size > this.deps.wire.blockContentBytes) break;
+      batch.push({ hash: p.hash, msg: encodeTxMessage(p.bytes, [...p.payloads.values()]) });
+      bytes += p.size;
+      if (batch.length >= FORWARD_BATCH) break;
+    }
+    if (this.forwardedAt.size > 2 * FORWARD_BATCH + this.mempool.size) {
+      for (const h of this.forwardedAt.keys()) if (!this.mempool.has(h)) this.forwardedAt.delete(h);
+    }
+    if (batch.length === 0) return;
+    this.forwarding = true;
+    try {
+      await this.deps.network.request(
+        leader,
+        TX_FORWARD,
+        encode({ txs: batch.map((b) => b.msg) }),
+        5000,
+      );
+      for (const b of batch) this.forwardedAt.set(b.hash, now);
+      this.deps.logger.debug({ to: leader, txs: batch.length }, 'forwarded pending transactions');
+    } catch (err) {
+      this.deps.logger.debug({ err: (err as Error).message }, 'forwarding to the leader failed');
+    } finally {
+      this.forwarding = false;
+    }
+  }
+
+  /** The leader's side: admits forwarded transactions it does not hold yet. */
+  private async onForwarded(from: string, bytes: Uint8Array): Promise<Uint8Array> {
+    const m = expectMap(decode(bytes), 'tx-forward');
+    expectKeys(m, ['txs'], 'tx-forward');
+    let admitted = 0;
+    for (const [i, raw] of expectArray(m['txs'], 'tx-forward.txs').entries()) {
+      if (i >= FORWARD_BATCH) break;
+      try {
+        const msg = decodeTxMessage(expectBytes(raw, `tx-forward.txs[${i}]`));
+        const hash = toHex(txHash(msg.tx));
+        if (this.mempool.has(hash) || this.tracker.get(hash)?.status === 'committed') continue;
+        this.admitted(await this.mempool.add(msg.tx, this.now(), msg.payloads));
+        admitted++;
+      } catch (err) {
+        // Already committed (nonce used), full, or invalid: the submitter's node reports it.
+        this.deps.logger.debug(
+          { from, code: (err as EhrError).code },
+          'forwarded transaction refused',
+        );
+      }
+    }
+    if (admitted > 0) this.deps.wake();
+    return encode({ admitted });
+  }
+
+  /** Records an admission: pending, and the transaction it replaced (if any) says by what. */
+  private admitted(p: PendingTx & { replaced?: PendingTx }): void {
+    this.tracker.set(p.hash, { status: 'pending', expires: p.expires });
+    if (p.replaced) {
+      this.tracker.set(p.replaced.hash, {
+        status: 'pending',
+        expires: p.replaced.expires,
+        replacedBy: p.hash,
+      });
+    }
+  }
+
+  /** Pending transactions dropped because a committed transaction used their nonce. */
+  private markNonceUsed(gone: PendingTx[]): void {
+    for (const p of gone) {
+      if (this.tracker.get(p.hash)?.status === 'committed') continue;
+      this.tracker.set(p.hash, {
+        status: 'rejected',
+        code: 'NONCE_USED',
+        message: `nonce ${p.tx.nonce} was used by another transaction of this account; this one can never commit: sign it again with the account's next nonce`,
+        final: true,
+        expires: p.expires,
+      });
+    }
+  }
+
+  private markExpired(gone: PendingTx[]): void {
+    for (const p of gone) {
+      if (this.tracker.get(p.hash)?.status === 'committed') continue;
+      this.tracker.set(p.hash, {
+        status: 'expired',
+        code: 'EXPIRED',
+        message: `not included before its deadline ${new Date(p.expires).toISOString()}: sign it again`,
+        expires: p.expires,
+      });
+    }
+  }
+}
