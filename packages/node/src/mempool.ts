@@ -179,6 +179,18 @@ export class Mempool {
         { size: bodies, limit: maxBodies },
       );
     }
+    // A body travels only with a transaction that names it (its hash is in the signed bytes):
+    // anything else would ride the mempool and gossip to every node without ever committing.
+    const signed = Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+    for (const [h, body] of payloads) {
+      if (signed.indexOf(Buffer.from(h, 'hex')) < 0) {
+        throw new EhrError(
+          'PAYLOAD_UNREFERENCED',
+          `a body of ${body.length} bytes (sha256 ${h}) is not named by the transaction; send only the bodies it references`,
+          { hash: h, size: body.length },
+        );
+      }
+    }
     const size = bytes.length + bodies;
     const freed = clash ? { txs: 1, bytes: clash.size } : { txs: 0, bytes: 0 };
     if (

@@ -22,44 +22,9 @@ import { nodeStatus } from '../src/node-status.ts';
 import { TxIntake } from '../src/tx-intake.ts';
 import { createLogger } from '../src/logger.ts';
 import { nodeMetrics } from '../src/metrics.ts';
-import type { Network } from '../src/ports.ts';
 import { serveSync } from '../src/sync-protocol.ts';
 import { buildLog, type TestLog, tamperTx } from './log.ts';
-
-type Handler = (from: string, bytes: Uint8Array) => Promise<Uint8Array>;
-
-/** An in-process transport: request() reaches the handlers another MemNet registered. */
-class MemNet implements Network {
-  readonly addresses: string[] = [];
-  readonly handlers = new Map<string, Handler>();
-  readonly nodeId: string;
-  private readonly all: Map<string, MemNet>;
-  constructor(nodeId: string, all: Map<string, MemNet>) {
-    this.nodeId = nodeId;
-    this.all = all;
-    all.set(nodeId, this);
-  }
-  send(): void {}
-  onConsensusMessage(): void {}
-  async request(to: string, protocol: string, bytes: Uint8Array): Promise<Uint8Array> {
-    const h = this.all.get(to)?.handlers.get(protocol);
-    if (!h) throw new Error(`${to} does not serve ${protocol}`);
-    // Copy both ways, as a real transport would.
-    return (await h(this.nodeId, bytes.slice())).slice();
-  }
-  handle(protocol: string, handler: Handler): void {
-    this.handlers.set(protocol, handler);
-  }
-  async publish(): Promise<void> {}
-  subscribe(): void {}
-  peers() {
-    return [...this.all.keys()]
-      .filter((id) => id !== this.nodeId)
-      .map((nodeId) => ({ nodeId, addresses: [] }));
-  }
-  async refreshMembership(): Promise<void> {}
-  async stop(): Promise<void> {}
-}
+import { MemNet } from './mem-net.ts';
 
 /** A member serving the first `limit.n` entries of `log` (all blocks tampered when `lie`). */
 function member(net: MemNet, log: TestLog, limit: { n: number }, lie = false): void {

@@ -36,11 +36,16 @@ export interface TestLog {
   tip: ChainTip;
 }
 
-function hospitalTx(admin: Uint8Array, nonce: number, expires: number): Uint8Array {
+export function hospitalTx(
+  admin: Uint8Array,
+  nonce: number,
+  expires: number,
+  chainId = CHAIN,
+): Uint8Array {
   return encodeTx(
     signTx(
       {
-        chainId: CHAIN,
+        chainId,
         author: publicKeyOf(admin),
         nonce,
         kind: 'hospital.register',

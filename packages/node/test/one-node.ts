@@ -1,0 +1,138 @@
+/**
+ * One node's consensus loop and intake on a real store and engine, over an in-process transport
+ * (mem-net.ts): what start.ts wires, without libp2p, for unit tests of the daemon and intake.
+ */
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { Writable } from 'node:stream';
+import { RaftNode } from '@ehr/consensus';
+import { publicKeyOf, toHex } from '@ehr/core';
+import { type Genesis, genesisBlockHash, wireLimits } from '@ehr/ledger';
+import { Store } from '@ehr/store';
+import { blockVerifier, raftPort, storePort } from '../src/adapters.ts';
+import { parseConfig } from '../src/config.ts';
+import { Daemon } from '../src/daemon.ts';
+import { createLogger } from '../src/logger.ts';
+import { nodeMetrics } from '../src/metrics.ts';
+import { TxIntake } from '../src/tx-intake.ts';
+import { MemNet } from './mem-net.ts';
+
+export interface OneNode {
+  id: string;
+  store: Store;
+  daemon: Daemon;
+  txs: TxIntake;
+  net: MemNet;
+  lines: Record<string, unknown>[];
+  metrics: ReturnType<typeof nodeMetrics>;
+  stop(): Promise<void>;
+}
+
+export async function oneNode(
+  genesis: Genesis,
+  key: Uint8Array,
+  opts: { learner?: boolean; now?: () => number } = {},
+): Promise<OneNode> {
+  const dir = mkdtempSync(join(tmpdir(), 'ehr-daemon-'));
+  const store = await Store.open(dir, genesis);
+  const id = toHex(publicKeyOf(key));
+  const net = new MemNet(id, new Map());
+  const raft = new RaftNode({
+    id,
+    initial: {
+      voters: [...genesis.validators],
+      learners: opts.learner ? [id] : [...genesis.observers],
+      removed: [],
+    },
+    genesisHash: genesisBlockHash(genesis),
+    storage: { entries: [], applied: 0 },
+    electionTick: 5,
+    heartbeatTick: 1,
+    random: Math.random,
+    blockVerifier,
+  });
+  const lines: Record<string, unknown>[] = [];
+  const sink = new Writable({
+    write(chunk, _enc, done) {
+      lines.push(JSON.parse(String(chunk)));
+      done();
+    },
+  });
+  const config = parseConfig(
+    {
+      name: 'one',
+      dataDir: dir,
+      keyFile: 'k',
+      genesisFile: 'g',
+      p2p: { listen: ['/ip4/127.0.0.1/tcp/0'] },
+      consensus: { tickMs: 10 },
+    },
+    join(dir, 'node.yaml'),
+  );
+  const logger = createLogger('one', 'debug', sink);
+  const metrics = nodeMetrics();
+  const engine = raftPort(raft);
+  const store_ = storePort(store);
+  const wire = wireLimits(genesis.limits);
+  let daemon: Daemon | undefined;
+  const txs = new TxIntake({
+    chainId: genesis.chainId,
+    limits: {
+      ...config.mempool,
+      maxTxBytes: genesis.limits.maxTxBytes,
+      maxBodyBytes: wire.txBodyBytes,
+    },
+    wire,
+    store: store_,
+    network: net,
+    leadership: () => {
+      const st = engine.status();
+      return { leader: st.leader, leading: st.role === 'leader' };
+    },
+    wake: () => daemon?.wake(),
+    halted: () => daemon?.halted(),
+    logger,
+    metrics,
+    ...(opts.now ? { now: opts.now } : {}),
+  });
+  daemon = new Daemon({
+    config,
+    chainId: genesis.chainId,
+    secretKey: key,
+    store: store_,
+    network: net,
+    raft: engine,
+    txs,
+    logger,
+    metrics,
+    wire,
+    ...(opts.now ? { now: opts.now } : {}),
+  });
+  const loop = daemon;
+  txs.start();
+  loop.start();
+  return {
+    id,
+    store,
+    daemon: loop,
+    txs,
+    net,
+    lines,
+    metrics,
+    async stop() {
+      txs.stop();
+      await loop.stop();
+      await store.close();
+      rmSync(dir, { recursive: true, force: true });
+    },
+  };
+}
+
+export async function until(cond: () => boolean, ms = 10_000): Promise<void> {
+  const end = Date.now() + ms;
+  while (!cond()) {
+    if (Date.now() > end) throw new Error('condition not met in time');
+    await new Promise((r) => setTimeout(r, 10));
+  }
+}

@@ -1,0 +1,177 @@
+/**
+ * Transaction intake on a real store: gossip verdicts (what is relayed and what penalizes the
+ * relay), forwarding to the leader after a wait, the leader's side of forwarding, and what a
+ * block and the leader's refusals do to statuses.
+ */
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { decode, encode, generateSecretKey, publicKeyOf, toHex } from '@ehr/core';
+import { makeGenesis, wireLimits } from '@ehr/ledger';
+import { Store } from '@ehr/store';
+import { afterEach, describe, expect, it } from 'vitest';
+import { storePort } from '../src/adapters.ts';
+import { nodeMetrics } from '../src/metrics.ts';
+import { TX_FORWARD, TX_TOPIC, TxIntake } from '../src/tx-intake.ts';
+import { decodeTxMessage, encodeTxMessage } from '../src/tx-message.ts';
+import { capturingLogger } from './capture.ts';
+import { hospitalTx } from './log.ts';
+import { MemNet } from './mem-net.ts';
+
+const cleanup: (() => Promise<void>)[] = [];
+afterEach(async () => {
+  for (const c of cleanup.splice(0).reverse()) await c();
+});
+
+const admin = generateSecretKey();
+const genesis = makeGenesis({
+  chainId: 'intake-test',
+  genesisTime: Date.now() - 1000,
+  admins: [publicKeyOf(admin)],
+  validators: [publicKeyOf(generateSecretKey())],
+});
+
+async function intake(opts: { leader?: string | null; now?: () => number } = {}) {
+  const dir = mkdtempSync(join(tmpdir(), 'ehr-intake-'));
+  const store = await Store.open(dir, genesis);
+  const all = new Map<string, MemNet>();
+  const net = new MemNet('me', all);
+  const leaderNet = new MemNet('L', all);
+  const { logger, lines } = capturingLogger();
+  let woken = 0;
+  const wire = wireLimits(genesis.limits);
+  const txs = new TxIntake({
+    chainId: genesis.chainId,
+    limits: {
+      maxTxs: 1000,
+      maxBytes: 64 << 20,
+      maxPerAccount: 64,
+      maxTxBytes: genesis.limits.maxTxBytes,
+      maxBodyBytes: wire.txBodyBytes,
+    },
+    wire,
+    store: storePort(store),
+    network: net,
+    leadership: () => ({ leader: opts.leader === undefined ? 'L' : opts.leader, leading: false }),
+    wake: () => void woken++,
+    halted: () => undefined,
+    logger,
+    metrics: nodeMetrics(),
+    ...(opts.now ? { now: opts.now } : {}),
+  });
+  txs.start();
+  cleanup.push(async () => {
+    txs.stop();
+    await store.close();
+    rmSync(dir, { recursive: true, force: true });
+  });
+  const expires = () => Date.now() + 60_000;
+  return { txs, net, leaderNet, admin, genesis, lines, woken: () => woken, expires };
+}
+
+describe('TxIntake', () => {
+  it('gossip: admits and relays a valid transaction, ignores a repeat, rejects garbage and forgeries', async () => {
+    const t = await intake();
+    const validate = t.net.topics.get(TX_TOPIC)!;
+    const tx = hospitalTx(t.admin, 0, t.expires(), t.genesis.chainId);
+    expect(await validate('peer', encodeTxMessage(tx, []))).toBe('accept');
+    expect(t.woken()).toBe(1);
+    expect(t.txs.mempool.size).toBe(1);
+    expect(await validate('peer', encodeTxMessage(tx, []))).toBe('ignore');
+    const forged = tx.slice();
+    forged[forged.length - 3]! ^= 0x80;
+    expect(await validate('peer', encodeTxMessage(forged, []))).toBe('reject');
+    expect(await validate('peer', new Uint8Array([0xff, 0xff, 0xff]))).toBe('reject');
+    expect(await validate('peer', encode({ tx: 'not bytes', payloads: [] }))).toBe('reject');
+    // A body no transaction references, at a real scan's size: refused, never held.
+    const scan = new Uint8Array(2.5 * 1024 * 1024).fill(0x5a);
+    const tx2 = hospitalTx(t.admin, 1, t.expires(), t.genesis.chainId);
+    expect(await validate('peer', encodeTxMessage(tx2, [scan]))).not.toBe('accept');
+    expect(t.txs.mempool.size).toBe(1);
+  });
+
+  it('forwards what waited here to the leader after a few seconds, once per interval, and the leader admits it', async () => {
+    let now = Date.now();
+    const t = await intake({ now: () => now });
+    const leader = await intake();
+    // The leader side: its intake's forward handler, reached through the transport.
+    t.leaderNet.handle(TX_FORWARD, (from, bytes) =>
+      leader.net.handlers.get(TX_FORWARD)!(from, bytes),
+    );
+    const tx = hospitalTx(t.admin, 0, now + 60_000, t.genesis.chainId);
+    // Hostile entries in a forwarded batch are skipped one by one; a repeat is admitted once.
+    const theirs = hospitalTx(t.admin, 1, Date.now() + 60_000, t.genesis.chainId);
+    const reply = decode(
+      await leader.net.handlers.get(TX_FORWARD)!(
+        'me',
+        encode({
+          txs: [encodeTxMessage(theirs, []), new Uint8Array([1, 2]), encodeTxMessage(theirs, [])],
+        }),
+      ),
+    ) as { admitted: number };
+    expect(reply.admitted).toBe(1);
+    expect(leader.txs.mempool.size).toBe(1);
+    await t.txs.submit(tx, [], 'async');
+    // Young: not forwarded yet.
+    await new Promise((r) => setTimeout(r, 1200));
+    expect(t.lines.some((l) => l['msg'] === 'forwarded pending transactions')).toBe(false);
+    now += 3500;
+    await new Promise((r) => setTimeout(r, 1200));
+    const sent = t.lines.filter((l) => l['msg'] === 'forwarded pending transactions');
+    expect(sent).toEqual([expect.objectContaining({ to: 'L', txs: 1 })]);
+    // The leader holds it now.
+    expect(leader.txs.mempool.has(sent.length ? t.txs.mempool.all().next().value!.hash : '')).toBe(
+      true,
+    );
+    // Not again within the interval.
+    await new Promise((r) => setTimeout(r, 1100));
+    expect(t.lines.filter((l) => l['msg'] === 'forwarded pending transactions')).toHaveLength(1);
+  }, 15_000);
+
+  it('a block settles statuses and drops what used the same nonce; the leader refusals keep a valid deadline open', async () => {
+    const t = await intake({ leader: null });
+    const a = hospitalTx(t.admin, 0, t.expires(), t.genesis.chainId);
+    const first = await t.txs.submit(a, [], 'async');
+    expect(first.status).toMatchObject({ status: 'pending', final: false });
+    await t.txs.settled({
+      height: 1,
+      time: Date.now(),
+      txs: [
+        {
+          hash: first.hash,
+          index: 0,
+          ok: true,
+          code: null,
+          message: null,
+          nonceOf: toHex(publicKeyOf(t.admin)),
+        },
+      ],
+    });
+    expect(t.txs.mempool.size).toBe(0);
+    expect(t.txs.tracker.get(first.hash)).toMatchObject({
+      status: 'committed',
+      height: 1,
+      index: 0,
+    });
+    const b = hospitalTx(t.admin, 1, t.expires(), t.genesis.chainId);
+    const second = await t.txs.submit(b, [], 'async');
+    t.txs.refused([{ hash: second.hash, code: 'CONSENT_MISSING', message: 'no consent' }]);
+    expect(await t.txs.txStatus(second.hash)).toMatchObject({
+      status: 'rejected',
+      final: false,
+      canCommitUntil: expect.any(Number),
+    });
+    t.txs.refused([{ hash: second.hash, code: 'BAD_SIGNATURE', message: 'forged' }]);
+    expect(await t.txs.txStatus(second.hash)).toMatchObject({ status: 'rejected', final: true });
+    expect(t.txs.mempool.size).toBe(0);
+  });
+
+  it('the gossip message keeps bodies keyed by their hash', () => {
+    const body = new Uint8Array([1, 2, 3]);
+    const m = decodeTxMessage(encodeTxMessage(new Uint8Array([9]), [body]));
+    expect([...m.payloads.values()]).toEqual([body]);
+    expect(() =>
+      decodeTxMessage(encode({ tx: new Uint8Array(1), payloads: [], extra: 1 })),
+    ).toThrow();
+  });
+});
