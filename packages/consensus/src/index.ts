@@ -1,4 +1,3 @@
 export * from './codec.ts';
-export * from './pacing.ts';
 export * from './raft.ts';
 export * from './types.ts';

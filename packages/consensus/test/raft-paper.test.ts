@@ -16,7 +16,6 @@ import {
 import { describe, expect, it } from 'vitest';
 import { decodeMessage, encodeMessage } from '../src/codec.ts';
 import { RaftNode } from '../src/raft.ts';
-import { fillBlock, shouldPropose } from '../src/pacing.ts';
 import type { BlockVerifier, Message } from '../src/types.ts';
 import { GENESIS_HASH, makeBlock, mulberry32, Sim, testVerifier } from './sim.ts';
 
@@ -351,7 +350,7 @@ describe('scenarios where real deployments broke', () => {
   });
 });
 
-describe('wire format and pacing', () => {
+describe('wire format and proposals', () => {
   it('messages round-trip and malformed bytes are refused', () => {
     const m: Message = {
       type: 'append',
@@ -372,18 +371,6 @@ describe('wire format and pacing', () => {
     expect(() => decodeMessage(new Uint8Array([0xa0]))).toThrow(/msg\.type/);
     const bad = encodeMessage({ ...m, type: 'append' });
     expect(() => decodeMessage(bad.subarray(0, bad.length - 2))).toThrow();
-  });
-
-  it('proposes only as leader with pending transactions and room in the pipeline', () => {
-    const limits = { maxBlockTxs: 3, maxBlockBytes: 100, maxInflight: 2 };
-    expect(shouldPropose({ isLeader: true, pendingTxs: 0, inflightBlocks: 0 }, limits)).toBe(false);
-    expect(shouldPropose({ isLeader: false, pendingTxs: 5, inflightBlocks: 0 }, limits)).toBe(
-      false,
-    );
-    expect(shouldPropose({ isLeader: true, pendingTxs: 5, inflightBlocks: 2 }, limits)).toBe(false);
-    expect(shouldPropose({ isLeader: true, pendingTxs: 5, inflightBlocks: 1 }, limits)).toBe(true);
-    expect(fillBlock([10, 10, 10, 10], limits)).toBe(3);
-    expect(fillBlock([60, 50], limits)).toBe(1);
   });
 
   it('proposals without a leader are refused with a clear error, never dropped silently', () => {
