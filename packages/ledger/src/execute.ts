@@ -28,6 +28,7 @@ import {
   verifyTxSignature,
 } from '@ehr/core';
 import { BlockErrorCode, RejectCode, Rejection } from './codes.ts';
+import { checkTxSignature, decodeForChain } from './tx-auth.ts';
 import {
   type ConsensusChange,
   type Effects,
@@ -171,29 +172,7 @@ async function authenticate(
   verified: VerifiedTxs | undefined,
   time: number,
 ): Promise<SignedTx> {
-  if (bytes.length > chain.limits.maxTxBytes) {
-    throw new Rejection(
-      RejectCode.PAYLOAD_TOO_LARGE,
-      `transaction is ${bytes.length} bytes; the limit is ${chain.limits.maxTxBytes} (payload bodies travel apart, by hash)`,
-      { size: bytes.length, limit: chain.limits.maxTxBytes },
-    );
-  }
-  let tx: SignedTx;
-  try {
-    tx = decodeTx(bytes);
-  } catch (err) {
-    throw new Rejection(
-      RejectCode.MALFORMED,
-      `transaction does not decode: ${(err as Error).message}`,
-    );
-  }
-  if (tx.chainId !== chain.chainId) {
-    throw new Rejection(
-      RejectCode.WRONG_CHAIN,
-      `transaction is for chain "${tx.chainId}"; this chain is "${chain.chainId}"`,
-      { expected: chain.chainId, got: tx.chainId },
-    );
-  }
+  const tx = decodeForChain(bytes, { chainId: chain.chainId, maxTxBytes: chain.limits.maxTxBytes });
   // Block times never go back (checkPosition), so once a block is past the deadline no later
   // block can include the transaction: its expiry is final.
   if (tx.expires !== undefined && time > tx.expires) {
@@ -208,12 +187,7 @@ async function authenticate(
       hash,
     });
   }
-  if (!verified?.has(hash) && !verifyTxSignature(tx)) {
-    throw new Rejection(
-      RejectCode.BAD_SIGNATURE,
-      'the signature does not verify for the author key',
-    );
-  }
+  if (!verified?.has(hash)) checkTxSignature(tx);
   const author = toHex(tx.author);
   const expected = await nextNonce(state, author);
   if (tx.nonce !== expected) {

@@ -13,3 +13,4 @@ export * from './state-hash.ts';
 export { requiredApprovals } from './rules/governance.ts';
 export * from './query.ts';
 export * from './wire-limits.ts';
+export * from './tx-auth.ts';

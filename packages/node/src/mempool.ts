@@ -9,7 +9,8 @@
  * takes the share's place), so every node converges on the same choice; only one of them can
  * ever commit, since a nonce is used once.
  */
-import { type SignedTx, decodeTx, EhrError, toHex, txHash, verifyTxSignature } from '@ehr/core';
+import { EhrError, type SignedTx, toHex, txHash } from '@ehr/core';
+import { checkTxSignature, decodeForChain } from '@ehr/ledger';
 
 export interface MempoolLimits {
   maxTxs: number;
@@ -71,35 +72,9 @@ export class Mempool {
 
   /** Stateless checks shared by admission and gossip validation. Throws on failure. */
   precheck(bytes: Uint8Array): { tx: SignedTx; hash: string } {
-    if (bytes.length > this.limits.maxTxBytes) {
-      throw new EhrError(
-        'PAYLOAD_TOO_LARGE',
-        `transaction is ${bytes.length} bytes; the limit is ${this.limits.maxTxBytes}`,
-        { size: bytes.length, limit: this.limits.maxTxBytes },
-      );
-    }
-    let tx: SignedTx;
-    try {
-      tx = decodeTx(bytes);
-    } catch (err) {
-      throw new EhrError('MALFORMED', `transaction does not decode: ${(err as Error).message}`, {
-        reason: (err as Error).message,
-      });
-    }
-    if (tx.chainId !== this.chainId) {
-      throw new EhrError(
-        'WRONG_CHAIN',
-        `transaction is for chain "${tx.chainId}", this node serves "${this.chainId}"`,
-        { expected: this.chainId, got: tx.chainId },
-      );
-    }
-    if (!verifyTxSignature(tx)) {
-      throw new EhrError(
-        'BAD_SIGNATURE',
-        'transaction signature does not verify for its author',
-        {},
-      );
-    }
+    // The ledger's own checks, so admission refuses for the reasons a block would.
+    const tx = decodeForChain(bytes, { chainId: this.chainId, maxTxBytes: this.limits.maxTxBytes });
+    checkTxSignature(tx);
     return { tx, hash: toHex(txHash(bytes)) };
   }
 
