@@ -20,12 +20,10 @@
 import {
   type Block,
   checkBlockBody,
-  decodeTx,
   EhrError,
   type SignedTx,
   toHex,
   txHash,
-  verifyTxSignature,
 } from '@ehr/core';
 import { BlockErrorCode, RejectCode, Rejection } from './codes.ts';
 import { checkTxSignature, decodeForChain } from './tx-auth.ts';
