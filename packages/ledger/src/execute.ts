@@ -17,14 +17,7 @@
  *  - rejected by the rules: the author's nonce advances and `tx/<hash>` records the failure code
  *    (the author did sign it, so it must not be replayable), nothing else changes.
  */
-import {
-  type Block,
-  checkBlockBody,
-  EhrError,
-  type SignedTx,
-  toHex,
-  txHash,
-} from '@ehr/core';
+import { type Block, checkBlockBody, EhrError, type SignedTx, toHex, txHash } from '@ehr/core';
 import { BlockErrorCode, RejectCode, Rejection } from './codes.ts';
 import { checkTxSignature, decodeForChain } from './tx-auth.ts';
 import {
