@@ -64,7 +64,7 @@ export class DoctorOps extends Directory {
     }));
   }
 
-  /** Reports this doctor may read, with why (`access`: PENDING_REPORT or CONSENT). */
+  /** Exactly the reports this doctor may open, with why (`access`: PENDING_REPORT, PRESCRIBER or CONSENT). */
   reports(limit = MAX_LIMIT): Promise<RecordInfo[]> {
     return this.s.read<RecordInfo[]>('doctor_reports', { doctor: this.s.key, limit });
   }

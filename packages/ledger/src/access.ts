@@ -111,6 +111,19 @@ export type ConsentCheck =
       message: string;
     };
 
+/** Is a consent in force at `now` (ms): not revoked, not expired (`now >= expiresAt`)? */
+export function consentInForce(consent: Consent, now: number): boolean {
+  return consent.revokedAt === null && (consent.expiresAt === null || now < consent.expiresAt);
+}
+
+/**
+ * Does a consent's scope cover one of `ids` (the item and what covers it: its report; the
+ * patient's own id stands for the profile only, never for the records)?
+ */
+export function consentCovers(consent: Consent, ids: readonly string[]): boolean {
+  return consent.scope === 'all' || ids.some((id) => consent.scope.includes(id));
+}
+
 /** Is a consent from `patient` to `hospital` in force at `now`, covering one of `ids`? */
 export async function checkConsent(
   state: StateReader,
@@ -141,7 +154,7 @@ export async function checkConsent(
       message: `consent for hospital "${hospital}" expired at ${new Date(consent.expiresAt).toISOString()}`,
     };
   }
-  if (consent.scope !== 'all' && !ids.some((id) => consent.scope.includes(id))) {
+  if (!consentCovers(consent, ids)) {
     return {
       ok: false,
       reason: 'CONSENT_MISSING',
