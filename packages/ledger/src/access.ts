@@ -14,7 +14,7 @@
  * - Nobody else (admins, nodes, other patients) reads health data.
  * Erased payloads are denied with ERASED even to those allowed: the body is gone.
  */
-import { toHex } from '@ehr/core';
+import { AccessReason, toHex } from '@ehr/core';
 import { keys } from './keys.ts';
 import {
   type Consent,
@@ -29,21 +29,8 @@ import {
 import type { StateReader } from './state.ts';
 import { article, roleOf } from './context.ts';
 
-export const AccessReason = {
-  PATIENT_OWN: 'PATIENT_OWN',
-  PENDING_REPORT: 'PENDING_REPORT',
-  PRESCRIBER: 'PRESCRIBER',
-  CONSENT: 'CONSENT',
-  UNKNOWN_RECORD: 'UNKNOWN_RECORD',
-  UNKNOWN_ACCOUNT: 'UNKNOWN_ACCOUNT',
-  UNAUTHORIZED: 'UNAUTHORIZED',
-  INACTIVE: 'INACTIVE',
-  CONSENT_MISSING: 'CONSENT_MISSING',
-  CONSENT_EXPIRED: 'CONSENT_EXPIRED',
-  CONSENT_REVOKED: 'CONSENT_REVOKED',
-  ERASED: 'ERASED',
-} as const;
-export type AccessReason = (typeof AccessReason)[keyof typeof AccessReason];
+// Declared in @ehr/core beside the entities (clients read the reason a read was served for).
+export { AccessReason } from '@ehr/core';
 
 export type AccessTarget =
   | {

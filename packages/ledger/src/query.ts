@@ -7,7 +7,14 @@
  * (access.ts): a doctor is listed exactly the reports `canRead` lets them open, so a list and a
  * read never disagree.
  */
-import { type AccessDecision, type AccessReason, canRead, consentInForce } from './access.ts';
+import type {
+  AccessReason,
+  ConsentStatus,
+  DoctorAccess,
+  DoctorPatient,
+  DoctorReport,
+} from '@ehr/core';
+import { type AccessDecision, canRead, consentInForce } from './access.ts';
 import { keys, lastPart, prefixes } from './keys.ts';
 import {
   type Admin,
@@ -187,18 +194,16 @@ export async function listPatientConsentsAt(
   patient: string,
   now: number,
   o: Opts = {},
-): Promise<(Consent & { inForce: boolean })[]> {
+): Promise<ConsentStatus[]> {
   return (await listPatientConsents(s, patient, o)).map((c) => ({
     ...c,
     inForce: consentInForce(c, now),
   }));
 }
 
-/** A report a doctor may open, with the access rule that lets them (canRead's reason). */
-export type DoctorReport = HealthRecord & { access: AccessReason };
-
-/** A patient a doctor may read something of: why (canRead's reasons) and how many reports. */
-export type DoctorPatient = { patient: string; reasons: AccessReason[]; reports: number };
+/** canRead's reasons that let a doctor read a report. */
+const isDoctorAccess = (r: AccessReason): r is DoctorAccess =>
+  r === 'PENDING_REPORT' || r === 'PRESCRIBER' || r === 'CONSENT';
 
 /**
  * Ids canRead may allow a doctor, in list order: the pending reports of their hospital and
@@ -247,7 +252,7 @@ export async function listDoctorReports(
     seen.add(id);
     const decision: AccessDecision = await canRead(s, doctor, id, now);
     const t = decision.target;
-    if (!decision.allowed || t?.type !== 'report') continue;
+    if (!decision.allowed || t?.type !== 'report' || !isDoctorAccess(decision.reason)) continue;
     out.push({ ...t.record, access: decision.reason });
     if (out.length >= limit) break;
   }
@@ -267,7 +272,7 @@ export async function listDoctorPatients(
   const d = await activeDoctor(s, doctor);
   if (!d) return [];
   const out = new Map<string, DoctorPatient>();
-  const note = (patient: string, reason: AccessReason, reports: number) => {
+  const note = (patient: string, reason: DoctorAccess, reports: number) => {
     const e = out.get(patient) ?? { patient, reasons: [], reports: 0 };
     e.reports += reports;
     if (!e.reasons.includes(reason)) e.reasons.push(reason);
@@ -277,7 +282,7 @@ export async function listDoctorPatients(
   for (const c of await listHospitalConsents(s, d.hospital, SCAN)) {
     if (out.has(c.patient) || !consentInForce(c, now)) continue;
     const decision = await canRead(s, doctor, c.patient, now);
-    if (decision.allowed) note(c.patient, decision.reason, 0);
+    if (decision.allowed && isDoctorAccess(decision.reason)) note(c.patient, decision.reason, 0);
   }
   return [...out.values()].slice(0, o.limit);
 }
