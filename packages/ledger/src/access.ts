@@ -27,7 +27,7 @@ import {
   type Prescription,
 } from './model.ts';
 import type { StateReader } from './state.ts';
-import { article, roleOf } from './context.ts';
+import { article, type Role, roleOf } from './context.ts';
 
 // Declared in @ehr/core beside the entities (clients read the reason a read was served for).
 export { AccessReason } from '@ehr/core';
@@ -187,6 +187,28 @@ async function hospitalKey(
   return v instanceof Uint8Array ? v : null;
 }
 
+/** A reader resolved once: their role and, for a doctor, the doctor and their hospital. */
+export type Reader = {
+  key: string;
+  role: Role | null;
+  doctor: Doctor | null;
+  hospital: Hospital | null;
+};
+
+export async function resolveReader(
+  state: StateReader,
+  reader: Uint8Array | string,
+): Promise<Reader> {
+  const key = typeof reader === 'string' ? reader.toLowerCase() : toHex(reader);
+  const role = await roleOf(state, key);
+  const doctor =
+    role === 'doctor' ? ((await getEntity<Doctor>(state, keys.doctor(key))) ?? null) : null;
+  const hospital = doctor
+    ? ((await getEntity<Hospital>(state, keys.hospital(doctor.hospital))) ?? null)
+    : null;
+  return { key, role, doctor, hospital };
+}
+
 /**
  * May `reader` read the record, prescription or profile `id` at time `now` (ms)? Returns the
  * decision, a reason code, and the wrapped key to serve.
@@ -197,7 +219,17 @@ export async function canRead(
   id: string,
   now: number,
 ): Promise<AccessDecision> {
-  const who = typeof reader === 'string' ? reader.toLowerCase() : toHex(reader);
+  return canReaderRead(state, await resolveReader(state, reader), id, now);
+}
+
+/** canRead for a reader resolved once: lists decide many items for one reader with it. */
+export async function canReaderRead(
+  state: StateReader,
+  reader: Reader,
+  id: string,
+  now: number,
+): Promise<AccessDecision> {
+  const who = reader.key;
   const target = await resolveTarget(state, id);
   if (!target)
     return deny(
@@ -222,7 +254,7 @@ export async function canRead(
     );
   }
 
-  const role = await roleOf(state, who);
+  const role = reader.role;
   if (role === null)
     return deny(AccessReason.UNKNOWN_ACCOUNT, `reader ${who.slice(0, 12)}… has no account`, target);
   if (role !== 'doctor') {
@@ -232,10 +264,9 @@ export async function canRead(
       target,
     );
   }
-  const doctor = (await getEntity<Doctor>(state, keys.doctor(who)))!;
+  const doctor = reader.doctor!;
   if (!doctor.active) return deny(AccessReason.INACTIVE, 'the doctor has been deactivated', target);
-  const hospital = await getEntity<Hospital>(state, keys.hospital(doctor.hospital));
-  if (!hospital?.active) {
+  if (!reader.hospital?.active) {
     return deny(
       AccessReason.INACTIVE,
       `hospital "${doctor.hospital}" has been deactivated`,

@@ -14,7 +14,13 @@ import type {
   DoctorPatient,
   DoctorReport,
 } from '@ehr/core';
-import { type AccessDecision, canRead, consentInForce } from './access.ts';
+import {
+  type AccessDecision,
+  canReaderRead,
+  consentInForce,
+  type Reader,
+  resolveReader,
+} from './access.ts';
 import { keys, lastPart, prefixes } from './keys.ts';
 import {
   type Admin,
@@ -223,11 +229,14 @@ async function* doctorCandidates(
   }
 }
 
-/** An active doctor at an active hospital; anyone else reads nothing (canRead: INACTIVE). */
-async function activeDoctor(s: StateScanner, key: string): Promise<Doctor | undefined> {
-  const d = await getDoctor(s, key);
-  if (!d?.active) return undefined;
-  return (await getHospital(s, d.hospital))?.active ? d : undefined;
+/** An active doctor at an active hospital, resolved once; anyone else reads nothing here. */
+async function activeDoctor(
+  s: StateScanner,
+  key: string,
+): Promise<{ reader: Reader; doctor: Doctor } | undefined> {
+  const reader = await resolveReader(s, key);
+  const doctor = reader.doctor;
+  return doctor?.active && reader.hospital?.active ? { reader, doctor } : undefined;
 }
 
 /**
@@ -247,10 +256,11 @@ export async function listDoctorReports(
   const out: DoctorReport[] = [];
   if (!d || limit <= 0) return out;
   const seen = new Set<string>();
-  for await (const id of doctorCandidates(s, d, now)) {
+  for await (const id of doctorCandidates(s, d.doctor, now)) {
     if (seen.has(id)) continue;
     seen.add(id);
-    const decision: AccessDecision = await canRead(s, doctor, id, now);
+    // canRead itself, with the reader resolved once for the whole list.
+    const decision: AccessDecision = await canReaderRead(s, d.reader, id, now);
     const t = decision.target;
     if (!decision.allowed || t?.type !== 'report' || !isDoctorAccess(decision.reason)) continue;
     out.push({ ...t.record, access: decision.reason });
@@ -279,9 +289,9 @@ export async function listDoctorPatients(
     out.set(patient, e);
   };
   for (const r of await listDoctorReports(s, doctor, now, SCAN)) note(r.patient, r.access, 1);
-  for (const c of await listHospitalConsents(s, d.hospital, SCAN)) {
+  for (const c of await listHospitalConsents(s, d.doctor.hospital, SCAN)) {
     if (out.has(c.patient) || !consentInForce(c, now)) continue;
-    const decision = await canRead(s, doctor, c.patient, now);
+    const decision = await canReaderRead(s, d.reader, c.patient, now);
     if (decision.allowed && isDoctorAccess(decision.reason)) note(c.patient, decision.reason, 0);
   }
   return [...out.values()].slice(0, o.limit);
@@ -298,11 +308,12 @@ export async function listReadableDocuments(
   now: number,
   o: Opts = {},
 ): Promise<{ decision: AccessDecision; documents: HealthRecord[] }> {
-  const decision = await canRead(s, reader, report, now);
+  const who = await resolveReader(s, reader);
+  const decision = await canReaderRead(s, who, report, now);
   if (!decision.allowed || decision.target?.type !== 'report') return { decision, documents: [] };
   const documents: HealthRecord[] = [];
   for (const doc of await listDocuments(s, report, { limit: o.limit })) {
-    if ((await canRead(s, reader, doc.id, now)).allowed) documents.push(doc);
+    if ((await canReaderRead(s, who, doc.id, now)).allowed) documents.push(doc);
   }
   return { decision, documents };
 }
