@@ -50,7 +50,7 @@ export class DoctorOps extends Directory {
     return this.doctor(this.s.key);
   }
 
-  /** Patients with a report pending for this doctor or a consent in force for the hospital. */
+  /** Patients with a report this doctor may open, or whose profile is shared with the hospital. */
   async patients(limit = MAX_LIMIT): Promise<DoctorPatientInfo[]> {
     const rows = await this.s.read<(DoctorPatientInfo & { reason?: string })[]>('doctor_patients', {
       doctor: this.s.key,
