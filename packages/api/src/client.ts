@@ -1,5 +1,14 @@
 /** A small typed JSON-RPC client over HTTP; signing happens here, on the caller's side. */
-import { encodeTx, type SignedTx, signTx, type TxBody, toBase64, toHex } from '@ehr/core';
+import {
+  encodeTx,
+  type SignedTx,
+  type SubmitResult,
+  type SyncStatus,
+  signTx,
+  type TxBody,
+  toBase64,
+  toHex,
+} from '@ehr/core';
 import { RpcError } from './errors.ts';
 
 export class RpcClient {
@@ -87,48 +96,9 @@ export interface NodeStatus {
   mempool: { txs: number; bytes: number };
   halted: string | null;
   /** The current or last catch-up sync (null when none ran since start). */
-  sync?: SyncView | null;
+  sync?: SyncStatus | null;
 }
 
-/** Catch-up sync progress as status reports it. */
-export interface SyncView {
-  active: boolean;
-  /** Height (and raft index) fetched up to; height (and raft index) applied so far. */
-  target: number;
-  targetIndex: number;
-  height: number;
-  index: number;
-  /** Batches applied, per serving member (node id); batches refused, per member. */
-  batches: number;
-  peers: Record<string, number>;
-  refused: Record<string, number>;
-  startedAt: number;
-  finishedAt: number | null;
-  error: string | null;
-}
-
-/**
- * A transaction's status. `final`: it can no longer change (committed; rejected or expired for
- * good). Otherwise it may still commit until `canCommitUntil` (its deadline), never after.
- */
-export type TxStatusInfo = { final: boolean; canCommitUntil?: number } & (
-  | { status: 'pending'; expires?: number; replacedBy?: string }
-  | {
-      status: 'committed';
-      height: number;
-      index: number;
-      /** False: refused by the rules, recorded in the block with its code (nonce used). */
-      ok: boolean;
-      code: string | null;
-      message: string | null;
-      /** This submission repeated a transaction that had already committed. */
-      duplicate?: true;
-    }
-  | { status: 'rejected'; code: string; message: string; expires?: number }
-  | { status: 'expired'; code: 'EXPIRED'; message: string; expires: number }
-);
-
-export interface SubmitResult {
-  hash: string;
-  status: TxStatusInfo;
-}
+// Transaction statuses and sync progress are declared once in @ehr/core (tx-status.ts), for
+// the node that tracks them and the clients that read them; re-exported for clients.
+export type { SubmitResult, SyncStatus, TxStatusView } from '@ehr/core';

@@ -50,7 +50,7 @@ export class DoctorOps extends Directory {
     return this.doctor(this.s.key);
   }
 
-  /** Patients with a report pending for this doctor or a consent in force for the hospital. */
+  /** Patients with a report this doctor may open, or whose profile is shared with the hospital. */
   async patients(limit = MAX_LIMIT): Promise<DoctorPatientInfo[]> {
     const rows = await this.s.read<(DoctorPatientInfo & { reason?: string })[]>('doctor_patients', {
       doctor: this.s.key,
@@ -64,7 +64,7 @@ export class DoctorOps extends Directory {
     }));
   }
 
-  /** Reports this doctor may read, with why (`access`: PENDING_REPORT or CONSENT). */
+  /** Exactly the reports this doctor may open, with why (`access`: PENDING_REPORT, PRESCRIBER or CONSENT). */
   reports(limit = MAX_LIMIT): Promise<RecordInfo[]> {
     return this.s.read<RecordInfo[]>('doctor_reports', { doctor: this.s.key, limit });
   }

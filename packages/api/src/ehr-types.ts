@@ -1,112 +1,49 @@
 /**
- * Ledger entities as the gateway serves them (JSON: byte fields are lowercase hex), and the
- * results the role client returns. Mirrors the entity types of @ehr/ledger (src/model.ts)
- * without importing the rules into clients.
+ * Ledger entities as the gateway serves them, and the results the role client returns. The
+ * entities are declared once in @ehr/core (entities.ts), where the ledger takes them too; here
+ * they are their JSON shapes (`JsonOf`: byte fields are lowercase hex) plus what a method adds.
  */
+import type {
+  Admin,
+  AuditEvent,
+  Consent,
+  ConsentStatus,
+  Doctor,
+  DoctorAccess,
+  DoctorPatient,
+  HealthRecord,
+  Hospital,
+  JsonOf,
+  Member,
+  Prescription,
+  Proposal,
+  Vote,
+} from '@ehr/core';
 import type { Content } from './sealing.ts';
 
-export interface HospitalInfo {
-  id: string;
-  name: string;
-  address: string;
-  specializations: string[];
-  contact: string;
-  nodes: string[];
-  /** Ed25519 public key (hex) data keys are wrapped to for this hospital. */
-  encryptionKey: string;
-  active: boolean;
-  registeredAt: number;
-  updatedAt: number;
-}
+export type HospitalInfo = JsonOf<Hospital>;
+export type DoctorInfo = JsonOf<Doctor>;
 
-export interface DoctorInfo {
-  key: string;
-  hospital: string;
-  name: string;
-  specialization: string;
-  qualification: string;
-  experience: number;
-  contact: string;
-  active: boolean;
-  registeredAt: number;
-}
+/** A record as served; doctor_reports adds why the doctor may read it (`access`). */
+export type RecordInfo = JsonOf<HealthRecord> & { access?: DoctorAccess };
 
-export interface RecordInfo {
-  id: string;
-  kind: 'report' | 'document';
-  patient: string;
-  hospital: string | null;
-  specialization: string | null;
-  report: string | null;
-  status: 'pending' | 'prescribed' | null;
-  payloadHash: string;
-  payloadSize: number;
-  /** Data key wrapped for the patient (hex). */
-  patientKey: string;
-  submittedAt: number;
-  pos: string;
-  /** doctor_reports: why the doctor may read it (PENDING_REPORT or CONSENT). */
-  access?: string;
-}
+export type PrescriptionInfo = JsonOf<Prescription>;
 
-export interface PrescriptionInfo {
-  id: string;
-  record: string;
-  patient: string;
-  doctor: string;
-  doctorName: string;
-  hospital: string;
-  payloadHash: string;
-  payloadSize: number;
-  patientKey: string;
-  hospitalKey: string;
-  writtenAt: number;
-  pos: string;
-}
+/** A consent; patient_consents adds whether it is in force (by the serving node's clock). */
+export type ConsentInfo = Consent & { inForce?: ConsentStatus['inForce'] };
 
-export interface ConsentInfo {
-  patient: string;
-  hospital: string;
-  scope: 'all' | string[];
-  grantedAt: number;
-  expiresAt: number | null;
-  revokedAt: number | null;
-  /** Computed by the gateway with its clock. */
-  inForce?: boolean;
-}
-
-export interface AuditEventInfo {
-  id: string;
-  node: string;
-  reader: string;
-  target: string;
-  patient: string;
-  purpose: string;
-  readAt: number;
-  recordedAt: number;
-  pos: string;
+/** An audit event; patient_audit adds who the reader is, when a doctor ('you' for the patient). */
+export type AuditEventInfo = AuditEvent & {
   readerName?: string | null;
   readerHospital?: string | null;
-}
+};
 
-export interface ProposalInfo {
-  id: string;
-  action: 'add' | 'remove';
-  role: 'admin' | 'validator' | 'observer';
-  subject: string;
-  proposer: string;
-  reason: string | null;
-  createdAt: number;
-  status: 'open' | 'applied' | 'failed';
-  approvals: string[];
-  decidedAt: number | null;
-  failure: string | null;
-  votes?: { proposal: string; admin: string; at: number; height: number }[];
-}
+/** A proposal; gov_proposal adds its votes. */
+export type ProposalInfo = Proposal & { votes?: Vote[] };
 
 export interface MembersInfo {
-  members: { node: string; role: 'validator' | 'observer'; since: number }[];
-  admins: { key: string; since: number }[];
+  members: Member[];
+  admins: Admin[];
 }
 
 export interface ValidatorsInfo {
@@ -125,12 +62,7 @@ export interface AccountInfo {
 }
 
 /** doctor_patients: a patient and why the doctor sees them. */
-export interface DoctorPatientInfo {
-  patient: string;
-  /** PENDING_REPORT and/or CONSENT. */
-  reasons: string[];
-  reports: number;
-}
+export type DoctorPatientInfo = DoctorPatient;
 
 /** A committed transaction of this client. */
 export interface TxOutcome {

@@ -217,7 +217,7 @@ export const METHODS: MethodSpec[] = [
   {
     name: 'doctor_patients',
     summary:
-      "A doctor's patients: those with a report pending for the doctor, or a consent in force for the doctor's hospital",
+      "A doctor's patients: those with a report the doctor may open (pending for them, prescribed on, or shared by consent), or whose profile is shared with the doctor's hospital",
     params: { doctor: key('doctor key (must be the reader)'), limit },
     required: ['doctor'],
     signed: true,
@@ -226,7 +226,7 @@ export const METHODS: MethodSpec[] = [
   {
     name: 'doctor_reports',
     summary:
-      'Reports a doctor may read: pending for their hospital and specialization, or shared by consent',
+      'Exactly the reports the access rules let a doctor open (record_get): pending for their hospital and specialization, prescribed on by them, or shared by a consent covering the report',
     params: { doctor: key('doctor key (must be the reader)'), limit },
     required: ['doctor'],
     signed: true,

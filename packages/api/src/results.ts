@@ -382,7 +382,10 @@ export const RESULTS: Record<string, Schema> = {
     "a doctor's patients",
     obj('a patient', {
       patient: key('patient key'),
-      reasons: list('why the doctor sees them', oneOf('reason', ['PENDING_REPORT', 'CONSENT'])),
+      reasons: list(
+        'why the doctor sees them',
+        oneOf('reason', ['PENDING_REPORT', 'PRESCRIBER', 'CONSENT']),
+      ),
       reports: int('reports the doctor may read'),
     }),
   ),
@@ -390,7 +393,7 @@ export const RESULTS: Record<string, Schema> = {
     'reports the doctor may read',
     obj('a report', {
       ...recordFields,
-      access: oneOf('why the doctor may read it', ['PENDING_REPORT', 'CONSENT']),
+      access: oneOf('why the doctor may read it', ['PENDING_REPORT', 'PRESCRIBER', 'CONSENT']),
     }),
   ),
   record_documents: list('documents of the report', record),

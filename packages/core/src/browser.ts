@@ -6,6 +6,7 @@
 export * from './block.ts';
 export * from './bytes.ts';
 export * from './encoding.ts';
+export * from './entities.ts';
 export * from './errors.ts';
 export * from './hash.ts';
 export * from './keyfile.ts';
@@ -16,3 +17,4 @@ export * from './seal.ts';
 export * from './shape.ts';
 export * from './signature.ts';
 export * from './tx.ts';
+export * from './tx-status.ts';

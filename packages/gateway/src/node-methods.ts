@@ -10,7 +10,9 @@ import {
   decodeTx,
   fromHex,
   merkleProof,
+  type SubmitResult,
   toHex,
+  type TxStatusView,
   txHash,
 } from '@ehr/core';
 import { type Dispatcher, InvalidParams } from './dispatcher.ts';
@@ -22,9 +24,9 @@ export interface NodeService {
     payloads: Uint8Array[],
     mode: 'async' | 'sync' | 'commit',
     timeoutMs: number,
-  ): Promise<{ hash: string; status: unknown }>;
+  ): Promise<SubmitResult>;
   /** The status as the node knows it (chain first, then what it saw), with `final`. */
-  txStatus(hash: string): Promise<unknown>;
+  txStatus(hash: string): Promise<TxStatusView | undefined>;
   blockBytes(height: number): Promise<Uint8Array | undefined>;
   heightOf(hash: Uint8Array): Promise<number | undefined>;
   receipt(
@@ -102,7 +104,7 @@ export function registerNodeMethods(d: Dispatcher, node: NodeService): void {
     const tx = decodeTx(block.txs[r.index]!);
     return {
       hash,
-      status: { status: 'committed', ...r, final: true },
+      status: { status: 'committed', ...r, final: true } satisfies TxStatusView,
       kind: tx.kind,
       author: toHex(tx.author),
       nonce: tx.nonce,

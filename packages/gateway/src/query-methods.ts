@@ -12,22 +12,22 @@ import {
   getPatient,
   getProposal,
   listAdmins,
-  listDocuments,
-  listHospitalConsents,
+  listDoctorPatients,
+  listDoctorReports,
   listHospitals,
   listDoctors,
   listMembers,
   listPatientAudit,
-  listPatientConsents,
+  listPatientConsentsAt,
+  listPatientDocuments,
   listPatientPrescriptions,
-  listPatientRecords,
-  listPendingForDoctor,
+  listPatientReports,
+  listReadableDocuments,
   listProposals,
   listVotes,
   loadChain,
   getMember,
   nextNonce,
-  type HealthRecord,
   roleOf,
   type StateScanner,
 } from '@ehr/ledger';
@@ -63,8 +63,6 @@ function mustBeReader(reader: string, subject: string, role: string): void {
     );
   }
 }
-
-const recordJson = (r: HealthRecord) => toJson(r) as Record<string, unknown>;
 
 export function registerQueryMethods(d: Dispatcher, q: QueryService, guard: ReadGuard): void {
   const lim = (p: P) => ({ limit: (p['limit'] as number | undefined) ?? 100 });
@@ -136,18 +134,12 @@ export function registerQueryMethods(d: Dispatcher, q: QueryService, guard: Read
 
   signed('patient_reports', async (p, reader) => {
     mustBeReader(reader, p['patient'] as string, 'patient');
-    const all = await listPatientRecords(q.state, reader, { limit: 10_000 });
-    return all.filter((r) => r.kind === 'report').slice(0, lim(p).limit);
+    return listPatientReports(q.state, reader, lim(p));
   });
   signed('patient_documents', async (p, reader) => {
     mustBeReader(reader, p['patient'] as string, 'patient');
     const report = p['report'] as string | undefined;
-    if (report !== undefined) {
-      const docs = await listDocuments(q.state, report, lim(p));
-      return docs.filter((r) => r.patient === reader);
-    }
-    const all = await listPatientRecords(q.state, reader, { limit: 10_000 });
-    return all.filter((r) => r.kind === 'document').slice(0, lim(p).limit);
+    return listPatientDocuments(q.state, reader, { ...lim(p), ...(report ? { report } : {}) });
   });
   signed('patient_prescriptions', async (p, reader) => {
     mustBeReader(reader, p['patient'] as string, 'patient');
@@ -155,11 +147,7 @@ export function registerQueryMethods(d: Dispatcher, q: QueryService, guard: Read
   });
   signed('patient_consents', async (p, reader) => {
     mustBeReader(reader, p['patient'] as string, 'patient');
-    const now = q.now();
-    return (await listPatientConsents(q.state, reader, lim(p))).map((c) => ({
-      ...c,
-      inForce: c.revokedAt === null && (c.expiresAt === null || now < c.expiresAt),
-    }));
+    return listPatientConsentsAt(q.state, reader, q.now(), lim(p));
   });
   signed('patient_audit', async (p, reader) => {
     mustBeReader(reader, p['patient'] as string, 'patient');
@@ -177,41 +165,19 @@ export function registerQueryMethods(d: Dispatcher, q: QueryService, guard: Read
     );
   });
 
-  const doctorView = async (doctor: string, limit: number) => {
-    const doc = await getDoctor(q.state, doctor);
-    if (!doc) throw notFound('UNKNOWN_ACCOUNT', `doctor ${doctor.slice(0, 12)}…`);
-    const now = q.now();
-    const seen = new Map<string, Record<string, unknown>>();
-    for (const r of await listPendingForDoctor(q.state, doctor, { limit })) {
-      seen.set(r.id, { ...recordJson(r), access: 'PENDING_REPORT' });
-    }
-    if (doc.active) {
-      for (const c of await listHospitalConsents(q.state, doc.hospital, { limit: 10_000 })) {
-        if (c.revokedAt !== null || (c.expiresAt !== null && now >= c.expiresAt)) continue;
-        for (const r of await listPatientRecords(q.state, c.patient, { limit: 10_000 })) {
-          if (r.kind !== 'report' || seen.has(r.id)) continue;
-          const ok = c.scope === 'all' || c.scope.includes(r.id) || c.scope.includes(c.patient);
-          if (ok) seen.set(r.id, { ...recordJson(r), access: 'CONSENT' });
-        }
-      }
-    }
-    return [...seen.values()].slice(0, limit);
+  // What a doctor is listed is what the access rules let them open (ledger: listDoctorReports).
+  const mustBeDoctor = async (p: P, reader: string) => {
+    mustBeReader(reader, p['doctor'] as string, 'doctor');
+    if (!(await getDoctor(q.state, reader)))
+      throw notFound('UNKNOWN_ACCOUNT', `doctor ${reader.slice(0, 12)}…`);
   };
   signed('doctor_reports', async (p, reader) => {
-    mustBeReader(reader, p['doctor'] as string, 'doctor');
-    return doctorView(reader, lim(p).limit);
+    await mustBeDoctor(p, reader);
+    return listDoctorReports(q.state, reader, q.now(), lim(p));
   });
   signed('doctor_patients', async (p, reader) => {
-    mustBeReader(reader, p['doctor'] as string, 'doctor');
-    const out = new Map<string, { patient: string; reasons: string[]; reports: number }>();
-    for (const r of await doctorView(reader, 10_000)) {
-      const patient = r['patient'] as string;
-      const e = out.get(patient) ?? { patient, reasons: [], reports: 0 };
-      e.reports++;
-      if (!e.reasons.includes(r['access'] as string)) e.reasons.push(r['access'] as string);
-      out.set(patient, e);
-    }
-    return [...out.values()].slice(0, lim(p).limit);
+    await mustBeDoctor(p, reader);
+    return listDoctorPatients(q.state, reader, q.now(), lim(p));
   });
 
   /** Access rules, then the body, then the audit record; denial says why. */
@@ -246,7 +212,13 @@ export function registerQueryMethods(d: Dispatcher, q: QueryService, guard: Read
 
   signed('record_documents', async (p, reader) => {
     const id = p['id'] as string;
-    const decision = await canRead(q.state, reader, id, q.now());
+    const { decision, documents } = await listReadableDocuments(
+      q.state,
+      reader,
+      id,
+      q.now(),
+      lim(p),
+    );
     if (!decision.allowed || !decision.target) {
       throw new EhrError(decision.reason, decision.message, { reason: decision.reason, id });
     }
@@ -259,7 +231,7 @@ export function registerQueryMethods(d: Dispatcher, q: QueryService, guard: Read
         },
       );
     }
-    return listDocuments(q.state, id, lim(p));
+    return documents;
   });
   signed('record_get', async (p, reader) => {
     const { decision, target, body, audit } = await serve(reader, p['id'] as string, purposeOf(p), [

@@ -14,7 +14,7 @@
  * - Nobody else (admins, nodes, other patients) reads health data.
  * Erased payloads are denied with ERASED even to those allowed: the body is gone.
  */
-import { toHex } from '@ehr/core';
+import { AccessReason, toHex } from '@ehr/core';
 import { keys } from './keys.ts';
 import {
   type Consent,
@@ -27,23 +27,10 @@ import {
   type Prescription,
 } from './model.ts';
 import type { StateReader } from './state.ts';
-import { article, roleOf } from './context.ts';
+import { article, type Role, roleOf } from './context.ts';
 
-export const AccessReason = {
-  PATIENT_OWN: 'PATIENT_OWN',
-  PENDING_REPORT: 'PENDING_REPORT',
-  PRESCRIBER: 'PRESCRIBER',
-  CONSENT: 'CONSENT',
-  UNKNOWN_RECORD: 'UNKNOWN_RECORD',
-  UNKNOWN_ACCOUNT: 'UNKNOWN_ACCOUNT',
-  UNAUTHORIZED: 'UNAUTHORIZED',
-  INACTIVE: 'INACTIVE',
-  CONSENT_MISSING: 'CONSENT_MISSING',
-  CONSENT_EXPIRED: 'CONSENT_EXPIRED',
-  CONSENT_REVOKED: 'CONSENT_REVOKED',
-  ERASED: 'ERASED',
-} as const;
-export type AccessReason = (typeof AccessReason)[keyof typeof AccessReason];
+// Declared in @ehr/core beside the entities (clients read the reason a read was served for).
+export { AccessReason } from '@ehr/core';
 
 export type AccessTarget =
   | {
@@ -111,6 +98,19 @@ export type ConsentCheck =
       message: string;
     };
 
+/** Is a consent in force at `now` (ms): not revoked, not expired (`now >= expiresAt`)? */
+export function consentInForce(consent: Consent, now: number): boolean {
+  return consent.revokedAt === null && (consent.expiresAt === null || now < consent.expiresAt);
+}
+
+/**
+ * Does a consent's scope cover one of `ids` (the item and what covers it: its report; the
+ * patient's own id stands for the profile only, never for the records)?
+ */
+export function consentCovers(consent: Consent, ids: readonly string[]): boolean {
+  return consent.scope === 'all' || ids.some((id) => consent.scope.includes(id));
+}
+
 /** Is a consent from `patient` to `hospital` in force at `now`, covering one of `ids`? */
 export async function checkConsent(
   state: StateReader,
@@ -141,7 +141,7 @@ export async function checkConsent(
       message: `consent for hospital "${hospital}" expired at ${new Date(consent.expiresAt).toISOString()}`,
     };
   }
-  if (consent.scope !== 'all' && !ids.some((id) => consent.scope.includes(id))) {
+  if (!consentCovers(consent, ids)) {
     return {
       ok: false,
       reason: 'CONSENT_MISSING',
@@ -187,6 +187,28 @@ async function hospitalKey(
   return v instanceof Uint8Array ? v : null;
 }
 
+/** A reader resolved once: their role and, for a doctor, the doctor and their hospital. */
+export type Reader = {
+  key: string;
+  role: Role | null;
+  doctor: Doctor | null;
+  hospital: Hospital | null;
+};
+
+export async function resolveReader(
+  state: StateReader,
+  reader: Uint8Array | string,
+): Promise<Reader> {
+  const key = typeof reader === 'string' ? reader.toLowerCase() : toHex(reader);
+  const role = await roleOf(state, key);
+  const doctor =
+    role === 'doctor' ? ((await getEntity<Doctor>(state, keys.doctor(key))) ?? null) : null;
+  const hospital = doctor
+    ? ((await getEntity<Hospital>(state, keys.hospital(doctor.hospital))) ?? null)
+    : null;
+  return { key, role, doctor, hospital };
+}
+
 /**
  * May `reader` read the record, prescription or profile `id` at time `now` (ms)? Returns the
  * decision, a reason code, and the wrapped key to serve.
@@ -197,7 +219,17 @@ export async function canRead(
   id: string,
   now: number,
 ): Promise<AccessDecision> {
-  const who = typeof reader === 'string' ? reader.toLowerCase() : toHex(reader);
+  return canReaderRead(state, await resolveReader(state, reader), id, now);
+}
+
+/** canRead for a reader resolved once: lists decide many items for one reader with it. */
+export async function canReaderRead(
+  state: StateReader,
+  reader: Reader,
+  id: string,
+  now: number,
+): Promise<AccessDecision> {
+  const who = reader.key;
   const target = await resolveTarget(state, id);
   if (!target)
     return deny(
@@ -222,7 +254,7 @@ export async function canRead(
     );
   }
 
-  const role = await roleOf(state, who);
+  const role = reader.role;
   if (role === null)
     return deny(AccessReason.UNKNOWN_ACCOUNT, `reader ${who.slice(0, 12)}… has no account`, target);
   if (role !== 'doctor') {
@@ -232,10 +264,9 @@ export async function canRead(
       target,
     );
   }
-  const doctor = (await getEntity<Doctor>(state, keys.doctor(who)))!;
+  const doctor = reader.doctor!;
   if (!doctor.active) return deny(AccessReason.INACTIVE, 'the doctor has been deactivated', target);
-  const hospital = await getEntity<Hospital>(state, keys.hospital(doctor.hospital));
-  if (!hospital?.active) {
+  if (!reader.hospital?.active) {
     return deny(
       AccessReason.INACTIVE,
       `hospital "${doctor.hospital}" has been deactivated`,

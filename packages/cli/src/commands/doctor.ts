@@ -1,5 +1,12 @@
 /** `ehr doctor`: your patients and reports, open a report, write a prescription. */
-import { isPurposeCode, PURPOSE_CODES, PURPOSES, type PurposeCode, parsePurpose } from '@ehr/core';
+import {
+  type DoctorAccess,
+  isPurposeCode,
+  PURPOSE_CODES,
+  PURPOSES,
+  type PurposeCode,
+  parsePurpose,
+} from '@ehr/core';
 import { type Command, InvalidArgumentError } from 'commander';
 import { contentArg, contentJson, contentText, saveContent } from '../content.ts';
 import type { Ctx } from '../context.ts';
@@ -20,6 +27,14 @@ export function purposeArg(v: string): PurposeCode {
 }
 
 const example = (lines: string) => `\nExample:\n${lines}\n`;
+
+/** Why a doctor sees a report (the access rule), in the reports table and the patients table. */
+const ACCESS: Record<DoctorAccess, string> = {
+  PENDING_REPORT: 'pending',
+  PRESCRIBER: 'prescribed by you',
+  CONSENT: 'shared',
+};
+const WHY: Record<DoctorAccess, string> = { ...ACCESS, PENDING_REPORT: 'pending report' };
 
 export interface HospitalKeyOptions {
   hospitalKey?: string;
@@ -67,18 +82,14 @@ export function registerDoctor(program: Command, ctx: Ctx): void {
 
   doctor
     .command('patients')
-    .description('patients with a report pending for you, or sharing with your hospital')
+    .description('patients with a report you may read, or sharing their profile with your hospital')
     .addHelpText('after', example('  ehr doctor patients --key heart.key.json'))
     .action(async () => {
       const list = await ctx.client().doctor.patients();
       ctx.print(list, () =>
         table(
           ['patient', 'why', 'reports'],
-          list.map((p) => [
-            p.patient,
-            p.reasons.map((r) => (r === 'PENDING_REPORT' ? 'pending report' : 'shared')).join(', '),
-            p.reports,
-          ]),
+          list.map((p) => [p.patient, p.reasons.map((r) => WHY[r]).join(', '), p.reports]),
           '(no patients)',
         ),
       );
@@ -87,7 +98,7 @@ export function registerDoctor(program: Command, ctx: Ctx): void {
   doctor
     .command('reports')
     .description(
-      'reports you may read: pending for your specialization, or shared with your hospital',
+      'reports you may read: pending for your specialization, prescribed on by you, or shared with your hospital',
     )
     .addHelpText('after', example('  ehr doctor reports --key heart.key.json --json'))
     .action(async () => {
@@ -100,7 +111,7 @@ export function registerDoctor(program: Command, ctx: Ctx): void {
             short(r.patient),
             r.specialization,
             r.status,
-            r.access === 'PENDING_REPORT' ? 'pending' : 'shared',
+            r.access ? ACCESS[r.access] : '',
             when(r.submittedAt),
           ]),
           '(no reports for you)',

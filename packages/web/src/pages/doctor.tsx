@@ -178,7 +178,13 @@ function ReportItem(props: { r: RecordInfo; me: Account }) {
           {r.status === 'prescribed' ? 'Prescribed' : 'Pending'}
         </span>{' '}
         <small>
-          ({r.access === 'CONSENT' ? 'shared with your hospital' : 'sent to your specialization'})
+          (
+          {r.access === 'CONSENT'
+            ? 'shared with your hospital'
+            : r.access === 'PRESCRIBER'
+              ? 'you prescribed on it'
+              : 'sent to your specialization'}
+          )
         </small>
       </div>
       {!opened.value && (
