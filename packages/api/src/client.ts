@@ -1,9 +1,9 @@
 /** A small typed JSON-RPC client over HTTP; signing happens here, on the caller's side. */
 import {
   encodeTx,
+  type NodeStatus,
   type SignedTx,
   type SubmitResult,
-  type SyncStatus,
   signTx,
   type TxBody,
   toBase64,
@@ -77,28 +77,6 @@ export class RpcClient {
   }
 }
 
-export interface NodeStatus {
-  name: string;
-  nodeId: string;
-  chainId: string;
-  role: string;
-  term: number;
-  leader: string | null;
-  height: number;
-  hash: string;
-  stateHash: string;
-  catchingUp: boolean;
-  /** The highest block height a leader announced (or this node's height, if higher). */
-  networkHeight: number;
-  peers: number;
-  validators: string[];
-  observers: string[];
-  mempool: { txs: number; bytes: number };
-  halted: string | null;
-  /** The current or last catch-up sync (null when none ran since start). */
-  sync?: SyncStatus | null;
-}
-
 // Transaction statuses and sync progress are declared once in @ehr/core (tx-status.ts), for
 // the node that tracks them and the clients that read them; re-exported for clients.
-export type { SubmitResult, SyncStatus, TxStatusView } from '@ehr/core';
+export type { NodeStatus, SubmitResult, SyncStatus, TxStatusView } from '@ehr/core';

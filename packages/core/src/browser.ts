@@ -18,3 +18,4 @@ export * from './shape.ts';
 export * from './signature.ts';
 export * from './tx.ts';
 export * from './tx-status.ts';
+export * from './node-status.ts';

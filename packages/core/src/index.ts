@@ -5,3 +5,4 @@
 export * from './browser.ts';
 export * from './keyfile-fs.ts';
 export * from './signature-native.ts';
+export * from './node-status.ts';

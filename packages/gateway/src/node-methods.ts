@@ -10,6 +10,7 @@ import {
   decodeTx,
   fromHex,
   merkleProof,
+  type NodeStatus,
   type SubmitResult,
   toHex,
   type TxStatusView,
@@ -18,7 +19,7 @@ import {
 import { type Dispatcher, InvalidParams } from './dispatcher.ts';
 
 export interface NodeService {
-  status(): Record<string, unknown>;
+  status(): NodeStatus;
   submit(
     tx: Uint8Array,
     payloads: Uint8Array[],

@@ -10,12 +10,11 @@
  * up; this pulls from every member in parallel instead of from the leader only.
  */
 import type { Entry } from '@ehr/consensus';
-import { EhrError, toHex } from '@ehr/core';
+import { EhrError, type SyncStatus, toHex } from '@ehr/core';
 import type { NodeConfig } from './config.ts';
 import type { BlockEvent, PreparedBatch } from './daemon.ts';
 import type { Logger } from './logger.ts';
 import type { NodeMetrics } from './metrics.ts';
-import type { SyncStatus } from './node-status.ts';
 import type { Network, NodeStore, RaftStatus } from './ports.ts';
 import { fetchRange } from './range-fetcher.ts';
 import { fetchEntries, fetchPosition, type SyncPosition } from './sync-protocol.ts';

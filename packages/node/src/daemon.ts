@@ -12,6 +12,7 @@ import {
   blockHash,
   EhrError,
   isEhrError,
+  type LoopStatus,
   publicKeyOf,
   toHex,
   verifyBlockSignature,
@@ -23,7 +24,6 @@ import { ConsensusRefusals } from './consensus-refusals.ts';
 import { redactionsFor } from './erasure.ts';
 import type { Logger } from './logger.ts';
 import type { NodeMetrics } from './metrics.ts';
-import type { LoopStatus } from './node-status.ts';
 import type { Network, NodeStore, Raft, RaftReady, RaftStatus } from './ports.ts';
 import { Proposer } from './proposer.ts';
 import type { SettledTx, TxIntake } from './tx-intake.ts';

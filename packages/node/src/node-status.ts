@@ -3,36 +3,9 @@
  * owns: the engine's view, the chain head, catch-up progress, the leader's announced height,
  * the mempool, and the consensus loop. Pure: every input is a value.
  */
-import { toHex } from '@ehr/core';
+import { type LoopStatus, type NodeStatus, type SyncStatus, toHex } from '@ehr/core';
 import type { Head } from '@ehr/store';
 import type { RaftStatus } from './ports.ts';
-
-/** Catch-up sync progress, shown in status while a sync runs and after the last one. */
-export interface SyncStatus {
-  active: boolean;
-  /** Raft index and block height this sync fetches up to. */
-  targetIndex: number;
-  target: number;
-  /** Raft index and block height applied so far. */
-  index: number;
-  height: number;
-  /** Batches fetched and applied, per serving peer; batches refused (failed checks), per peer. */
-  batches: number;
-  peers: Record<string, number>;
-  refused: Record<string, number>;
-  startedAt: number;
-  finishedAt: number | null;
-  error: string | null;
-}
-
-/** The consensus loop right now (a stuck pass shows as a growing `busyMs`). */
-export interface LoopStatus {
-  stage: string;
-  busyMs: number;
-  inflightBlocks: number;
-  /** Held by catch-up sync (no ticks, no consensus messages). */
-  paused: boolean;
-}
 
 export interface StatusInputs {
   name: string;
@@ -48,7 +21,7 @@ export interface StatusInputs {
   loop: LoopStatus;
 }
 
-export function nodeStatus(i: StatusInputs) {
+export function nodeStatus(i: StatusInputs): NodeStatus {
   const { raft: st, head } = i;
   return {
     name: i.name,
@@ -75,5 +48,3 @@ export function nodeStatus(i: StatusInputs) {
     loop: i.loop,
   };
 }
-
-export type NodeStatus = ReturnType<typeof nodeStatus>;

@@ -7,7 +7,7 @@
  */
 import { mkdirSync, readFileSync } from 'node:fs';
 import { RaftNode } from '@ehr/consensus';
-import { EhrError, loadKeyFile, toHex } from '@ehr/core';
+import { EhrError, loadKeyFile, type NodeStatus, toHex } from '@ehr/core';
 import {
   genesisBlockHash,
   type Member,
@@ -28,7 +28,7 @@ import { createLogger, type Logger } from './logger.ts';
 import { MemberList, MembershipReconciler } from './membership.ts';
 import { nodeMetrics } from './metrics.ts';
 import { startMetricsServer } from './metrics-server.ts';
-import { type NodeStatus, nodeStatus } from './node-status.ts';
+import { nodeStatus } from './node-status.ts';
 import { READ_INDEX_PROTOCOL, ReadBarrier } from './read-barrier.ts';
 import { RefusalLog } from './refusal-log.ts';
 import { serveSync } from './sync-protocol.ts';

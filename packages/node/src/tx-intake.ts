@@ -18,6 +18,9 @@ import {
   fromHex,
   isEhrError,
   type SignedTx,
+  type SubmitResult,
+  type TxStatus,
+  type TxStatusView,
   sha256,
   toHex,
   txHash,
@@ -27,9 +30,9 @@ import type { Logger } from './logger.ts';
 import { Mempool, type MempoolLimits, type PendingTx } from './mempool.ts';
 import type { NodeMetrics } from './metrics.ts';
 import type { Network, NodeStore } from './ports.ts';
-import { refusal, statusView, type TxStatusView } from './tx-status.ts';
+import { refusal, statusView } from './tx-status.ts';
 import { decodeTxMessage, encodeTxMessage } from './tx-message.ts';
-import { type TxStatus, TxTracker } from './tx-tracker.ts';
+import { TxTracker } from './tx-tracker.ts';
 
 export type SubmitMode = 'async' | 'sync' | 'commit';
 
@@ -142,7 +145,7 @@ export class TxIntake {
     payloads: Uint8Array[],
     mode: SubmitMode,
     timeoutMs = 10_000,
-  ): Promise<{ hash: string; status: TxStatusView }> {
+  ): Promise<SubmitResult> {
     const fatal = this.deps.halted();
     if (fatal) {
       throw new EhrError('NODE_HALTED', `this node stopped processing: ${fatal.message}`);

@@ -3,7 +3,7 @@
  * final depends on the refusal's code and on the committed head's time (block times never go
  * back, so a deadline the head passed is passed for good).
  */
-import type { TxStatus } from './tx-tracker.ts';
+import type { TxStatus, TxStatusView } from '@ehr/core';
 
 /** Refusals that no later state can change: the transaction can never commit. */
 export const FINAL_REFUSALS: readonly string[] = [
@@ -18,15 +18,6 @@ export const FINAL_REFUSALS: readonly string[] = [
   // The ledger's: already applied (the mempool's "already pending" never gets here).
   'DUPLICATE',
 ];
-
-/** A transaction's status as this node knows it, with whether it can still change. */
-export type TxStatusView = TxStatus & {
-  final: boolean;
-  /** Pending or refused here but still valid: the latest block time it can commit at. */
-  canCommitUntil?: number;
-  /** Submitted again after it committed: the original's status. */
-  duplicate?: true;
-};
 
 /** A tracked status with whether it can still change, judged by the committed head's time. */
 export function statusView(s: TxStatus, headTime: number): TxStatusView {

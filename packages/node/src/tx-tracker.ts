@@ -4,38 +4,7 @@
  * told. Bounded: the oldest finished entries are forgotten first (the chain keeps the real
  * record). Whether a status is final is decided where the chain head is known (Daemon.txStatus).
  */
-import { EhrError } from '@ehr/core';
-
-export type TxStatus =
-  | {
-      status: 'pending';
-      /** Deadline (block time, ms): it can commit until then, never after. */
-      expires?: number;
-      /** A later transaction of the same account and nonce took its place in this mempool. */
-      replacedBy?: string;
-    }
-  | {
-      status: 'committed';
-      height: number;
-      index: number;
-      /** False: refused by the rules, recorded in the block with its code; its nonce is used. */
-      ok: boolean;
-      code: string | null;
-      message: string | null;
-    }
-  | {
-      status: 'rejected';
-      code: string;
-      message: string;
-      /**
-       * Final: it can never commit (its nonce is used, or it can never pass the checks). Not
-       * final: this node refused it and does not hold or relay it, but the signed transaction
-       * stays valid until `expires` if someone submits it again.
-       */
-      final: boolean;
-      expires?: number;
-    }
-  | { status: 'expired'; code: 'EXPIRED'; message: string; expires: number };
+import { EhrError, type TxStatus } from '@ehr/core';
 
 type Waiter = (s: TxStatus) => void;
 

@@ -1,0 +1,42 @@
+/**
+ * A node's status as `status` serves it: declared once, for the node that assembles it and the
+ * clients (CLI, portal) that read it.
+ */
+import type { SyncStatus } from './tx-status.ts';
+
+/** The consensus loop right now (a stuck pass shows as a growing `busyMs`). */
+export interface LoopStatus {
+  stage: string;
+  busyMs: number;
+  inflightBlocks: number;
+  /** Held by catch-up sync (no ticks, no consensus messages). */
+  paused: boolean;
+}
+
+export interface NodeStatus {
+  name: string;
+  nodeId: string;
+  chainId: string;
+  role: 'leader' | 'follower' | 'candidate' | 'precandidate' | 'learner';
+  term: number;
+  leader: string | null;
+  height: number;
+  hash: string;
+  stateHash: string;
+  /** Block time of the last block (ms). */
+  time: number;
+  /** A catch-up sync runs, applying trails the commit index, or the leader announced far ahead. */
+  catchingUp: boolean;
+  /** The highest block height a leader announced (or this node's height, if higher). */
+  networkHeight: number;
+  commitIndex: number;
+  /** The current or last catch-up sync (null when none ran since start). */
+  sync: SyncStatus | null;
+  peers: number;
+  validators: string[];
+  observers: string[];
+  mempool: { txs: number; bytes: number };
+  /** Why the consensus loop stopped (null while it runs). */
+  halted: string | null;
+  loop: LoopStatus;
+}
