@@ -434,6 +434,24 @@ export class RaftNode {
     }
   }
 
+  /**
+   * The transport saw its last connection to `id` close (a crashed process's sockets close at
+   * once). If `id` is this follower's leader, its lease ends here (this node now grants other
+   * members' pre-votes) and this node campaigns within a third of an election timeout, at a
+   * random tick, instead of after a full one: followers that lose the leader at the same moment
+   * then rarely split the vote. Safe against a flapping link: a pre-vote changes no term, and
+   * members that still hear the leader are in its lease and refuse it; the leader's next append
+   * restores it here. A partition closes no connection, so it still waits out the timeout.
+   */
+  leaderLost(id: string): void {
+    if (!this.opts.preVote || this.role !== 'follower' || this.leader !== id) return;
+    if (!this.isVoter()) return;
+    this.leader = null;
+    const spread = Math.max(1, Math.floor(this.opts.electionTick / 3));
+    const soon = 1 + Math.floor(this.opts.random() * spread);
+    this.electionElapsed = Math.max(this.electionElapsed, this.timeout - soon);
+  }
+
   private quorumActive(): boolean {
     let active = this.isVoter() ? 1 : 0;
     for (const [n, pr] of this.progress) {

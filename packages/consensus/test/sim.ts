@@ -157,9 +157,13 @@ export class Sim {
     });
   }
 
+  /** Crashed since the last step: every live node's transport sees its connections close. */
+  private closed = new Set<string>();
+
   crash(id: string): void {
     const n = this.nodes.get(id)!;
     n.up = false;
+    this.closed.add(id);
   }
 
   restart(id: string): void {
@@ -276,6 +280,11 @@ export class Sim {
       n.raft.step(m);
       this.process(n);
     }
+    // The close is seen after the last bytes the crashed node sent (delivered above).
+    for (const id of this.closed) {
+      for (const n of this.nodes.values()) if (n.up && n.id !== id) n.raft.leaderLost(id);
+    }
+    this.closed.clear();
     for (const n of this.nodes.values()) if (n.up) this.process(n);
     this.check();
   }

@@ -47,6 +47,7 @@ export function raftPort(raft: RaftNode): Raft {
     acceptCommitted: (entries) => raft.acceptCommitted(entries),
     redact: (index, data) => raft.redact(index, data),
     transferLeadership: (to) => raft.transferLeadership(to),
+    leaderLost: (id) => raft.leaderLost(id),
     membership: () => raft.membership,
     hasReady: () => raft.hasReady(),
     ready(): RaftReady {

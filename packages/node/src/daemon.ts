@@ -36,7 +36,10 @@ export interface DaemonParts {
   chainId: string;
   secretKey: Uint8Array;
   store: NodeStore;
-  network: Pick<Network, 'send' | 'onConsensusMessage' | 'refreshMembership'>;
+  network: Pick<
+    Network,
+    'send' | 'onConsensusMessage' | 'refreshMembership' | 'onPeerDisconnected'
+  >;
   raft: Raft;
   txs: TxSink;
   logger: Logger;
@@ -71,6 +74,7 @@ export class Daemon extends EventEmitter {
   private readonly proposer: Proposer;
   private readonly refusals: ConsensusRefusals;
   private tickTimer: NodeJS.Timeout | undefined;
+  private offDisconnect: () => void = () => {};
   private looping = false;
   private again = false;
   private stopped = false;
@@ -145,6 +149,15 @@ export class Daemon extends EventEmitter {
       }
       this.wake();
     });
+    // A crashed leader's connections close at once: campaign soon instead of after a full
+    // election timeout (pre-vote keeps a flapping link from disturbing anyone).
+    this.offDisconnect = network.onPeerDisconnected((id) => {
+      if (this.stopped || this.paused) return;
+      if (this.parts.raft.status().leader !== id) return;
+      this.logger.info({ leader: id }, 'lost every connection to the leader; campaigning soon');
+      this.parts.raft.leaderLost(id);
+      this.wake();
+    });
     this.tickTimer = setInterval(() => {
       if (this.stopped) return;
       if (!this.paused) this.parts.raft.tick();
@@ -172,6 +185,7 @@ export class Daemon extends EventEmitter {
     }
     this.stopped = true;
     clearInterval(this.tickTimer);
+    this.offDisconnect();
     await this.idle;
   }
 

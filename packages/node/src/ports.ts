@@ -33,6 +33,8 @@ export interface Raft {
   /** Erasure: a committed entry's data without the erased bodies (see RaftNode.redact). */
   redact(index: number, data: Uint8Array): void;
   transferLeadership(to: string): void;
+  /** The transport lost every connection to `id` (see RaftNode.leaderLost). */
+  leaderLost(id: string): void;
   /** The engine's membership as it stands (not a copy: cheap enough to ask per message). */
   membership(): Readonly<Membership>;
   hasReady(): boolean;
@@ -71,6 +73,8 @@ export interface Network {
     validate: (from: string, bytes: Uint8Array) => Promise<'accept' | 'reject' | 'ignore'>,
   ): void;
   peers(): { nodeId: string; addresses: string[] }[];
+  /** The last connection to a peer closed; returns an unsubscribe function. */
+  onPeerDisconnected(fn: (nodeId: string) => void): () => void;
   refreshMembership(): Promise<void>;
   stop(): Promise<void>;
 }

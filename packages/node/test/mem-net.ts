@@ -49,6 +49,15 @@ export class MemNet implements Network {
       .filter((id) => id !== this.nodeId)
       .map((nodeId) => ({ nodeId, addresses: [] }));
   }
+  private readonly disconnectListeners = new Set<(nodeId: string) => void>();
+  onPeerDisconnected(fn: (nodeId: string) => void): () => void {
+    this.disconnectListeners.add(fn);
+    return () => this.disconnectListeners.delete(fn);
+  }
+  /** Tells this node's listeners that its connections to `nodeId` closed. */
+  disconnect(nodeId: string): void {
+    for (const fn of this.disconnectListeners) fn(nodeId);
+  }
   async refreshMembership(): Promise<void> {}
   async stop(): Promise<void> {}
 }

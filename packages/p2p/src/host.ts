@@ -370,6 +370,19 @@ export class P2PHost {
     };
   }
 
+  /**
+   * Calls back when the last connection to a peer closes (a crashed process's sockets close at
+   * once; a partition closes nothing), with its node id.
+   */
+  onPeerDisconnected(fn: (nodeId: string) => void): () => void {
+    const gone = (evt: CustomEvent<PeerId>) => {
+      const id = nodeIdOf(evt.detail);
+      if (id) fn(id);
+    };
+    this.node.addEventListener('peer:disconnect', gone);
+    return () => this.node.removeEventListener('peer:disconnect', gone);
+  }
+
   peers(): { nodeId: string; addresses: string[] }[] {
     const out = new Map<string, string[]>();
     for (const c of this.node.getConnections()) {
