@@ -86,7 +86,9 @@ if (skip) console.log(`compose: skipped running the cluster under Docker: ${skip
 
 const secs = (ms: number) => `${(ms / 1000).toFixed(1)} s`;
 
-describe.skipIf(skip !== undefined)('five nodes under docker compose', () => {
+describe.skipIf(skip !== undefined)(
+  `five nodes under docker compose${skip ? ` (skipped: ${skip})` : ''}`,
+  () => {
   let engine: DockerEngine | undefined;
   let project: ComposeProject | undefined;
   const timings: Record<string, number> = {};
