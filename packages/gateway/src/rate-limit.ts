@@ -6,12 +6,11 @@
 import { appCode } from '@ehr/api';
 
 export class TokenBucket {
+  readonly rate: number;
   private tokens: number;
   private at: number;
-  constructor(
-    readonly rate: number,
-    now = Date.now(),
-  ) {
+  constructor(rate: number, now = Date.now()) {
+    this.rate = rate;
     this.tokens = rate * 2;
     this.at = now;
   }
