@@ -65,6 +65,8 @@ describe('refused peers', () => {
     for (let i = 0; i < 5000; i++) t.log.refused('inbound', i.toString(16).padStart(64, '0'));
     const seen = (t.log as unknown as { seen: Map<string, unknown> }).seen;
     expect(seen.size).toBeLessThanOrEqual(1024);
-    expect(await t.metrics.registry.render()).toContain('ehr_p2p_refused_total{reason="inbound"} 5000');
+    expect(await t.metrics.registry.render()).toContain(
+      'ehr_p2p_refused_total{reason="inbound"} 5000',
+    );
   });
 });
