@@ -27,7 +27,8 @@ import {
   type Prescription,
 } from './model.ts';
 import type { StateReader } from './state.ts';
-import { article, roleOf } from './context.ts';
+import { roleOf } from './roles.ts';
+import { article } from './words.ts';
 
 export const AccessReason = {
   PATIENT_OWN: 'PATIENT_OWN',
