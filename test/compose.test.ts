@@ -86,229 +86,225 @@ if (skip) console.log(`compose: skipped running the cluster under Docker: ${skip
 
 const secs = (ms: number) => `${(ms / 1000).toFixed(1)} s`;
 
-describe.skipIf(skip !== undefined)(
-  `five nodes under docker compose${skip ? ` (skipped: ${skip})` : ''}`,
-  () => {
-    let engine: DockerEngine | undefined;
-    let project: ComposeProject | undefined;
-    const timings: Record<string, number> = {};
-    const started = performance.now();
-    const rpc = (k: number) => new RpcClient(project!.gatewayUrl(k));
-    const status = (k: number): Promise<NodeStatus | undefined> =>
-      rpc(k)
-        .status()
-        .catch(() => undefined);
-    const statuses = (ks: number[]) => Promise.all(ks.map(status));
-    const ALL = [1, 2, 3, 4, 5];
+// The reason is in the title, so a skipped run says why in the test report itself.
+const title = `five nodes under docker compose${skip ? ` (skipped: ${skip})` : ''}`;
 
-    /** The one leader the given nodes agree on (every one of them up and naming it). */
-    async function agreedLeader(ks: number[]): Promise<number | undefined> {
-      const sts = await statuses(ks);
-      const leaders = sts.filter((s) => s?.role === 'leader');
-      if (leaders.length !== 1 || sts.some((s) => !s || s.leader !== leaders[0]!.nodeId)) return;
-      return Number(leaders[0]!.name.replace('node', ''));
-    }
+describe.skipIf(skip !== undefined)(title, () => {
+  let engine: DockerEngine | undefined;
+  let project: ComposeProject | undefined;
+  const timings: Record<string, number> = {};
+  const started = performance.now();
+  const rpc = (k: number) => new RpcClient(project!.gatewayUrl(k));
+  const status = (k: number): Promise<NodeStatus | undefined> =>
+    rpc(k)
+      .status()
+      .catch(() => undefined);
+  const statuses = (ks: number[]) => Promise.all(ks.map(status));
+  const ALL = [1, 2, 3, 4, 5];
 
-    async function upAndHealthy(): Promise<void> {
-      const t0 = performance.now();
-      await project!.compose(['up', '-d', '--no-build']);
-      await until(
-        'five healthy containers',
-        async () => {
-          const h = await project!.health(NODES);
-          return NODES.every((n) => h[n] === 'healthy');
-        },
-        180_000,
-      );
-      timings[
-        `compose up #${Object.keys(timings).filter((k) => k.startsWith('compose up')).length + 1}`
-      ] = performance.now() - t0;
-    }
+  /** The one leader the given nodes agree on (every one of them up and naming it). */
+  async function agreedLeader(ks: number[]): Promise<number | undefined> {
+    const sts = await statuses(ks);
+    const leaders = sts.filter((s) => s?.role === 'leader');
+    if (leaders.length !== 1 || sts.some((s) => !s || s.leader !== leaders[0]!.nodeId)) return;
+    return Number(leaders[0]!.name.replace('node', ''));
+  }
 
-    async function sameHead(ks: number[]): Promise<NodeStatus[]> {
-      return until(
-        `nodes ${ks.join(',')} on one head and state hash`,
-        async () => {
-          const sts = await statuses(ks);
-          if (sts.some((s) => !s)) return;
-          const [a] = sts as NodeStatus[];
-          const same = (sts as NodeStatus[]).every(
-            (s) => s.height === a!.height && s.hash === a!.hash && s.stateHash === a!.stateHash,
-          );
-          return same ? (sts as NodeStatus[]) : undefined;
-        },
-        90_000,
-      );
-    }
+  async function upAndHealthy(): Promise<void> {
+    const t0 = performance.now();
+    await project!.compose(['up', '-d', '--no-build']);
+    await until(
+      'five healthy containers',
+      async () => {
+        const h = await project!.health(NODES);
+        return NODES.every((n) => h[n] === 'healthy');
+      },
+      180_000,
+    );
+    timings[
+      `compose up #${Object.keys(timings).filter((k) => k.startsWith('compose up')).length + 1}`
+    ] = performance.now() - t0;
+  }
 
-    beforeAll(async () => {
-      engine = await DockerEngine.open();
-      await engine.ensureBase();
-      await engine.buildImage();
-      project = await ComposeProject.create(engine);
-      try {
-        await upAndHealthy();
-      } catch (err) {
-        console.log(`compose: the cluster did not come up; its logs:\n${await project.logs()}`);
-        throw err;
-      }
-    }, 45 * 60_000);
-
-    afterAll(async () => {
-      const t0 = performance.now();
-      try {
-        await project?.down();
-      } finally {
-        await engine?.close();
-      }
-      timings.teardown = performance.now() - t0;
-      if (engine) {
-        const rows = [
-          [
-            `engine (${engine.own ? 'started for this test' : 'already running'})`,
-            engine.timings.engine,
-          ],
-          [`base image (${engine.baseImage})`, engine.timings.base],
-          ['project image build', engine.timings.image],
-          ...Object.entries(timings),
-          ['docker part in all', performance.now() - started],
-        ] as const;
-        console.log(
-          `compose: how long the docker part took\n${rows.map(([k, v]) => `  ${k.padEnd(40)} ${secs(v)}`).join('\n')}`,
+  async function sameHead(ks: number[]): Promise<NodeStatus[]> {
+    return until(
+      `nodes ${ks.join(',')} on one head and state hash`,
+      async () => {
+        const sts = await statuses(ks);
+        if (sts.some((s) => !s)) return;
+        const [a] = sts as NodeStatus[];
+        const same = (sts as NodeStatus[]).every(
+          (s) => s.height === a!.height && s.hash === a!.hash && s.stateHash === a!.stateHash,
         );
-      }
-    }, 180_000);
+        return same ? (sts as NodeStatus[]) : undefined;
+      },
+      90_000,
+    );
+  }
 
-    it('five healthy containers elect one leader', async () => {
-      const t0 = performance.now();
-      const leader = await until('one leader all five agree on', () => agreedLeader(ALL), 60_000);
-      expect(ALL).toContain(leader);
-      const sts = (await statuses(ALL)) as NodeStatus[];
-      expect(new Set(sts.map((s) => s.chainId))).toEqual(new Set(['ehr-compose']));
-      for (const s of sts) expect(s.validators).toHaveLength(5);
-      timings['leader election'] = performance.now() - t0;
-    });
-
-    it('plays the three-role demo through the published gateways', async () => {
-      const t0 = performance.now();
-      const { stdout } = await promisify(execFile)(
-        process.execPath,
-        [
-          join(root, 'scripts/demo.ts'),
-          ...[1, 2, 3].flatMap((k) => ['--rpc', project!.gatewayUrl(k)]),
-          '--admin-key',
-          join(root, 'configs/admin.key.json'),
-        ],
-        { timeout: 180_000 },
-      );
-      expect(stdout).toMatch(/demo on chain ehr-compose \(3 nodes\)/);
-      expect(stdout).toMatch(/Dr\. Heart reads it \(PENDING_REPORT\): "Chest pain/);
-      expect(stdout).toMatch(/Dr\. Skin is refused: CONSENT_MISSING/);
-      expect(stdout).toMatch(/Dr\. Skin may read it now \(CONSENT\)/);
-      expect(stdout).toMatch(/prescription from Dr\. Amara Heart: "Aspirin 75 mg/);
-      expect(stdout).toMatch(/Dr\. Skin is refused: CONSENT_REVOKED/);
-      expect(stdout).toMatch(/Dr\. Amara Heart\s+read .*\(treatment\)/);
-      expect(stdout).toMatch(/^done:/m);
-      timings.demo = performance.now() - t0;
-    }, 240_000);
-
-    it("stopping the leader's container elects another and commits go on; starting it catches it up", async () => {
-      const t0 = performance.now();
-      const leader = await until('one leader', () => agreedLeader(ALL), 60_000);
-      const rest = ALL.filter((k) => k !== leader);
-      await project!.compose(['stop', '-t', '20', `node${leader}`]);
-      expect(await status(leader)).toBeUndefined();
-      const next = await until(
-        'a new leader among the other four',
-        () => agreedLeader(rest),
-        60_000,
-      );
-      expect(next).not.toBe(leader);
-
-      // Commits resume: an admin transaction through a node that is not the new leader.
-      const via = rest.find((k) => k !== next)!;
-      const before = (await status(via))!.height;
-      const admin = new EhrClient(
-        project!.gatewayUrl(via),
-        loadKeyFile(join(root, 'configs/admin.key.json')).secretKey,
-        { timeoutMs: 30_000 },
-      );
-      const id = `failover-${Date.now().toString(36)}`;
-      await admin.admin.addHospital({
-        id,
-        name: 'Failover Clinic',
-        address: '2 Quay Street',
-        specializations: ['cardiology'],
-        contact: 'desk@failover.example',
-        encryptionKey: toHex(publicKeyOf(generateSecretKey())),
-      });
-      const after = await sameHead(rest);
-      expect(after[0]!.height).toBeGreaterThan(before);
-
-      await project!.compose(['start', `node${leader}`]);
-      await until(
-        'the restarted node healthy',
-        async () => (await project!.health([`node${leader}`]))[`node${leader}`] === 'healthy',
-        120_000,
-      );
-      const all = await sameHead(ALL);
-      expect(all[0]!.height).toBeGreaterThanOrEqual(after[0]!.height);
-      // The restarted node serves what was committed while it was down.
-      const h = await rpc(leader).call<{ id: string; name: string }>('hospital_get', { id });
-      expect(h.name).toBe('Failover Clinic');
-      timings['leader stop, failover, restart, catch-up'] = performance.now() - t0;
-    }, 300_000);
-
-    it('down and up again keeps the chain (named volumes); all five end on one head and state hash', async () => {
-      const t0 = performance.now();
-      const before = await sameHead(ALL);
-      const height = before[0]!.height;
-      const block = await rpc(1).call<{ hash: string }>('chain_getBlock', { height });
-      await project!.compose(['down', '-t', '20']);
-      expect(await status(1)).toBeUndefined();
+  beforeAll(async () => {
+    engine = await DockerEngine.open();
+    await engine.ensureBase();
+    await engine.buildImage();
+    project = await ComposeProject.create(engine);
+    try {
       await upAndHealthy();
-      expect((await project!.health(['node6'])).node6).toBe('absent');
-      await until('a leader after up', () => agreedLeader(ALL), 60_000);
-      const after = await sameHead(ALL);
-      expect(after[0]!.height).toBeGreaterThanOrEqual(height);
-      for (const k of ALL) {
-        const b = await rpc(k).call<{ hash: string }>('chain_getBlock', { height });
-        expect(b.hash).toBe(block.hash);
-      }
-      // The CLI on the host against a published gateway, as the README shows.
-      const { stdout } = await promisify(execFile)(
-        process.execPath,
-        [
-          join(root, 'packages/cli/src/bin.ts'),
-          '--rpc',
-          project!.gatewayUrl(5),
-          'chain',
-          'verify',
-          '--genesis',
-          join(root, 'configs/genesis.json'),
-        ],
-        { timeout: 120_000 },
-      );
-      expect(stdout).toMatch(/^ok: blocks 1\.\.\d+ verify \(\d+ blocks, \d+ transactions\)$/m);
-      timings['down, up, same chain'] = performance.now() - t0;
-    }, 300_000);
+    } catch (err) {
+      console.log(`compose: the cluster did not come up; its logs:\n${await project.logs()}`);
+      throw err;
+    }
+  }, 45 * 60_000);
 
-    it('the profile-gated observer joins, follows the chain and does not vote', async () => {
-      const t0 = performance.now();
-      await project!.compose(['--profile', 'observer', 'up', '-d', '--no-build', 'node6']);
-      await until(
-        'the observer healthy',
-        async () => (await project!.health(['node6'])).node6 === 'healthy',
-        180_000,
+  afterAll(async () => {
+    const t0 = performance.now();
+    try {
+      await project?.down();
+    } finally {
+      await engine?.close();
+    }
+    timings.teardown = performance.now() - t0;
+    if (engine) {
+      const rows = [
+        [
+          `engine (${engine.own ? 'started for this test' : 'already running'})`,
+          engine.timings.engine,
+        ],
+        [`base image (${engine.baseImage})`, engine.timings.base],
+        ['project image build', engine.timings.image],
+        ...Object.entries(timings),
+        ['docker part in all', performance.now() - started],
+      ] as const;
+      console.log(
+        `compose: how long the docker part took\n${rows.map(([k, v]) => `  ${k.padEnd(40)} ${secs(v)}`).join('\n')}`,
       );
-      const sts = await sameHead([...ALL, 6]);
-      const observer = sts[5]!;
-      expect(observer.name).toBe('node6');
-      expect(observer.role).toBe('learner');
-      expect(observer.observers).toEqual([observer.nodeId]);
-      expect(observer.validators).not.toContain(observer.nodeId);
-      expect(sts[0]!.height).toBeGreaterThan(1);
-      timings['observer up and caught up'] = performance.now() - t0;
-    }, 300_000);
-  },
-);
+    }
+  }, 180_000);
+
+  it('five healthy containers elect one leader', async () => {
+    const t0 = performance.now();
+    const leader = await until('one leader all five agree on', () => agreedLeader(ALL), 60_000);
+    expect(ALL).toContain(leader);
+    const sts = (await statuses(ALL)) as NodeStatus[];
+    expect(new Set(sts.map((s) => s.chainId))).toEqual(new Set(['ehr-compose']));
+    for (const s of sts) expect(s.validators).toHaveLength(5);
+    timings['leader election'] = performance.now() - t0;
+  });
+
+  it('plays the three-role demo through the published gateways', async () => {
+    const t0 = performance.now();
+    const { stdout } = await promisify(execFile)(
+      process.execPath,
+      [
+        join(root, 'scripts/demo.ts'),
+        ...[1, 2, 3].flatMap((k) => ['--rpc', project!.gatewayUrl(k)]),
+        '--admin-key',
+        join(root, 'configs/admin.key.json'),
+      ],
+      { timeout: 180_000 },
+    );
+    expect(stdout).toMatch(/demo on chain ehr-compose \(3 nodes\)/);
+    expect(stdout).toMatch(/Dr\. Heart reads it \(PENDING_REPORT\): "Chest pain/);
+    expect(stdout).toMatch(/Dr\. Skin is refused: CONSENT_MISSING/);
+    expect(stdout).toMatch(/Dr\. Skin may read it now \(CONSENT\)/);
+    expect(stdout).toMatch(/prescription from Dr\. Amara Heart: "Aspirin 75 mg/);
+    expect(stdout).toMatch(/Dr\. Skin is refused: CONSENT_REVOKED/);
+    expect(stdout).toMatch(/Dr\. Amara Heart\s+read .*\(treatment\)/);
+    expect(stdout).toMatch(/^done:/m);
+    timings.demo = performance.now() - t0;
+  }, 240_000);
+
+  it("stopping the leader's container elects another and commits go on; starting it catches it up", async () => {
+    const t0 = performance.now();
+    const leader = await until('one leader', () => agreedLeader(ALL), 60_000);
+    const rest = ALL.filter((k) => k !== leader);
+    await project!.compose(['stop', '-t', '20', `node${leader}`]);
+    expect(await status(leader)).toBeUndefined();
+    const next = await until('a new leader among the other four', () => agreedLeader(rest), 60_000);
+    expect(next).not.toBe(leader);
+
+    // Commits resume: an admin transaction through a node that is not the new leader.
+    const via = rest.find((k) => k !== next)!;
+    const before = (await status(via))!.height;
+    const admin = new EhrClient(
+      project!.gatewayUrl(via),
+      loadKeyFile(join(root, 'configs/admin.key.json')).secretKey,
+      { timeoutMs: 30_000 },
+    );
+    const id = `failover-${Date.now().toString(36)}`;
+    await admin.admin.addHospital({
+      id,
+      name: 'Failover Clinic',
+      address: '2 Quay Street',
+      specializations: ['cardiology'],
+      contact: 'desk@failover.example',
+      encryptionKey: toHex(publicKeyOf(generateSecretKey())),
+    });
+    const after = await sameHead(rest);
+    expect(after[0]!.height).toBeGreaterThan(before);
+
+    await project!.compose(['start', `node${leader}`]);
+    await until(
+      'the restarted node healthy',
+      async () => (await project!.health([`node${leader}`]))[`node${leader}`] === 'healthy',
+      120_000,
+    );
+    const all = await sameHead(ALL);
+    expect(all[0]!.height).toBeGreaterThanOrEqual(after[0]!.height);
+    // The restarted node serves what was committed while it was down.
+    const h = await rpc(leader).call<{ id: string; name: string }>('hospital_get', { id });
+    expect(h.name).toBe('Failover Clinic');
+    timings['leader stop, failover, restart, catch-up'] = performance.now() - t0;
+  }, 300_000);
+
+  it('down and up again keeps the chain (named volumes); all five end on one head and state hash', async () => {
+    const t0 = performance.now();
+    const before = await sameHead(ALL);
+    const height = before[0]!.height;
+    const block = await rpc(1).call<{ hash: string }>('chain_getBlock', { height });
+    await project!.compose(['down', '-t', '20']);
+    expect(await status(1)).toBeUndefined();
+    await upAndHealthy();
+    expect((await project!.health(['node6'])).node6).toBe('absent');
+    await until('a leader after up', () => agreedLeader(ALL), 60_000);
+    const after = await sameHead(ALL);
+    expect(after[0]!.height).toBeGreaterThanOrEqual(height);
+    for (const k of ALL) {
+      const b = await rpc(k).call<{ hash: string }>('chain_getBlock', { height });
+      expect(b.hash).toBe(block.hash);
+    }
+    // The CLI on the host against a published gateway, as the README shows.
+    const { stdout } = await promisify(execFile)(
+      process.execPath,
+      [
+        join(root, 'packages/cli/src/bin.ts'),
+        '--rpc',
+        project!.gatewayUrl(5),
+        'chain',
+        'verify',
+        '--genesis',
+        join(root, 'configs/genesis.json'),
+      ],
+      { timeout: 120_000 },
+    );
+    expect(stdout).toMatch(/^ok: blocks 1\.\.\d+ verify \(\d+ blocks, \d+ transactions\)$/m);
+    timings['down, up, same chain'] = performance.now() - t0;
+  }, 300_000);
+
+  it('the profile-gated observer joins, follows the chain and does not vote', async () => {
+    const t0 = performance.now();
+    await project!.compose(['--profile', 'observer', 'up', '-d', '--no-build', 'node6']);
+    await until(
+      'the observer healthy',
+      async () => (await project!.health(['node6'])).node6 === 'healthy',
+      180_000,
+    );
+    const sts = await sameHead([...ALL, 6]);
+    const observer = sts[5]!;
+    expect(observer.name).toBe('node6');
+    expect(observer.role).toBe('learner');
+    expect(observer.observers).toEqual([observer.nodeId]);
+    expect(observer.validators).not.toContain(observer.nodeId);
+    expect(sts[0]!.height).toBeGreaterThan(1);
+    timings['observer up and caught up'] = performance.now() - t0;
+  }, 300_000);
+});
