@@ -50,10 +50,10 @@ export function validatorOf(sc: Schema | Record<string, never>): ValidateFunctio
 }
 
 /** What a value fitting `sc` looks like, in words (for error messages). */
-export function describe(sc: Schema): string {
+export function describeSchema(sc: Schema): string {
   switch (sc.type) {
     case undefined:
-      return sc.anyOf.map(describe).join(' or ');
+      return sc.anyOf.map(describeSchema).join(' or ');
     case 'string':
       if (sc.enum) return `one of ${sc.enum.map((e) => JSON.stringify(e)).join(', ')}`;
       if (sc.pattern === HEX(32)) return '64 lowercase hex characters';
@@ -102,14 +102,14 @@ interface Misfit {
 function misfit(e: ErrorObject, value: unknown, path: string): Misfit {
   const where = named(path, value, e.instancePath);
   const sc = e.parentSchema as Schema;
-  const fail = (expected = describe(sc)) => `${where}: expected ${expected}, got ${shown(e.data)}`;
+  const fail = (expected = describeSchema(sc)) => `${where}: expected ${expected}, got ${shown(e.data)}`;
   switch (e.keyword) {
     case 'required': {
       const k = (e.params as { missingProperty: string }).missingProperty;
       const field = sc.type === 'object' ? sc.properties[k] : undefined;
       return {
         where: `${where}.${k}`,
-        message: `${where}.${k}: required${field ? ` (${describe(field)})` : ''}`,
+        message: `${where}.${k}: required${field ? ` (${describeSchema(field)})` : ''}`,
       };
     }
     case 'additionalProperties': {
@@ -124,7 +124,7 @@ function misfit(e: ErrorObject, value: unknown, path: string): Misfit {
       // The length, not a preview: the value may be megabytes.
       return {
         where,
-        message: `${where}: expected at most ${e.schema as number} characters (${describe(sc)}), got ${(e.data as string).length}`,
+        message: `${where}: expected at most ${e.schema as number} characters (${describeSchema(sc)}), got ${(e.data as string).length}`,
       };
     default:
       return { where, message: fail() };
@@ -141,7 +141,7 @@ export function check(sc: Schema, value: unknown, path: string): string | null {
   if (validate(value)) return null;
   const errors = validate.errors ?? [];
   const last = errors[errors.length - 1];
-  if (!last) return `${path}: expected ${describe(sc)}, got ${shown(value)}`;
+  if (!last) return `${path}: expected ${describeSchema(sc)}, got ${shown(value)}`;
   const final = misfit(last, value, path);
   if (last.keyword !== 'anyOf') return final.message;
   let best: Misfit | null = null;
