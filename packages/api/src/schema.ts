@@ -102,7 +102,8 @@ interface Misfit {
 function misfit(e: ErrorObject, value: unknown, path: string): Misfit {
   const where = named(path, value, e.instancePath);
   const sc = e.parentSchema as Schema;
-  const fail = (expected = describeSchema(sc)) => `${where}: expected ${expected}, got ${shown(e.data)}`;
+  const fail = (expected = describeSchema(sc)) =>
+    `${where}: expected ${expected}, got ${shown(e.data)}`;
   switch (e.keyword) {
     case 'required': {
       const k = (e.params as { missingProperty: string }).missingProperty;
