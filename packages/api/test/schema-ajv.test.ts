@@ -5,7 +5,7 @@
  * forbids the `new Function` its compile uses).
  */
 import { readFileSync } from 'node:fs';
-import { join } from 'node:path';
+import { dirname, join, resolve } from 'node:path';
 import { toBase64, toHex } from '@ehr/core';
 import { describe, expect, it } from 'vitest';
 import { METHODS, openRpcDocument, paramsSchema } from '../src/methods.ts';
@@ -111,28 +111,37 @@ describe('ajv over the published schemas', () => {
 });
 
 describe('the browser entry', () => {
-  const src = join(import.meta.dirname, '../src');
+  const packages = join(import.meta.dirname, '../..');
+  const src = join(packages, 'api/src');
+  /** Every file a browser build reaches from `entry`, following @ehr/* by their browser entries. */
   const graph = (entry: string) => {
     const seen = new Set<string>();
     const bare = new Set<string>();
     const visit = (file: string) => {
       if (seen.has(file)) return;
       seen.add(file);
-      const text = readFileSync(join(src, file), 'utf8');
+      const text = readFileSync(file, 'utf8');
       for (const m of text.matchAll(/(?:from|import) '([^']+)'/g)) {
-        if (m[1]!.startsWith('./')) visit(m[1]!.slice(2));
-        else bare.add(m[1]!);
+        const spec = m[1]!;
+        if (spec.startsWith('.')) visit(resolve(dirname(file), spec));
+        else if (spec.startsWith('@ehr/')) {
+          const dir = join(packages, spec.slice('@ehr/'.length));
+          const exp = JSON.parse(readFileSync(join(dir, 'package.json'), 'utf8')).exports['.'];
+          visit(join(dir, typeof exp === 'string' ? exp : (exp.browser ?? exp.default)));
+        } else bare.add(spec);
       }
     };
     visit(entry);
     return { seen, bare };
   };
+  const inSrc = (files: Set<string>) =>
+    new Set([...files].filter((f) => f.startsWith(src)).map((f) => f.slice(src.length + 1)));
 
   it('reaches neither ajv nor any node: module; the Node entry exports the same plus the validator', () => {
-    const browser = graph('browser.ts');
-    expect(browser.seen.has('schema.ts')).toBe(false);
+    const browser = graph(join(src, 'browser.ts'));
+    expect(inSrc(browser.seen).has('schema.ts')).toBe(false);
     expect([...browser.bare].filter((b) => b === 'ajv' || b.startsWith('node:'))).toEqual([]);
-    const node = graph('index.ts');
+    const node = graph(join(src, 'index.ts'));
     expect(node.bare.has('ajv')).toBe(true);
     const exported = (f: string) =>
       [...readFileSync(join(src, f), 'utf8').matchAll(/^export \* from '\.\/(.+)';$/gm)].map(
@@ -143,5 +152,17 @@ describe('the browser entry', () => {
         .map((f) => (f === 'schema.ts' ? 'schema-shape.ts' : f))
         .sort(),
     );
+  });
+
+  it("the portal's whole graph (web, api, core by their browser entries) reaches no node: module and no ajv", () => {
+    const portal = graph(join(packages, 'web/src/main.tsx'));
+    const files = [...portal.seen].map((f) => f.slice(packages.length + 1));
+    expect(files).toContain('api/src/browser.ts');
+    expect(files).toContain('core/src/browser.ts');
+    expect(files).toContain('core/src/keyfile.ts'); // pure: bytes in, bytes out
+    for (const nodeOnly of ['core/src/keyfile-fs.ts', 'core/src/index.ts', 'api/src/schema.ts'])
+      expect(files).not.toContain(nodeOnly);
+    expect([...portal.bare].filter((b) => b === 'ajv' || b.startsWith('node:'))).toEqual([]);
+    expect(portal.bare.has('preact')).toBe(true); // the walk does see the bare imports
   });
 });
