@@ -11,7 +11,8 @@ import { serveHttp } from '../src/http.ts';
 import { TokenBucket } from '../src/rate-limit.ts';
 import { attachWebSocket, type EventSource } from '../src/ws.ts';
 
-const RATE = 5; // per second; burst 10
+// Per second; burst 4. Low, so a slow machine cannot refill the bucket during the burst.
+const RATE = 2;
 const none: EventSource = {
   onBlock: () => () => {},
   onTxStatus: () => () => {},
@@ -70,7 +71,7 @@ describe('rate limit', () => {
       const answers = [];
       for (let i = 0; i < 14; i++) answers.push(await post());
       const refused = answers.filter((a) => a.status === 429);
-      expect(answers.slice(0, 10).every((a) => a.status === 200 && a.json.result === 'up')).toBe(
+      expect(answers.slice(0, 4).every((a) => a.status === 200 && a.json.result === 'up')).toBe(
         true,
       );
       expect(refused.length).toBeGreaterThanOrEqual(3);
@@ -80,7 +81,7 @@ describe('rate limit', () => {
         data: { code: 'RATE_LIMITED' },
       });
       expect(APP_CODES.RATE_LIMITED).toBe(-32041);
-      await new Promise((r) => setTimeout(r, 450)); // two tokens back
+      await new Promise((r) => setTimeout(r, 600)); // a token back
       expect((await post()).status).toBe(200);
     } finally {
       agent.destroy();
@@ -101,7 +102,7 @@ describe('rate limit', () => {
       while (got.length < 14 && Date.now() < end) await new Promise((r) => setTimeout(r, 20));
       expect(got).toHaveLength(14);
       const refused = got.filter((g) => g.error);
-      expect(got.filter((g) => g.result === 'up').length).toBeGreaterThanOrEqual(10);
+      expect(got.filter((g) => g.result === 'up').length).toBeGreaterThanOrEqual(4);
       expect(refused.length).toBeGreaterThanOrEqual(3);
       expect(refused[0]!.error).toMatchObject({
         code: APP_CODES.RATE_LIMITED,
