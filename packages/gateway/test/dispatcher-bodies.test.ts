@@ -8,10 +8,13 @@ import { describe, expect, it } from 'vitest';
 import { Dispatcher } from '../src/dispatcher.ts';
 
 const d = new Dispatcher();
-d.register('tx_submit', async (p) => ({
-  payloads: ((p['payloads'] as string[] | undefined) ?? []).map((x) => x.length),
-  bodies: ((p['bodies'] as string[] | undefined) ?? []).map((x) => x.length),
-}));
+d.register('tx_submit', async (params) => {
+  const p = params as Record<string, string[] | undefined>;
+  return {
+    payloads: (p['payloads'] ?? []).map((x) => x.length),
+    bodies: (p['bodies'] ?? []).map((x) => x.length),
+  };
+});
 const call = async (params: Record<string, unknown>) =>
   JSON.parse(
     (await d.receive(JSON.stringify({ jsonrpc: '2.0', id: 1, method: 'tx_submit', params }))) ??
