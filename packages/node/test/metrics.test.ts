@@ -26,7 +26,7 @@ describe('node metrics (prom-client)', () => {
     m.rejectedTxs.inc(1, { code: 'BAD_NONCE' });
     m.commitLatency.observe(0.02);
     // Let the event-loop monitor take a few samples.
-    await new Promise((r) => setTimeout(r, 50));
+    await new Promise((r) => setTimeout(r, 200));
     const text = await m.registry.render();
     expect(value(text, 'ehr_chain_height')).toBe(42);
     expect(value(text, 'ehr_committed_txs_total')).toBe(5);
