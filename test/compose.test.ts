@@ -86,7 +86,10 @@ if (skip) console.log(`compose: skipped running the cluster under Docker: ${skip
 
 const secs = (ms: number) => `${(ms / 1000).toFixed(1)} s`;
 
-describe.skipIf(skip !== undefined)('five nodes under docker compose', () => {
+// The reason is in the title, so a skipped run says why in the test report itself.
+const title = `five nodes under docker compose${skip ? ` (skipped: ${skip})` : ''}`;
+
+describe.skipIf(skip !== undefined)(title, () => {
   let engine: DockerEngine | undefined;
   let project: ComposeProject | undefined;
   const timings: Record<string, number> = {};

@@ -1,6 +1,6 @@
 /** The method catalogue as a Markdown table (the gateway README embeds it; a test keeps it current). */
 import { METHODS } from './methods.ts';
-import type { Schema } from './schema.ts';
+import type { Schema } from './schema-shape.ts';
 
 const typeOf = (sc: Schema): string => {
   if (sc.type === 'string' && sc.enum) return sc.enum.map((e) => `"${e}"`).join(' \\| ');

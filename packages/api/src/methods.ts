@@ -5,7 +5,7 @@
  */
 import { PURPOSE_CODES, PURPOSES } from '@ehr/core';
 import { resultSchema } from './results.ts';
-import { type Schema, s } from './schema.ts';
+import { type Schema, s } from './schema-shape.ts';
 
 export interface MethodSpec {
   name: string;
@@ -317,6 +317,18 @@ export const METHOD_BY_NAME: ReadonlyMap<string, MethodSpec> = new Map(
 
 /** The full params schema of a method (signed methods also take `auth`). */
 export function paramsSchema(m: MethodSpec): Schema {
+  // One object per method, so its compiled validator is cached (schema.ts caches by identity).
+  let sc = paramsSchemas.get(m);
+  if (!sc) {
+    sc = fullParamsSchema(m);
+    paramsSchemas.set(m, sc);
+  }
+  return sc;
+}
+
+const paramsSchemas = new WeakMap<MethodSpec, Schema>();
+
+function fullParamsSchema(m: MethodSpec): Schema {
   return s.object(
     `${m.name} params`,
     m.signed ? { ...m.params, auth: authSchema } : m.params,

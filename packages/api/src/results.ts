@@ -5,7 +5,7 @@
  * Objects list every field and allow no others, so test/result-schemas.test.ts, which validates
  * each method's answer from a real daemon, fails when a shape changes and this file does not.
  */
-import { type Schema, s } from './schema.ts';
+import { type Schema, s } from './schema-shape.ts';
 
 /** Every key required, no other key allowed; `optional` keys may be absent. */
 const obj = (

@@ -1,94 +1,59 @@
 /**
- * A small JSON Schema subset for JSON-RPC params. The gateway validates params with it and
- * `rpc.discover` publishes the same objects in its OpenRPC document, so the two cannot drift.
- * Encoded bytes (hex, base64) are declared with `contentEncoding` and checked in one pass, never
- * with a regular expression: a body of several MiB would overflow a backtracking one.
+ * Validation of params and results against the schemas the catalogue publishes, through ajv
+ * (compiled once per schema object, cached). Node only: ajv compiles to code with `new Function`,
+ * which the portal's Content-Security-Policy forbids, so the browser entry (browser.ts) leaves
+ * this module out and the gateway validates server-side.
+ *
+ * Hostile values stay cheap: ajv's code walks the schema (ours), never the value, so nesting
+ * cannot recurse (the dispatcher also bounds depth first); lengths are checked before the
+ * encoding; hex and base64 are checked by one linear pass (a custom `contentEncoding` keyword),
+ * never by a regular expression.
  */
-import { preview } from './nesting.ts';
 import { base64Problem, isLowerHex } from '@ehr/core';
+import { Ajv, type ErrorObject, type ValidateFunction } from 'ajv';
+import { preview } from './nesting.ts';
+import { HEX, type Schema } from './schema-shape.ts';
 
-export type Schema =
-  | {
-      type: 'string';
-      description?: string;
-      pattern?: string;
-      /** JSON Schema's name for the byte encoding: lowercase hex or standard padded base64. */
-      contentEncoding?: 'base16' | 'base64';
-      minLength?: number;
-      maxLength?: number;
-      enum?: string[];
-    }
-  | { type: 'integer'; description?: string; minimum?: number; maximum?: number }
-  | { type: 'number'; description?: string; minimum?: number; maximum?: number }
-  | { type: 'boolean'; description?: string }
-  | { type: 'null'; description?: string }
-  | { type: 'array'; description?: string; items: Schema; maxItems?: number }
-  | {
-      type: 'object';
-      description?: string;
-      properties: Record<string, Schema>;
-      required?: string[];
-      /** false: no other keys; a schema: every other key's value fits it; absent: anything. */
-      additionalProperties?: false | Schema;
-    }
-  /** One of several shapes (results only: a value that may be null, a status of several kinds). */
-  | { type?: undefined; anyOf: Schema[]; description?: string };
+export * from './schema-shape.ts';
 
-const HEX = (n: number) => `^[0-9a-f]{${n * 2}}$`;
+const ajv = new Ajv({
+  strict: true,
+  allErrors: false,
+  verbose: true, // errors carry the failing subschema and value: the message describes both
+  ownProperties: true, // "constructor" or "__proto__" must not find Object.prototype's
+  code: { optimize: 1 },
+});
+ajv.removeKeyword('contentEncoding');
+ajv.addKeyword({
+  keyword: 'contentEncoding',
+  type: 'string',
+  schemaType: 'string',
+  validate: (encoding: string, data: string) =>
+    encoding === 'base16'
+      ? isLowerHex(data)
+      : encoding === 'base64'
+        ? base64Problem(data) < 0
+        : false,
+  metaSchema: { enum: ['base16', 'base64'] },
+});
 
-export const s = {
-  hex32: (description: string): Schema => ({ type: 'string', pattern: HEX(32), description }),
-  hex: (description: string, maxLength?: number): Schema => ({
-    type: 'string',
-    contentEncoding: 'base16',
-    ...(maxLength ? { maxLength } : {}),
-    description,
-  }),
-  base64: (description: string, maxLength?: number): Schema => ({
-    type: 'string',
-    contentEncoding: 'base64',
-    ...(maxLength ? { maxLength } : {}),
-    description,
-  }),
-  slug: (description: string): Schema => ({
-    type: 'string',
-    pattern: '^[a-z0-9](?:[a-z0-9-]{0,46}[a-z0-9])?$',
-    description,
-  }),
-  text: (description: string, maxLength = 500): Schema => ({
-    type: 'string',
-    minLength: 1,
-    maxLength,
-    description,
-  }),
-  int: (description: string, minimum: number, maximum: number): Schema => ({
-    type: 'integer',
-    minimum,
-    maximum,
-    description,
-  }),
-  oneOf: (description: string, values: string[]): Schema => ({
-    type: 'string',
-    enum: values,
-    description,
-  }),
-  list: (description: string, items: Schema, maxItems: number): Schema => ({
-    type: 'array',
-    items,
-    maxItems,
-    description,
-  }),
-  object: (
-    description: string,
-    properties: Record<string, Schema>,
-    required: string[] = [],
-  ): Schema => ({ type: 'object', properties, required, additionalProperties: false, description }),
-};
+const compiled = new WeakMap<object, ValidateFunction>();
 
-const describe = (sc: Schema): string => {
+/** The compiled validator of a schema (compiled on first use, then cached by identity). */
+export function validatorOf(sc: Schema | Record<string, never>): ValidateFunction {
+  let v = compiled.get(sc);
+  if (!v) {
+    v = ajv.compile(sc);
+    compiled.set(sc, v);
+  }
+  return v;
+}
+
+/** What a value fitting `sc` looks like, in words (for error messages). */
+export function describeSchema(sc: Schema): string {
   switch (sc.type) {
     case undefined:
-      return sc.anyOf.map(describe).join(' or ');
+      return sc.anyOf.map(describeSchema).join(' or ');
     case 'string':
       if (sc.enum) return `one of ${sc.enum.map((e) => JSON.stringify(e)).join(', ')}`;
       if (sc.pattern === HEX(32)) return '64 lowercase hex characters';
@@ -111,83 +76,80 @@ const describe = (sc: Schema): string => {
     case 'object':
       return 'an object';
   }
-};
+}
 
 // A bounded preview: the value may be nested arbitrarily deep (JSON.stringify would throw).
 const shown = (v: unknown): string => preview(v, 40);
 
+/** `path` plus ajv's JSON pointer, in our notation: `params.payloads[1]`, `result.auth.node`. */
+function named(path: string, value: unknown, pointer: string): string {
+  if (pointer === '') return path;
+  let out = path;
+  let at = value;
+  for (const raw of pointer.slice(1).split('/')) {
+    const key = raw.replace(/~1/g, '/').replace(/~0/g, '~');
+    out += Array.isArray(at) ? `[${key}]` : `.${key}`;
+    at = at !== null && typeof at === 'object' ? (at as Record<string, unknown>)[key] : undefined;
+  }
+  return out;
+}
+
+interface Misfit {
+  where: string;
+  message: string;
+}
+
+function misfit(e: ErrorObject, value: unknown, path: string): Misfit {
+  const where = named(path, value, e.instancePath);
+  const sc = e.parentSchema as Schema;
+  const fail = (expected = describeSchema(sc)) =>
+    `${where}: expected ${expected}, got ${shown(e.data)}`;
+  switch (e.keyword) {
+    case 'required': {
+      const k = (e.params as { missingProperty: string }).missingProperty;
+      const field = sc.type === 'object' ? sc.properties[k] : undefined;
+      return {
+        where: `${where}.${k}`,
+        message: `${where}.${k}: required${field ? ` (${describeSchema(field)})` : ''}`,
+      };
+    }
+    case 'additionalProperties': {
+      const k = (e.params as { additionalProperty: string }).additionalProperty;
+      const known = sc.type === 'object' ? Object.keys(sc.properties).join(', ') : '';
+      return {
+        where: `${where}.${k}`,
+        message: `${where}.${k}: unknown field; expected one of ${known || '(none)'}`,
+      };
+    }
+    case 'maxLength':
+      // The length, not a preview: the value may be megabytes.
+      return {
+        where,
+        message: `${where}: expected at most ${e.schema as number} characters (${describeSchema(sc)}), got ${(e.data as string).length}`,
+      };
+    default:
+      return { where, message: fail() };
+  }
+}
+
 /**
- * Returns null when `value` fits, otherwise "path: expected ..., got ..." for the first misfit.
- * It descends only where the schema does, so the schema (ours), never the value, bounds the
- * recursion depth.
+ * Returns null when `value` fits `sc`, otherwise "path: expected ..., got ..." for the first
+ * misfit (`path` names `value` itself). Where one of several shapes (anyOf) was expected, it
+ * names the misfit of the closest alternative: the one whose complaint reaches deepest.
  */
 export function check(sc: Schema, value: unknown, path: string): string | null {
-  const fail = (expected = describe(sc)) => `${path}: expected ${expected}, got ${shown(value)}`;
-  switch (sc.type) {
-    case undefined: {
-      // The misfit of the closest alternative: the one whose complaint reaches deepest.
-      let best: string | null = null;
-      for (const alt of sc.anyOf) {
-        const e = check(alt, value, path);
-        if (e === null) return null;
-        if (best === null || e.split(':')[0]!.length > best.split(':')[0]!.length) best = e;
-      }
-      return best !== null && best.split(':')[0] !== path ? best : fail();
-    }
-    case 'number':
-      if (typeof value !== 'number' || !Number.isFinite(value)) return fail();
-      if (sc.minimum !== undefined && value < sc.minimum) return fail();
-      if (sc.maximum !== undefined && value > sc.maximum) return fail();
-      return null;
-    case 'null':
-      return value === null ? null : fail();
-    case 'string': {
-      if (typeof value !== 'string') return fail();
-      if (sc.enum && !sc.enum.includes(value)) return fail();
-      // Length first: it is cheap and bounds the work of the checks below.
-      if (sc.maxLength !== undefined && value.length > sc.maxLength)
-        return fail(`at most ${sc.maxLength} characters (${describe(sc)}), got ${value.length}`);
-      if (sc.minLength !== undefined && value.length < sc.minLength) return fail();
-      if (sc.contentEncoding === 'base16' && !isLowerHex(value)) return fail();
-      if (sc.contentEncoding === 'base64' && base64Problem(value) >= 0) return fail();
-      if (sc.pattern && !new RegExp(sc.pattern).test(value)) return fail();
-      return null;
-    }
-    case 'integer':
-      if (typeof value !== 'number' || !Number.isSafeInteger(value)) return fail();
-      if (sc.minimum !== undefined && value < sc.minimum) return fail();
-      if (sc.maximum !== undefined && value > sc.maximum) return fail();
-      return null;
-    case 'boolean':
-      return typeof value === 'boolean' ? null : fail();
-    case 'array': {
-      if (!Array.isArray(value)) return fail();
-      if (sc.maxItems !== undefined && value.length > sc.maxItems) return fail();
-      for (const [i, item] of value.entries()) {
-        const e = check(sc.items, item, `${path}[${i}]`);
-        if (e) return e;
-      }
-      return null;
-    }
-    case 'object': {
-      if (value === null || typeof value !== 'object' || Array.isArray(value)) return fail();
-      const o = value as Record<string, unknown>;
-      for (const k of sc.required ?? []) {
-        if (o[k] === undefined) return `${path}.${k}: required (${describe(sc.properties[k]!)})`;
-      }
-      for (const [k, v] of Object.entries(o)) {
-        // Own keys only: "constructor" or "__proto__" must not find Object.prototype's.
-        const field = Object.hasOwn(sc.properties, k) ? sc.properties[k] : sc.additionalProperties;
-        if (!field) {
-          if (sc.additionalProperties === false)
-            return `${path}.${k}: unknown field; expected one of ${Object.keys(sc.properties).join(', ') || '(none)'}`;
-          continue;
-        }
-        if (v === undefined) continue;
-        const e = check(field, v, `${path}.${k}`);
-        if (e) return e;
-      }
-      return null;
-    }
+  const validate = validatorOf(sc);
+  if (validate(value)) return null;
+  const errors = validate.errors ?? [];
+  const last = errors[errors.length - 1];
+  if (!last) return `${path}: expected ${describeSchema(sc)}, got ${shown(value)}`;
+  const final = misfit(last, value, path);
+  if (last.keyword !== 'anyOf') return final.message;
+  let best: Misfit | null = null;
+  for (const e of errors.slice(0, -1)) {
+    if (e.keyword === 'anyOf') continue;
+    const m = misfit(e, value, path);
+    if (best === null || m.where.length > best.where.length) best = m;
   }
+  return best !== null && best.where.length > final.where.length ? best.message : final.message;
 }

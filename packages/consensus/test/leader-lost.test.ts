@@ -12,7 +12,7 @@ function elected(sim: Sim, maxSteps = 500) {
   for (let i = 0; i < maxSteps; i++) {
     sim.step();
     const l = sim.leader();
-    if (l && l.raft.canPropose()) return l;
+    if (l?.raft.canPropose()) return l;
   }
   throw new Error('no leader');
 }

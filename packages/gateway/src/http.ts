@@ -8,6 +8,7 @@ import type { AddressInfo } from 'node:net';
 import { RpcCode } from '@ehr/api';
 import { EhrError } from '@ehr/core';
 import type { Dispatcher } from './dispatcher.ts';
+import { rateLimitedResponse, TokenBucket } from './rate-limit.ts';
 import { portalHandler } from './static.ts';
 import { readTls, type TlsFiles } from './tls.ts';
 
@@ -65,7 +66,7 @@ export async function serveHttp(
   // Bodies travel as hex: twice the largest document (8 MiB) plus room for the rest.
   const maxBody = opts.maxBodyBytes ?? 24 * 1024 * 1024;
   const rate = opts.rateLimit ?? 2000;
-  const buckets = new WeakMap<object, { tokens: number; at: number }>();
+  const buckets = new WeakMap<object, TokenBucket>();
   const handle = (req: IncomingMessage, res: ServerResponse) => {
     const reply = (status: number, body: string | null) => {
       if (body === null) {
@@ -111,27 +112,15 @@ export async function serveHttp(
       req.resume();
       return;
     }
-    const now = Date.now();
-    const b = buckets.get(req.socket) ?? { tokens: rate * 2, at: now };
-    b.tokens = Math.min(rate * 2, b.tokens + ((now - b.at) / 1000) * rate);
-    b.at = now;
-    buckets.set(req.socket, b);
-    if (b.tokens < 1) {
-      reply(
-        429,
-        JSON.stringify({
-          jsonrpc: '2.0',
-          id: null,
-          error: {
-            code: -32041,
-            message: `rate limit: at most ${rate} requests per second per connection`,
-            data: { code: 'RATE_LIMITED' },
-          },
-        }),
-      );
+    let bucket = buckets.get(req.socket);
+    if (!bucket) {
+      bucket = new TokenBucket(rate);
+      buckets.set(req.socket, bucket);
+    }
+    if (!bucket.take()) {
+      reply(429, JSON.stringify(rateLimitedResponse(rate, 'requests')));
       return;
     }
-    b.tokens -= 1;
     const chunks: Buffer[] = [];
     let size = 0;
     let tooBig = false;

@@ -37,8 +37,8 @@ export interface NodeService {
     | undefined
   >;
   peers(): { nodeId: string; addresses: string[] }[];
-  /** Headline numbers as JSON, and the full Prometheus text. */
-  metrics(): { summary: Record<string, unknown>; text: string };
+  /** Headline numbers as JSON, and the full Prometheus text (prom-client renders it async). */
+  metrics(): { summary: Record<string, unknown>; text: string | Promise<string> };
 }
 
 const notFound = (what: string) => new EhrError('NOT_FOUND', `${what} not found`, {});
@@ -146,5 +146,8 @@ export function registerNodeMethods(d: Dispatcher, node: NodeService): void {
   });
 
   d.register('node_peers', async () => node.peers());
-  d.register('node_metrics', async () => node.metrics());
+  d.register('node_metrics', async () => {
+    const m = node.metrics();
+    return { summary: m.summary, text: await m.text };
+  });
 }

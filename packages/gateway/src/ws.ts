@@ -10,6 +10,7 @@ import { RpcCode } from '@ehr/api';
 import { EhrError } from '@ehr/core';
 import { WebSocketServer, type WebSocket } from 'ws';
 import type { Dispatcher } from './dispatcher.ts';
+import { rateLimitedResponse, TokenBucket } from './rate-limit.ts';
 
 export interface BlockNotice {
   height: number;
@@ -71,8 +72,7 @@ export function attachWebSocket(
   const maxSubs = opts.maxSubscriptions ?? 64;
   wss.on('connection', (socket: WebSocket) => {
     const subs = new Map<string, () => void>();
-    let tokens = opts.rateLimit * 2;
-    let at = Date.now();
+    const bucket = new TokenBucket(opts.rateLimit);
     const send = (v: unknown) => {
       if (socket.readyState === socket.OPEN) socket.send(JSON.stringify(v));
     };
@@ -134,22 +134,10 @@ export function attachWebSocket(
       },
     };
     socket.on('message', (data, isBinary) => {
-      const now = Date.now();
-      tokens = Math.min(opts.rateLimit * 2, tokens + ((now - at) / 1000) * opts.rateLimit);
-      at = now;
-      if (tokens < 1) {
-        send({
-          jsonrpc: '2.0',
-          id: null,
-          error: {
-            code: -32041,
-            message: `rate limit: at most ${opts.rateLimit} messages per second per connection`,
-            data: { code: 'RATE_LIMITED' },
-          },
-        });
+      if (!bucket.take()) {
+        send(rateLimitedResponse(opts.rateLimit, 'messages'));
         return;
       }
-      tokens -= 1;
       if (isBinary) {
         send({
           jsonrpc: '2.0',

@@ -27,7 +27,8 @@ import {
   type Prescription,
 } from './model.ts';
 import type { StateReader } from './state.ts';
-import { article, type Role, roleOf } from './context.ts';
+import { type Role, roleOf } from './roles.ts';
+import { article } from './words.ts';
 
 // Declared in @ehr/core beside the entities (clients read the reason a read was served for).
 export { AccessReason } from '@ehr/core';

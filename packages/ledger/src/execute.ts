@@ -26,8 +26,8 @@ import {
   emptyEffects,
   type PayloadBodies,
   type RuleCtx,
-  short,
-} from './context.ts';
+} from './rule-context.ts';
+import { short } from './words.ts';
 import { keys, pos } from './keys.ts';
 import { parseTxPayload, type Payloads, type TxKind } from './kinds.ts';
 import { type ChainConfig, getEntity, type Head, type TxEntry } from './model.ts';

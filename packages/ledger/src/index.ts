@@ -1,7 +1,7 @@
 export * from './access.ts';
 export * from './codes.ts';
-export type { ConsensusChange, Effects, PayloadBodies, Role } from './context.ts';
-export { roleOf } from './context.ts';
+export type { ConsensusChange, Effects, PayloadBodies } from './rule-context.ts';
+export { type Role, roleOf } from './roles.ts';
 export * from './execute.ts';
 export * from './genesis.ts';
 export * from './keys.ts';

@@ -1,12 +1,15 @@
 /**
- * Node configuration: a YAML or JSON file, validated with errors that name the file, the key and
- * what is expected. Relative paths resolve against the config file's directory, so a config
+ * Node configuration: a YAML or JSON file, validated by ajv against one JSON Schema
+ * (config-schema.ts, which also generates the reference table in the README), with errors that
+ * name the file, the key and what is expected. Relative paths resolve against the config file's directory, so a config
  * directory can be moved (or mounted into a container) as a whole.
  */
 import { readFileSync } from 'node:fs';
 import { dirname, resolve } from 'node:path';
 import { EhrError } from '@ehr/core';
+import { Ajv, type ErrorObject, type ValidateFunction } from 'ajv';
 import { parse as parseYaml } from 'yaml';
+import { CONFIG_SCHEMA, type ConfigSchema, expectedOf, type LOG_LEVELS } from './config-schema.ts';
 
 export interface NodeConfig {
   /** Human name for logs and status (e.g. the hospital's short name). */
@@ -52,234 +55,146 @@ export interface NodeConfig {
     checkMs: number;
     startupWaitMs: number;
   };
-  log: { level: 'trace' | 'debug' | 'info' | 'warn' | 'error' | 'silent' };
+  log: { level: (typeof LOG_LEVELS)[number] };
 }
 
+/** The defaults of the sections with defaults, as CONFIG_SCHEMA declares them. */
+const defaultsOf = <T>(section: string): T =>
+  Object.fromEntries(
+    Object.entries(CONFIG_SCHEMA.properties![section]!.properties!).map(([k, v]) => [k, v.default]),
+  ) as T;
+
 export const CONFIG_DEFAULTS = {
-  consensus: {
-    tickMs: 40,
-    electionTicks: 10,
-    heartbeatTicks: 2,
-    maxBlockTxs: 2000,
-    maxBlockBytes: 4 * 1024 * 1024,
-    maxInflightBlocks: 1,
-  },
-  mempool: { maxTxs: 50_000, maxBytes: 256 * 1024 * 1024, maxPerAccount: 256 },
-  sync: { batchSize: 128, parallel: 4, threshold: 64, checkMs: 5000, startupWaitMs: 5000 },
-  log: { level: 'info' },
-} as const;
+  consensus: defaultsOf<NodeConfig['consensus']>('consensus'),
+  mempool: defaultsOf<NodeConfig['mempool']>('mempool'),
+  sync: defaultsOf<NodeConfig['sync']>('sync'),
+  log: defaultsOf<NodeConfig['log']>('log'),
+};
 
 const LOOPBACK = new Set(['127.0.0.1', '::1', 'localhost']);
 
-class ConfigReader {
-  readonly file: string;
-  readonly dir: string;
-  constructor(file: string) {
-    this.file = file;
-    this.dir = dirname(resolve(file));
-  }
+const ajv = new Ajv({
+  strict: true,
+  allowUnionTypes: true, // metrics: a mapping or null
+  allErrors: false,
+  verbose: true, // errors carry the failing subschema: the message says what it expects
+  useDefaults: true, // absent keys take the schema's defaults (on a copy of the input)
+});
+const validate: ValidateFunction = ajv.compile(CONFIG_SCHEMA);
 
-  fail(key: string, expected: string, got: unknown): never {
-    const shown = got === undefined ? 'nothing' : JSON.stringify(got);
-    throw new EhrError(
-      'CONFIG_INVALID',
-      `${this.file}: ${key}: expected ${expected}, got ${shown}`,
-      {
-        file: this.file,
-        key,
-        expected,
-      },
-    );
+/** A short JSON preview of any value, bounded in length (and safe for deep input). */
+function shown(v: unknown): string {
+  if (v === undefined) return 'nothing';
+  let t: string | undefined;
+  try {
+    t = JSON.stringify(v);
+  } catch {
+    return 'a value nested too deep to show';
   }
+  if (t === undefined) return String(v);
+  return t.length > 80 ? `${t.slice(0, 77)}...` : t;
+}
 
-  obj(v: unknown, key: string, optional = false): Record<string, unknown> {
-    if (v === undefined && optional) return {};
-    if (v === null || typeof v !== 'object' || Array.isArray(v)) this.fail(key, 'a mapping', v);
-    return v as Record<string, unknown>;
-  }
+function invalid(file: string, key: string, expected: string, got: string): EhrError {
+  return new EhrError('CONFIG_INVALID', `${file}: ${key}: expected ${expected}, got ${got}`, {
+    file,
+    key,
+    expected,
+  });
+}
 
-  known(o: Record<string, unknown>, key: string, allowed: string[]): void {
-    for (const k of Object.keys(o)) {
-      if (!allowed.includes(k)) {
-        this.fail(key ? `${key}.${k}` : k, `one of the known keys (${allowed.join(', ')})`, k);
-      }
+/** The first schema misfit as "file: key.path: expected ..., got ...". */
+function misfit(file: string, e: ErrorObject): EhrError {
+  const parent = e.instancePath
+    .slice(1)
+    .split('/')
+    .filter((k) => k !== '')
+    .map((k) => (/^\d+$/.test(k) ? `[${k}]` : `.${k.replace(/~1/g, '/').replace(/~0/g, '~')}`))
+    .join('')
+    .replace(/^\./, '');
+  const at = (k: string) => (parent ? `${parent}.${k}` : k);
+  const sc = e.parentSchema as ConfigSchema;
+  switch (e.keyword) {
+    case 'required': {
+      const k = (e.params as { missingProperty: string }).missingProperty;
+      return invalid(file, at(k), expectedOf(sc.properties![k]!), 'nothing');
     }
-  }
-
-  str(v: unknown, key: string, def?: string): string {
-    if (v === undefined && def !== undefined) return def;
-    if (typeof v !== 'string' || v.length === 0) this.fail(key, 'a non-empty string', v);
-    return v;
-  }
-
-  path(v: unknown, key: string, def?: string): string {
-    return resolve(this.dir, this.str(v, key, def));
-  }
-
-  int(v: unknown, key: string, def: number, min: number, max: number): number {
-    if (v === undefined) return def;
-    if (typeof v !== 'number' || !Number.isInteger(v) || v < min || v > max) {
-      this.fail(key, `an integer in ${min}..${max}`, v);
+    case 'additionalProperties': {
+      const k = (e.params as { additionalProperty: string }).additionalProperty;
+      const known = Object.keys(sc.properties ?? {}).join(', ');
+      return invalid(file, at(k), `one of the known keys (${known})`, shown(k));
     }
-    return v;
-  }
-
-  bool(v: unknown, key: string, def: boolean): boolean {
-    if (v === undefined) return def;
-    if (typeof v !== 'boolean') this.fail(key, 'true or false', v);
-    return v;
-  }
-
-  strs(v: unknown, key: string): string[] {
-    if (v === undefined) return [];
-    if (!Array.isArray(v)) this.fail(key, 'a list of strings', v);
-    return v.map((s, i) => this.str(s, `${key}[${i}]`));
+    case 'minItems':
+      return invalid(file, parent, `at least one ${sc.items?.title ?? 'item'}`, shown(e.data));
+    default:
+      return invalid(file, parent || '(top level)', expectedOf(sc), shown(e.data));
   }
 }
 
-/** Validates an already-parsed config object; `file` is used for messages and relative paths. */
+/**
+ * Validates an already-parsed config object against CONFIG_SCHEMA (filling in defaults), then
+ * the rules that tie keys together; `file` is used for messages and relative paths.
+ */
 export function parseConfig(raw: unknown, file: string): NodeConfig {
-  const r = new ConfigReader(file);
-  const top = r.obj(raw, '(top level)');
-  r.known(top, '', [
-    'name',
-    'dataDir',
-    'keyFile',
-    'keyPassphraseEnv',
-    'genesisFile',
-    'p2p',
-    'gateway',
-    'metrics',
-    'consensus',
-    'mempool',
-    'sync',
-    'log',
-  ]);
-  const p2p = r.obj(top['p2p'], 'p2p');
-  r.known(p2p, 'p2p', ['listen', 'announce', 'bootstrap']);
-  const listen = r.strs(p2p['listen'], 'p2p.listen');
-  if (listen.length === 0) r.fail('p2p.listen', 'at least one multiaddr', p2p['listen']);
-  const gw = r.obj(top['gateway'], 'gateway', true);
-  r.known(gw, 'gateway', ['host', 'port', 'allowRemote', 'tls', 'plaintextRemote', 'portal']);
-  const allowRemote = r.bool(gw['allowRemote'], 'gateway.allowRemote', false);
-  const gwHost = r.str(gw['host'], 'gateway.host', '127.0.0.1');
-  if (!allowRemote && !LOOPBACK.has(gwHost)) {
-    r.fail('gateway.host', 'a loopback address unless gateway.allowRemote is true', gwHost);
-  }
-  let tls: { certFile: string; keyFile: string } | undefined;
-  if (gw['tls'] !== undefined) {
-    const t = r.obj(gw['tls'], 'gateway.tls');
-    r.known(t, 'gateway.tls', ['certFile', 'keyFile']);
-    tls = {
-      certFile: r.path(t['certFile'], 'gateway.tls.certFile'),
-      keyFile: r.path(t['keyFile'], 'gateway.tls.keyFile'),
-    };
-  }
-  const plaintextRemote = r.bool(gw['plaintextRemote'], 'gateway.plaintextRemote', false);
-  if (!LOOPBACK.has(gwHost) && !tls && !plaintextRemote) {
-    r.fail(
-      'gateway.tls',
-      `certificate and key files (certFile, keyFile) to serve ${gwHost} beyond loopback, or gateway.plaintextRemote: true behind a TLS-terminating proxy`,
-      gw['tls'],
-    );
-  }
-  let portal: string | false | undefined;
-  if (gw['portal'] === false) portal = false;
-  else if (gw['portal'] !== undefined) portal = r.path(gw['portal'], 'gateway.portal');
-  let metrics: NodeConfig['metrics'] = null;
-  if (top['metrics'] !== undefined && top['metrics'] !== null) {
-    const m = r.obj(top['metrics'], 'metrics');
-    r.known(m, 'metrics', ['host', 'port']);
-    metrics = {
-      host: r.str(m['host'], 'metrics.host', '127.0.0.1'),
-      port: r.int(m['port'], 'metrics.port', 0, 0, 65535),
-    };
-  }
-  const c = r.obj(top['consensus'], 'consensus', true);
-  const cd = CONFIG_DEFAULTS.consensus;
-  r.known(c, 'consensus', Object.keys(cd));
-  const consensus = {
-    tickMs: r.int(c['tickMs'], 'consensus.tickMs', cd.tickMs, 1, 10_000),
-    electionTicks: r.int(c['electionTicks'], 'consensus.electionTicks', cd.electionTicks, 2, 1000),
-    heartbeatTicks: r.int(
-      c['heartbeatTicks'],
-      'consensus.heartbeatTicks',
-      cd.heartbeatTicks,
-      1,
-      100,
-    ),
-    maxBlockTxs: r.int(c['maxBlockTxs'], 'consensus.maxBlockTxs', cd.maxBlockTxs, 1, 100_000),
-    maxBlockBytes: r.int(
-      c['maxBlockBytes'],
-      'consensus.maxBlockBytes',
-      cd.maxBlockBytes,
-      1024,
-      64 << 20,
-    ),
-    maxInflightBlocks: r.int(
-      c['maxInflightBlocks'],
-      'consensus.maxInflightBlocks',
-      cd.maxInflightBlocks,
-      1,
-      64,
-    ),
+  const dir = dirname(resolve(file));
+  // ajv fills defaults in: on a copy, never the caller's object.
+  const top = raw !== null && typeof raw === 'object' ? structuredCloneOrSame(raw) : raw;
+  // The last error is the one that decided (for one-of-several keys, the whole choice).
+  if (!validate(top)) throw misfit(file, validate.errors!.at(-1)!);
+  const c = top as Omit<NodeConfig, 'metrics' | 'gateway'> & {
+    metrics?: { host: string; port: number } | null;
+    gateway: Omit<NodeConfig['gateway'], 'portal'> & { portal?: string | false };
   };
-  if (consensus.heartbeatTicks >= consensus.electionTicks) {
-    r.fail(
+  const fail = (key: string, expected: string, got: unknown): never => {
+    throw invalid(file, key, expected, shown(got));
+  };
+  const gw = c.gateway;
+  if (!gw.allowRemote && !LOOPBACK.has(gw.host))
+    fail('gateway.host', 'a loopback address unless gateway.allowRemote is true', gw.host);
+  if (!LOOPBACK.has(gw.host) && !gw.tls && !gw.plaintextRemote)
+    fail(
+      'gateway.tls',
+      `certificate and key files (certFile, keyFile) to serve ${gw.host} beyond loopback, or gateway.plaintextRemote: true behind a TLS-terminating proxy`,
+      gw.tls,
+    );
+  if (c.consensus.heartbeatTicks >= c.consensus.electionTicks)
+    fail(
       'consensus.heartbeatTicks',
       'fewer ticks than consensus.electionTicks',
-      consensus.heartbeatTicks,
+      c.consensus.heartbeatTicks,
     );
-  }
-  const mp = r.obj(top['mempool'], 'mempool', true);
-  const md = CONFIG_DEFAULTS.mempool;
-  r.known(mp, 'mempool', Object.keys(md));
-  const sy = r.obj(top['sync'], 'sync', true);
-  const sd = CONFIG_DEFAULTS.sync;
-  r.known(sy, 'sync', Object.keys(sd));
-  const lg = r.obj(top['log'], 'log', true);
-  r.known(lg, 'log', ['level']);
-  const level = r.str(lg['level'], 'log.level', CONFIG_DEFAULTS.log.level);
-  const levels = ['trace', 'debug', 'info', 'warn', 'error', 'silent'] as const;
-  if (!(levels as readonly string[]).includes(level)) r.fail('log.level', levels.join('|'), level);
+  const at = (p: string) => resolve(dir, p);
   const cfg: NodeConfig = {
-    name: r.str(top['name'], 'name'),
-    dataDir: r.path(top['dataDir'], 'dataDir'),
-    keyFile: r.path(top['keyFile'], 'keyFile'),
-    genesisFile: r.path(top['genesisFile'], 'genesisFile'),
-    p2p: {
-      listen,
-      announce: r.strs(p2p['announce'], 'p2p.announce'),
-      bootstrap: r.strs(p2p['bootstrap'], 'p2p.bootstrap'),
-    },
+    name: c.name,
+    dataDir: at(c.dataDir),
+    keyFile: at(c.keyFile),
+    genesisFile: at(c.genesisFile),
+    p2p: c.p2p,
     gateway: {
-      host: gwHost,
-      port: r.int(gw['port'], 'gateway.port', 0, 0, 65535),
-      allowRemote,
-      ...(tls ? { tls } : {}),
-      ...(plaintextRemote ? { plaintextRemote } : {}),
-      ...(portal !== undefined ? { portal } : {}),
+      host: gw.host,
+      port: gw.port,
+      allowRemote: gw.allowRemote,
+      ...(gw.tls ? { tls: { certFile: at(gw.tls.certFile), keyFile: at(gw.tls.keyFile) } } : {}),
+      ...(gw.plaintextRemote ? { plaintextRemote: true } : {}),
+      ...(gw.portal !== undefined ? { portal: gw.portal === false ? false : at(gw.portal) } : {}),
     },
-    metrics,
-    consensus,
-    mempool: {
-      maxTxs: r.int(mp['maxTxs'], 'mempool.maxTxs', md.maxTxs, 1, 10_000_000),
-      maxBytes: r.int(mp['maxBytes'], 'mempool.maxBytes', md.maxBytes, 1024, 2 ** 40),
-      maxPerAccount: r.int(mp['maxPerAccount'], 'mempool.maxPerAccount', md.maxPerAccount, 1, 1e6),
-    },
-    sync: {
-      batchSize: r.int(sy['batchSize'], 'sync.batchSize', sd.batchSize, 1, 512),
-      parallel: r.int(sy['parallel'], 'sync.parallel', sd.parallel, 1, 64),
-      threshold: r.int(sy['threshold'], 'sync.threshold', sd.threshold, 0, 1_000_000),
-      checkMs: r.int(sy['checkMs'], 'sync.checkMs', sd.checkMs, 100, 3_600_000),
-      startupWaitMs: r.int(sy['startupWaitMs'], 'sync.startupWaitMs', sd.startupWaitMs, 0, 600_000),
-    },
-    log: { level: level as NodeConfig['log']['level'] },
+    metrics: c.metrics ?? null,
+    consensus: c.consensus,
+    mempool: c.mempool,
+    sync: c.sync,
+    log: c.log,
   };
-  if (top['keyPassphraseEnv'] !== undefined) {
-    cfg.keyPassphraseEnv = r.str(top['keyPassphraseEnv'], 'keyPassphraseEnv');
-  }
+  if (c.keyPassphraseEnv !== undefined) cfg.keyPassphraseEnv = c.keyPassphraseEnv;
   return cfg;
+}
+
+/** A deep copy for ajv to fill defaults into; input too deep to copy is checked as it is. */
+function structuredCloneOrSame(v: object): unknown {
+  try {
+    return structuredClone(v);
+  } catch {
+    return v;
+  }
 }
 
 /** Reads and validates a config file (.yaml, .yml or .json). */

@@ -2,6 +2,7 @@ export * from './block-announce.ts';
 export * from './access-recorder.ts';
 export * from './block-entry.ts';
 export * from './config.ts';
+export * from './config-schema.ts';
 export * from './logger.ts';
 export * from './mempool.ts';
 export * from './metrics.ts';

@@ -49,7 +49,7 @@ describe('BlockAnnouncer', () => {
     expect(await validate('L', note(15))).toBe('ignore');
     s.consensus.term = 4;
     expect(s.a.height()).toBe(0);
-    expect(s.metrics.registry.render()).toMatch(/reason="not_from_leader"\} 1/);
+    expect(await s.metrics.registry.render()).toMatch(/reason="not_from_leader"\} 1/);
   });
 
   it('a hostile leader-of-the-term claim is dropped once catch-up finds no member that far', async () => {

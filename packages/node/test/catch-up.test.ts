@@ -222,7 +222,7 @@ describe('catch-up sync (store, engine, daemon)', () => {
     expect(fetched.txs + replicated.txs).toBe(log.tip.height * 2);
     expect(done['from']).toBe(0);
     expect(done['height']).toBe(log.tip.height);
-    const text = c.metrics.registry.render();
+    const text = await c.metrics.registry.render();
     expect(text).toMatch(/ehr_sync_batches_total\{peer="good1"\} \d+/);
     expect(text).toMatch(/ehr_sync_refused_total\{peer="liar"\} \d+/);
     expect(text).toMatch(/ehr_sync_progress 1/);

@@ -5,7 +5,7 @@ import { nodeMetrics } from '../src/metrics.ts';
 import { capturingLogger } from './capture.ts';
 
 describe('ConsensusRefusals', () => {
-  it('counts every refusal by reason and warns once a minute per peer, with how many since', () => {
+  it('counts every refusal by reason and warns once a minute per peer, with how many since', async () => {
     const { logger, lines } = capturingLogger();
     const metrics = nodeMetrics();
     let now = 1_000_000;
@@ -23,7 +23,7 @@ describe('ConsensusRefusals', () => {
       reason: 'out_of_range',
       refusedSinceLastLine: 1000,
     });
-    const text = metrics.registry.render();
+    const text = await metrics.registry.render();
     expect(text).toMatch(/ehr_consensus_refused_total\{reason="out_of_range"\} 1001/);
     expect(text).toMatch(/ehr_consensus_refused_total\{reason="malformed"\} 1/);
   });

@@ -36,7 +36,7 @@ describe('refused peers', () => {
     t.log.refused('dial', 'aa'.repeat(32));
     t.log.refused('inbound', 'bb'.repeat(32));
     await new Promise((r) => setImmediate(r));
-    const text = t.metrics.registry.render();
+    const text = await t.metrics.registry.render();
     expect(text).toContain('ehr_p2p_refused_total{reason="inbound"} 501');
     expect(text).toContain('ehr_p2p_refused_total{reason="dial"} 1');
     const lines = refusedLines(t.lines);
@@ -65,6 +65,8 @@ describe('refused peers', () => {
     for (let i = 0; i < 5000; i++) t.log.refused('inbound', i.toString(16).padStart(64, '0'));
     const seen = (t.log as unknown as { seen: Map<string, unknown> }).seen;
     expect(seen.size).toBeLessThanOrEqual(1024);
-    expect(t.metrics.registry.render()).toContain('ehr_p2p_refused_total{reason="inbound"} 5000');
+    expect(await t.metrics.registry.render()).toContain(
+      'ehr_p2p_refused_total{reason="inbound"} 5000',
+    );
   });
 });

@@ -97,9 +97,63 @@ describe('p2p host', () => {
       });
     }
     await new Promise((r) => setTimeout(r, 1500)); // subscriptions propagate
+    await hosts[1]!.publish('tx', utf8('bad-1'));
     await hosts[1]!.publish('tx', utf8('good-1'));
     await until(() => seen.filter((s, i) => i !== 1 && s.includes('good-1')).length === 3);
+    // Every other member ran its validator on the bad one too, and refused it.
+    await until(() => seen.filter((s, i) => i !== 1 && s.includes('bad-1')).length === 3);
+    expect(seen[1]).toEqual([]); // a publisher does not hear its own message
   });
+
+  it('a message a member refuses is not relayed: in a line a-b-c, c never hears it', async () => {
+    // Three more hosts in a line: a and c refuse each other, so all gossip between them goes
+    // through b, whose validator decides what it relays.
+    const [ka, kb, kc] = [generateSecretKey(), generateSecretKey(), generateSecretKey()];
+    const [a, b, c] = [ka, kb, kc].map((k) => toHex(publicKeyOf(k)));
+    const line = new Map([
+      [a, new Set([a, b])],
+      [b, new Set([a, b, c])],
+      [c, new Set([b, c])],
+    ]);
+    const make = async (k: Uint8Array, bootstrap: string[]) =>
+      P2PHost.create({
+        chainId: `${CHAIN}-line`,
+        secretKey: k,
+        listen: ['/ip4/127.0.0.1/tcp/0'],
+        bootstrap,
+        isMember: (id) => line.get(toHex(publicKeyOf(k)))!.has(id),
+      });
+    const hb = await make(kb, []);
+    const ha = await make(ka, [`${hb.addresses[0]}`]);
+    const hc = await make(kc, [`${hb.addresses[0]}`]);
+    try {
+      const heard = { a: [] as string[], b: [] as string[], c: [] as string[] };
+      const relays: string[] = [];
+      const verdict = (who: keyof typeof heard) => async (from: string, bytes: Uint8Array) => {
+        const m = fromUtf8(bytes);
+        heard[who].push(m);
+        if (who === 'c') relays.push(from);
+        return m.startsWith('bad') ? ('reject' as const) : ('accept' as const);
+      };
+      ha.subscribe('tx', verdict('a'));
+      hb.subscribe('tx', verdict('b'));
+      hc.subscribe('tx', verdict('c'));
+      await until(() => hb.peers().length === 2);
+      await new Promise((r) => setTimeout(r, 1500)); // subscriptions and mesh form
+      expect(ha.peers().map((p) => p.nodeId)).toEqual([b]);
+      expect(hc.peers().map((p) => p.nodeId)).toEqual([b]);
+      await ha.publish('tx', utf8('bad-1'));
+      await ha.publish('tx', utf8('good-1'));
+      await until(() => heard.c.includes('good-1'));
+      // b saw and refused the bad one; c got the good one through b and never the bad one.
+      expect(heard.b).toEqual(['bad-1', 'good-1']);
+      await new Promise((r) => setTimeout(r, 500));
+      expect(heard.c).toEqual(['good-1']);
+      expect(relays).toEqual([b]);
+    } finally {
+      await Promise.all([ha.stop(), hb.stop(), hc.stop()]);
+    }
+  }, 30_000);
 
   it('refuses a peer that is not a member, and drops members that are removed', async () => {
     const outsider = await P2PHost.create({

@@ -9,14 +9,10 @@
 import { isPurposeCode, PURPOSE_CODES, toHex } from '@ehr/core';
 import { AccessReason, canRead, resolveTarget } from '../access.ts';
 import { RejectCode, reject } from '../codes.ts';
-import {
-  memberRole,
-  registerPayload,
-  requireRole,
-  roleOf,
-  type RuleCtx,
-  short,
-} from '../context.ts';
+import { registerPayload } from '../payloads.ts';
+import { memberRole, requireRole, roleOf } from '../roles.ts';
+import type { RuleCtx } from '../rule-context.ts';
+import { short } from '../words.ts';
 import { keys } from '../keys.ts';
 import type { Payloads } from '../kinds.ts';
 import {

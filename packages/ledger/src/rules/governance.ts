@@ -7,7 +7,9 @@
  * change is reported as a ConsensusChange for the node to turn into a Raft config change.
  */
 import { RejectCode, reject } from '../codes.ts';
-import { memberRole, requireRole, roleOf, type RuleCtx, short } from '../context.ts';
+import { memberRole, requireRole, roleOf } from '../roles.ts';
+import type { RuleCtx } from '../rule-context.ts';
+import { short } from '../words.ts';
 import { keys } from '../keys.ts';
 import type { Payloads } from '../kinds.ts';
 import {

@@ -1,6 +1,8 @@
 /** Admin rules for the registries: hospitals and the doctors working at them. */
 import { RejectCode, reject } from '../codes.ts';
-import { requireRole, roleOf, type RuleCtx, short } from '../context.ts';
+import { requireRole, roleOf } from '../roles.ts';
+import type { RuleCtx } from '../rule-context.ts';
+import { short } from '../words.ts';
 import { keys } from '../keys.ts';
 import type { Payloads } from '../kinds.ts';
 import { type Doctor, getEntity, type Hospital } from '../model.ts';
