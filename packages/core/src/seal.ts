@@ -16,6 +16,46 @@ import { decode, encode } from './encoding.ts';
 import { EhrError } from './errors.ts';
 import { randomBytes } from './random.ts';
 import { expectArray, expectBytes, expectKeys, expectMap } from './shape.ts';
+import { publicKeyOf } from './signature.ts';
+
+/**
+ * An X25519 backend (RFC 7748): noble's pure JS everywhere; Node installs OpenSSL's
+ * (seal-native.ts, ~30x faster). Both clamp the scalar, mask the top bit of u, accept
+ * non-canonical u, and refuse (throw) a low-order u, whose result would be all zeros; tests hold
+ * them to identical bytes and identical refusals.
+ */
+export interface X25519Backend {
+  name: string;
+  /** X25519(secret, 9). */
+  publicKey(secret: Uint8Array): Uint8Array;
+  /** X25519(secret, u); throws on a low-order u and on keys that are not 32 bytes. */
+  sharedSecret(secret: Uint8Array, publicKey: Uint8Array): Uint8Array;
+}
+
+export const nobleX25519: X25519Backend = {
+  name: 'noble',
+  publicKey: (s) => x25519.getPublicKey(s),
+  sharedSecret: (s, p) => x25519.getSharedSecret(s, p),
+};
+
+let xBackend: X25519Backend = nobleX25519;
+
+/** Installs an X25519 backend that computes the same function (held to it by tests). */
+export function useX25519Backend(b: X25519Backend): void {
+  xBackend = b;
+}
+
+export function x25519Backend(): string {
+  return xBackend.name;
+}
+
+export function x25519SharedSecret(secret: Uint8Array, publicKey: Uint8Array): Uint8Array {
+  return xBackend.sharedSecret(secret, publicKey);
+}
+
+export function x25519PublicKey(secret: Uint8Array): Uint8Array {
+  return xBackend.publicKey(secret);
+}
 
 export interface WrappedKey {
   /** Ed25519 public key of the reader the data key is wrapped for. */
@@ -40,8 +80,25 @@ function openFailed(message: string): EhrError {
   return new EhrError('SEAL_OPEN_FAILED', message, {});
 }
 
+/**
+ * Readers repeat (the patient, a few hospitals): the Ed25519 -> X25519 conversion (a point
+ * decompression, ~0.4 ms in JS) is a pure function of the key, so it is remembered. Invalid keys
+ * are not remembered: they throw every time.
+ */
+const montgomeryCache = new Map<string, Uint8Array>();
+const MONTGOMERY_CACHE_LIMIT = 1024;
+
 export function encryptionPublicKey(edPublicKey: Uint8Array): Uint8Array {
-  return ed25519.utils.toMontgomery(edPublicKey);
+  const id = toHex(edPublicKey);
+  let x = montgomeryCache.get(id);
+  if (!x) {
+    x = ed25519.utils.toMontgomery(edPublicKey);
+    if (montgomeryCache.size >= MONTGOMERY_CACHE_LIMIT) {
+      montgomeryCache.delete(montgomeryCache.keys().next().value!);
+    }
+    montgomeryCache.set(id, x);
+  }
+  return x.slice();
 }
 
 export function encryptionSecretKey(edSecretKey: Uint8Array): Uint8Array {
@@ -64,8 +121,18 @@ export function wrapDataKey(dataKey: Uint8Array, recipientEdPublicKey: Uint8Arra
     );
   }
   const eph = random(32);
-  const ephemeral = x25519.getPublicKey(eph);
-  const shared = x25519.getSharedSecret(eph, recipientX);
+  const ephemeral = xBackend.publicKey(eph);
+  let shared: Uint8Array;
+  try {
+    shared = xBackend.sharedSecret(eph, recipientX);
+  } catch {
+    // A small-order Ed25519 key maps to a low-order u: nothing sealed for it could be secret.
+    throw new EhrError(
+      'SEAL_BAD_RECIPIENT',
+      `a key of small order cannot be a reader: ${toHex(recipientEdPublicKey)}`,
+      {},
+    );
+  }
   const aad = concatBytes(recipientEdPublicKey, ephemeral);
   const wrapped = xchacha20poly1305(kek(shared, ephemeral, recipientX), ZERO_NONCE, aad).encrypt(
     dataKey,
@@ -77,16 +144,16 @@ export function unwrapDataKey(
   source: SealedPayload | WrappedKey[] | WrappedKey,
   edSecretKey: Uint8Array,
 ): Uint8Array {
-  const me = ed25519.getPublicKey(edSecretKey);
+  const me = publicKeyOf(edSecretKey);
   const keys = Array.isArray(source) ? source : 'keys' in source ? source.keys : [source];
   const mine = keys.find((k) => equalBytes(k.recipient, me));
   if (!mine) throw openFailed('no data key is wrapped for this key: ask the owner to share it');
   try {
     const xs = encryptionSecretKey(edSecretKey);
-    const shared = x25519.getSharedSecret(xs, mine.ephemeral);
+    const shared = xBackend.sharedSecret(xs, mine.ephemeral);
     const aad = concatBytes(mine.recipient, mine.ephemeral);
     return xchacha20poly1305(
-      kek(shared, mine.ephemeral, x25519.getPublicKey(xs)),
+      kek(shared, mine.ephemeral, xBackend.publicKey(xs)),
       ZERO_NONCE,
       aad,
     ).decrypt(mine.wrapped);
