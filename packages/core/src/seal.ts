@@ -16,6 +16,7 @@ import { decode, encode } from './encoding.ts';
 import { EhrError } from './errors.ts';
 import { randomBytes } from './random.ts';
 import { expectArray, expectBytes, expectKeys, expectMap } from './shape.ts';
+import { asyncCryptoBackend } from './crypto-async.ts';
 import { publicKeyOf } from './signature.ts';
 
 /**
@@ -30,6 +31,8 @@ export interface X25519Backend {
   publicKey(secret: Uint8Array): Uint8Array;
   /** X25519(secret, u); throws on a low-order u and on keys that are not 32 bytes. */
   sharedSecret(secret: Uint8Array, publicKey: Uint8Array): Uint8Array;
+  /** A fresh ephemeral key pair's public key and its shared secret with u (else random + the two above). */
+  ephemeralShared?(publicKey: Uint8Array): { ephemeral: Uint8Array; shared: Uint8Array };
 }
 
 export const nobleX25519: X25519Backend = {
@@ -109,10 +112,9 @@ function kek(shared: Uint8Array, ephemeral: Uint8Array, recipientX: Uint8Array):
   return hkdf(sha256, shared, concatBytes(ephemeral, recipientX), WRAP_INFO, 32);
 }
 
-export function wrapDataKey(dataKey: Uint8Array, recipientEdPublicKey: Uint8Array): WrappedKey {
-  let recipientX: Uint8Array;
+function recipientMontgomery(recipientEdPublicKey: Uint8Array): Uint8Array {
   try {
-    recipientX = encryptionPublicKey(recipientEdPublicKey);
+    return encryptionPublicKey(recipientEdPublicKey);
   } catch {
     throw new EhrError(
       'SEAL_BAD_RECIPIENT',
@@ -120,24 +122,66 @@ export function wrapDataKey(dataKey: Uint8Array, recipientEdPublicKey: Uint8Arra
       {},
     );
   }
-  const eph = random(32);
-  const ephemeral = xBackend.publicKey(eph);
-  let shared: Uint8Array;
-  try {
-    shared = xBackend.sharedSecret(eph, recipientX);
-  } catch {
-    // A small-order Ed25519 key maps to a low-order u: nothing sealed for it could be secret.
-    throw new EhrError(
-      'SEAL_BAD_RECIPIENT',
-      `a key of small order cannot be a reader: ${toHex(recipientEdPublicKey)}`,
-      {},
-    );
-  }
+}
+
+/** A small-order Ed25519 key maps to a low-order u: nothing sealed for it could be secret. */
+const smallOrderRecipient = (recipientEdPublicKey: Uint8Array) =>
+  new EhrError(
+    'SEAL_BAD_RECIPIENT',
+    `a key of small order cannot be a reader: ${toHex(recipientEdPublicKey)}`,
+    {},
+  );
+
+function wrapWith(
+  dataKey: Uint8Array,
+  recipientEdPublicKey: Uint8Array,
+  recipientX: Uint8Array,
+  ephemeral: Uint8Array,
+  shared: Uint8Array,
+): WrappedKey {
   const aad = concatBytes(recipientEdPublicKey, ephemeral);
   const wrapped = xchacha20poly1305(kek(shared, ephemeral, recipientX), ZERO_NONCE, aad).encrypt(
     dataKey,
   );
   return { recipient: recipientEdPublicKey.slice(), ephemeral, wrapped };
+}
+
+export function wrapDataKey(dataKey: Uint8Array, recipientEdPublicKey: Uint8Array): WrappedKey {
+  const recipientX = recipientMontgomery(recipientEdPublicKey);
+  let r: { ephemeral: Uint8Array; shared: Uint8Array };
+  try {
+    r = ephemeralShared(recipientX);
+  } catch {
+    throw smallOrderRecipient(recipientEdPublicKey);
+  }
+  return wrapWith(dataKey, recipientEdPublicKey, recipientX, r.ephemeral, r.shared);
+}
+
+/** An ephemeral X25519 key pair and its shared secret with u, through the sync backend. */
+export function ephemeralShared(u: Uint8Array): { ephemeral: Uint8Array; shared: Uint8Array } {
+  if (xBackend.ephemeralShared) return xBackend.ephemeralShared(u);
+  const eph = random(32);
+  return { ephemeral: xBackend.publicKey(eph), shared: xBackend.sharedSecret(eph, u) };
+}
+
+/**
+ * wrapDataKey through the async backend (Web Crypto in a browser that has X25519), else the
+ * sync one. Same format, same refusals (SEAL_BAD_RECIPIENT).
+ */
+export async function wrapDataKeyAsync(
+  dataKey: Uint8Array,
+  recipientEdPublicKey: Uint8Array,
+): Promise<WrappedKey> {
+  const b = asyncCryptoBackend();
+  if (!b) return wrapDataKey(dataKey, recipientEdPublicKey);
+  const recipientX = recipientMontgomery(recipientEdPublicKey);
+  let r: { ephemeral: Uint8Array; shared: Uint8Array };
+  try {
+    r = await b.ephemeralShared(recipientX);
+  } catch {
+    throw smallOrderRecipient(recipientEdPublicKey);
+  }
+  return wrapWith(dataKey, recipientEdPublicKey, recipientX, r.ephemeral, r.shared);
 }
 
 export function unwrapDataKey(
@@ -170,6 +214,16 @@ export function sealWithDataKey(
   const nonce = random(24);
   const ciphertext = xchacha20poly1305(dataKey, nonce, DATA_AAD).encrypt(plaintext);
   return { ciphertext, nonce, keys: recipients.map((r) => wrapDataKey(dataKey, r)) };
+}
+
+/** sealWithDataKey with the data key wrapped through the async backend (wrapDataKeyAsync). */
+export async function sealWithDataKeyAsync(
+  plaintext: Uint8Array,
+  dataKey: Uint8Array,
+  recipients: Uint8Array[],
+): Promise<SealedPayload> {
+  const keys = await Promise.all(recipients.map((r) => wrapDataKeyAsync(dataKey, r)));
+  return { ...sealWithDataKey(plaintext, dataKey, []), keys };
 }
 
 /** Encrypts for the given readers (Ed25519 account public keys). */

@@ -8,7 +8,19 @@ import { randomBytes } from 'node:crypto';
 import { x25519 } from '@noble/curves/ed25519.js';
 import { afterEach, describe, expect, it } from 'vitest';
 import {
+  asyncCryptoBackend,
   concatBytes,
+  decodeTx,
+  encodeTx,
+  ephemeralSharedWebCrypto,
+  signTx,
+  signTxAsync,
+  signWithWebCrypto,
+  useAsyncCryptoBackend,
+  webCryptoBackend,
+  webCryptoSupport,
+  wrapDataKeyAsync,
+  x25519SharedSecretWebCrypto,
   fromHex,
   generateSecretKey,
   isEhrError,
@@ -50,7 +62,20 @@ function outcome(fn: () => Uint8Array): string {
   }
 }
 
-afterEach(() => useX25519Backend(nativeX25519));
+const nodeAsync = asyncCryptoBackend();
+afterEach(() => {
+  useX25519Backend(nativeX25519);
+  useAsyncCryptoBackend(nodeAsync);
+});
+
+/** What an async call did: its bytes (hex), or that it threw (with the EhrError code, if any). */
+async function outcomeAsync(fn: () => Promise<Uint8Array>): Promise<string> {
+  try {
+    return toHex(await fn());
+  } catch (err) {
+    return isEhrError(err) ? `code:${err.code}` : 'threw';
+  }
+}
 
 /** Low-order u coordinates on curve25519 and its twist (RFC 7748 / libsodium's list). */
 const LOW_ORDER_U = [
@@ -274,5 +299,90 @@ describe('sealing: same results with either X25519 backend', () => {
       useX25519Backend(b);
       expect(unwrapDataKey(good, sk)).toHaveLength(32);
     }
+  });
+});
+
+describe("Web Crypto (the browser's path), on Node's Web Crypto: equals noble", () => {
+  it('Node installs its native async backend; Web Crypto has X25519 and Ed25519 here', async () => {
+    expect(nodeAsync?.name).toBe('native');
+    expect(await webCryptoSupport()).toEqual({ x25519: true, ed25519: true });
+  });
+
+  it('100 random keys: X25519 shared secrets and Ed25519 signatures byte for byte', async () => {
+    for (let i = 0; i < 100; i++) {
+      const a = rand(32);
+      const u = i % 2 ? x25519.getPublicKey(rand(32)) : rand(32);
+      expect(await outcomeAsync(() => x25519SharedSecretWebCrypto(a, u))).toBe(
+        outcome(() => x25519.getSharedSecret(a, u)),
+      );
+      const sk = rand(32);
+      const msg = rand(i * 3);
+      expect(toHex(await signWithWebCrypto(msg, sk))).toBe(toHex(signNoble(msg, sk)));
+    }
+  });
+
+  it('low-order, non-canonical and wrong-length inputs: refused or computed as noble does', async () => {
+    const s = rand(32);
+    for (const u of [...LOW_ORDER_U, ...LOW_ORDER_U.map(withTopBit)]) {
+      expect(await outcomeAsync(() => x25519SharedSecretWebCrypto(s, u)), toHex(u)).toBe('threw');
+      expect(await outcomeAsync(async () => (await ephemeralSharedWebCrypto(u)).shared)).toBe(
+        'threw',
+      );
+    }
+    for (let d = 2n; d < 19n; d++) {
+      const u = le(P + d);
+      expect(await outcomeAsync(() => x25519SharedSecretWebCrypto(s, u)), `p+${d}`).toBe(
+        outcome(() => x25519.getSharedSecret(s, u)),
+      );
+    }
+    for (const sk of [new Uint8Array(32), new Uint8Array(32).fill(0xff)]) {
+      const u = x25519.getPublicKey(rand(32));
+      expect(toHex(await x25519SharedSecretWebCrypto(sk, u))).toBe(
+        toHex(x25519.getSharedSecret(sk, u)),
+      );
+      expect(toHex(await signWithWebCrypto(utf8('m'), sk))).toBe(toHex(signNoble(utf8('m'), sk)));
+    }
+    for (const n of [0, 31, 33]) {
+      expect(await outcomeAsync(() => x25519SharedSecretWebCrypto(rand(n), rand(32)))).toBe(
+        'threw',
+      );
+      expect(await outcomeAsync(() => x25519SharedSecretWebCrypto(rand(32), rand(n)))).toBe(
+        'threw',
+      );
+      expect(await outcomeAsync(() => signWithWebCrypto(utf8('m'), rand(n)))).toBe('threw');
+    }
+  });
+
+  it("an ephemeral pair made inside Web Crypto agrees with noble's X25519 (ECDH both ways)", async () => {
+    for (let i = 0; i < 30; i++) {
+      const recipient = rand(32);
+      const { ephemeral, shared } = await ephemeralSharedWebCrypto(x25519.getPublicKey(recipient));
+      expect(toHex(shared)).toBe(toHex(x25519.getSharedSecret(recipient, ephemeral)));
+    }
+  });
+
+  it('sealing and signing through it: opens with noble, same tx bytes, same refusals', async () => {
+    useAsyncCryptoBackend(webCryptoBackend);
+    useX25519Backend(nobleX25519);
+    const sk = generateSecretKey();
+    const dataKey = rand(32);
+    const w = await wrapDataKeyAsync(dataKey, publicKeyOf(sk));
+    expect(unwrapDataKey(w, sk)).toEqual(dataKey);
+    for (const k of [...SMALL_ORDER_ENCODINGS].map(fromHex).concat([le(P), new Uint8Array(31)])) {
+      expect(await outcomeAsync(async () => (await wrapDataKeyAsync(dataKey, k)).wrapped)).toBe(
+        'code:SEAL_BAD_RECIPIENT',
+      );
+    }
+    const body = {
+      chainId: 'c',
+      author: publicKeyOf(sk),
+      nonce: 3,
+      kind: 'record.submit',
+      payload: { hospital: 'city' },
+      expires: 1_900_000_000_000,
+    };
+    const viaWebCrypto = encodeTx(await signTxAsync(body, sk));
+    expect(toHex(viaWebCrypto)).toBe(toHex(encodeTx(signTx(body, sk))));
+    expect(decodeTx(viaWebCrypto).nonce).toBe(3);
   });
 });
