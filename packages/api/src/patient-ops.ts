@@ -41,7 +41,7 @@ export const consentInForce = (c: ConsentInfo, now = Date.now()): boolean =>
 export class PatientOps extends Directory {
   /** Signs up: the profile (any JSON: name, birth date, …) is sealed for the patient only. */
   async register(profile: unknown): Promise<TxOutcome> {
-    const sealed = this.s.seal({ type: 'json', value: profile }, [this.s.publicKey]);
+    const sealed = await this.s.seal({ type: 'json', value: profile }, [this.s.publicKey]);
     return this.s.submit(
       'patient.register',
       {
@@ -110,7 +110,10 @@ export class PatientOps extends Directory {
     const targets = await this.sharedHospitalKeys(hospital ?? '');
     if (chosen) targets.set(chosen.id, chosen.encryptionKeyBytes);
     const ids = [...targets.keys()];
-    const sealed = this.s.seal(content, [this.s.publicKey, ...ids.map((id) => targets.get(id)!)]);
+    const sealed = await this.s.seal(content, [
+      this.s.publicKey,
+      ...ids.map((id) => targets.get(id)!),
+    ]);
     const hospitalKeys: Record<string, Uint8Array> = {};
     ids.forEach((id, i) => {
       hospitalKeys[id] = sealed.wrappedKeys[i + 1]!;

@@ -20,7 +20,7 @@ import {
   encodeTx,
   fromHex,
   publicKeyOf,
-  signTx,
+  signTxAsync,
   toHex,
   txHash,
   type ValueMap,
@@ -36,7 +36,7 @@ import {
   openBody,
   rewrapKey,
   type SealedBody,
-  sealForReaders,
+  sealForReadersAsync,
 } from './sealing.ts';
 
 export type SubmitMode = 'async' | 'sync' | 'commit';
@@ -282,7 +282,10 @@ export class Session {
     };
     const expires = Date.now() + this.deadlineMs;
     const tx = encodeTx(
-      signTx({ chainId, author: this.publicKey, nonce, kind, payload, expires }, this.#secretKey),
+      await signTxAsync(
+        { chainId, author: this.publicKey, nonce, kind, payload, expires },
+        this.#secretKey,
+      ),
     );
     const hash = toHex(txHash(tx));
     let res: SubmitResult;
@@ -333,8 +336,9 @@ export class Session {
     return { hash, kind, status: 'pending', expires };
   }
 
-  seal(content: Content, readers: Uint8Array[]): SealedBody {
-    return sealForReaders(encodeContent(content), readers);
+  /** Seals for the readers (Web Crypto's X25519 in a browser that has it; node:crypto in Node). */
+  seal(content: Content, readers: Uint8Array[]): Promise<SealedBody> {
+    return sealForReadersAsync(encodeContent(content), readers);
   }
 
   /** Opens a body the gateway served (hex) with the wrapped key it served alongside (hex). */
