@@ -10,7 +10,7 @@ import {
   generateKeyPairSync,
   type KeyObject,
 } from 'node:crypto';
-import { concatBytes, fromHex } from './bytes.ts';
+import { concatBytes, fromHex, toHex } from './bytes.ts';
 import { useAsyncCryptoBackend } from './crypto-async.ts';
 import { ephemeralShared, useX25519Backend, type X25519Backend } from './seal.ts';
 import { sign } from './signature.ts';
@@ -38,13 +38,29 @@ export function x25519PublicKeyNative(secret: Uint8Array): Uint8Array {
   return new Uint8Array(spki.subarray(X25519_SPKI_PREFIX.length));
 }
 
+/** Readers repeat (the patient, a few hospitals): their KeyObjects are remembered. */
+const publicKeys = new Map<string, KeyObject>();
+const PUBLIC_KEY_CACHE_LIMIT = 1024;
+
+function publicKeyObject(u: Uint8Array): KeyObject {
+  need32(u, 'public key');
+  const id = toHex(u);
+  let k = publicKeys.get(id);
+  if (!k) {
+    k = createPublicKey({
+      key: Buffer.from(concatBytes(X25519_SPKI_PREFIX, u)),
+      format: 'der',
+      type: 'spki',
+    });
+    if (publicKeys.size >= PUBLIC_KEY_CACHE_LIMIT)
+      publicKeys.delete(publicKeys.keys().next().value!);
+    publicKeys.set(id, k);
+  }
+  return k;
+}
+
 function derive(privateKey: KeyObject, publicKey: Uint8Array): Uint8Array {
-  need32(publicKey, 'public key');
-  const pub = createPublicKey({
-    key: Buffer.from(concatBytes(X25519_SPKI_PREFIX, publicKey)),
-    format: 'der',
-    type: 'spki',
-  });
+  const pub = publicKeyObject(publicKey);
   const shared = new Uint8Array(diffieHellman({ privateKey, publicKey: pub }));
   // OpenSSL refuses an all-zero result itself (a low-order u), as noble refuses the u; kept
   // explicit so the refusal does not depend on the OpenSSL version.
