@@ -26,11 +26,31 @@ export class Directory {
     return this.s.call<HospitalInfo>('hospital_get', { id });
   }
 
-  /** A hospital that can take new reports, with its encryption key as bytes. */
-  async activeHospital(id: string): Promise<HospitalInfo & { encryptionKeyBytes: Uint8Array }> {
+  /**
+   * A hospital as the session remembers it (for up to its directoryTtlMs), or read afresh.
+   * Unknown hospitals are not remembered.
+   */
+  cachedHospital(id: string, fresh = false): Promise<HospitalInfo> {
+    return this.s.directoryEntry(`hospital:${id}`, () => this.hospital(id), fresh);
+  }
+
+  /** Forgets a remembered hospital (the ledger refused something over it). */
+  forgetHospital(id: string): void {
+    this.s.forgetDirectoryEntry(`hospital:${id}`);
+  }
+
+  /**
+   * A hospital that can take new reports, with its encryption key as bytes. Served from the
+   * session's memory of it when fresh enough; a remembered hospital that would be refused as
+   * inactive is read again first.
+   */
+  async activeHospital(
+    id: string,
+    fresh = false,
+  ): Promise<HospitalInfo & { encryptionKeyBytes: Uint8Array }> {
     let h: HospitalInfo;
     try {
-      h = await this.hospital(id);
+      h = await this.cachedHospital(id, fresh);
     } catch (err) {
       if (rpcErrorCode(err) === 'UNKNOWN_HOSPITAL' || rpcErrorCode(err) === 'NOT_FOUND') {
         throw new EhrError(
@@ -43,6 +63,7 @@ export class Directory {
       }
       throw err;
     }
+    if (!h.active && !fresh) return this.activeHospital(id, true);
     if (!h.active) {
       throw new EhrError('INACTIVE', `hospital "${id}" is deactivated`, { hospital: id });
     }

@@ -144,7 +144,10 @@ export class DoctorOps extends Directory {
       );
     }
     const hospital = await this.activeHospital(me.hospital);
-    const sealed = this.s.seal(p.content, [fromHex(record.patient), hospital.encryptionKeyBytes]);
+    const sealed = await this.s.seal(p.content, [
+      fromHex(record.patient),
+      hospital.encryptionKeyBytes,
+    ]);
     const tx = await this.s.submit(
       'prescription.write',
       {

@@ -41,7 +41,7 @@ export const consentInForce = (c: ConsentInfo, now = Date.now()): boolean =>
 export class PatientOps extends Directory {
   /** Signs up: the profile (any JSON: name, birth date, …) is sealed for the patient only. */
   async register(profile: unknown): Promise<TxOutcome> {
-    const sealed = this.s.seal({ type: 'json', value: profile }, [this.s.publicKey]);
+    const sealed = await this.s.seal({ type: 'json', value: profile }, [this.s.publicKey]);
     return this.s.submit(
       'patient.register',
       {
@@ -73,6 +73,16 @@ export class PatientOps extends Directory {
     return this.s.read<ConsentInfo[]>('patient_consents', { patient: this.s.key, limit });
   }
 
+  /**
+   * The consents as the session remembers them: only this account changes them, so they hold
+   * while the session's nonce count does (Session.ownState). Whether each is in force is decided
+   * at use, from its expiry, not from the gateway's answer at the time it was read.
+   */
+  private async ownConsents(): Promise<ConsentInfo[]> {
+    const list = await this.s.ownState('consents', () => this.consents());
+    return list.map(({ inForce: _at_read_time, ...c }) => c);
+  }
+
   /** Hospitals to choose from, each with this patient's consent for it. */
   async hospitalChoices(): Promise<HospitalChoice[]> {
     const [hospitals, consents] = await Promise.all([this.hospitals(), this.consents()]);
@@ -86,9 +96,9 @@ export class PatientOps extends Directory {
    */
   private async sharedHospitalKeys(except: string): Promise<Map<string, Uint8Array>> {
     const out = new Map<string, Uint8Array>();
-    for (const c of await this.consents()) {
+    for (const c of await this.ownConsents()) {
       if (c.hospital === except || c.scope !== 'all' || !consentInForce(c)) continue;
-      const h = await this.hospital(c.hospital).catch(() => undefined);
+      const h = await this.cachedHospital(c.hospital).catch(() => undefined);
       if (h?.active) out.set(h.id, fromHex(h.encryptionKey));
     }
     return out;
@@ -100,7 +110,10 @@ export class PatientOps extends Directory {
     const targets = await this.sharedHospitalKeys(hospital ?? '');
     if (chosen) targets.set(chosen.id, chosen.encryptionKeyBytes);
     const ids = [...targets.keys()];
-    const sealed = this.s.seal(content, [this.s.publicKey, ...ids.map((id) => targets.get(id)!)]);
+    const sealed = await this.s.seal(content, [
+      this.s.publicKey,
+      ...ids.map((id) => targets.get(id)!),
+    ]);
     const hospitalKeys: Record<string, Uint8Array> = {};
     ids.forEach((id, i) => {
       hospitalKeys[id] = sealed.wrappedKeys[i + 1]!;
@@ -114,27 +127,44 @@ export class PatientOps extends Directory {
     hospital: string;
     specialization: string;
   }): Promise<TxOutcome & { hospital: string; specialization: string }> {
-    const { sealed, chosen, hospitalKeys } = await this.sealForHospitals(r.content, r.hospital);
-    if (!chosen!.specializations.includes(r.specialization)) {
-      throw new EhrError(
-        'SPECIALIZATION_MISMATCH',
-        `hospital "${r.hospital}" does not offer "${r.specialization}"; it offers ${chosen!.specializations.join(', ')}`,
-        { hospital: r.hospital, specialization: r.specialization },
-      );
-    }
-    const tx = await this.s.submit(
-      'record.submit',
-      {
+    // A remembered hospital that lacks the specialization may have added it since: ask first.
+    const h = await this.activeHospital(r.hospital);
+    if (!h.specializations.includes(r.specialization)) await this.activeHospital(r.hospital, true);
+    let readers: string[] = [r.hospital];
+    // Built again if another device of this account got in first (its consents may differ).
+    const build = async () => {
+      const { sealed, chosen, hospitalKeys } = await this.sealForHospitals(r.content, r.hospital);
+      readers = Object.keys(hospitalKeys);
+      if (!chosen!.specializations.includes(r.specialization)) {
+        throw new EhrError(
+          'SPECIALIZATION_MISMATCH',
+          `hospital "${r.hospital}" does not offer "${r.specialization}"; it offers ${chosen!.specializations.join(', ')}`,
+          { hospital: r.hospital, specialization: r.specialization },
+        );
+      }
+      const payload = {
         hospital: r.hospital,
         specialization: r.specialization,
         payloadHash: sealed.payloadHash,
         payloadSize: sealed.payloadSize,
         patientKey: sealed.wrappedKeys[0]!,
         hospitalKeys,
-      },
-      [sealed.body],
-    );
+      };
+      return { payload, bodies: [sealed.body] };
+    };
+    const tx = await this.s
+      .submit('record.submit', build)
+      .catch((err) => this.forgetHospitalsOnRefusal(err, readers));
     return { ...tx, hospital: r.hospital, specialization: r.specialization };
+  }
+
+  /** The ledger refused over a hospital (gone, deactivated, changed): read it again next time. */
+  private forgetHospitalsOnRefusal(err: unknown, hospitals: string[]): never {
+    const code = err instanceof EhrError ? err.code : undefined;
+    if (code === 'UNKNOWN_HOSPITAL' || code === 'INACTIVE' || code === 'SPECIALIZATION_MISMATCH') {
+      for (const h of hospitals) this.forgetHospital(h);
+    }
+    throw err;
   }
 
   /** A document (e.g. a scan or an earlier receipt), optionally attached to one of the patient's reports. */
@@ -156,18 +186,22 @@ export class PatientOps extends Directory {
       }
       hospital = report.hospital;
     }
-    const { sealed, hospitalKeys } = await this.sealForHospitals(d.content, hospital);
-    const tx = await this.s.submit(
-      'record.attach',
-      {
+    let readers: string[] = [];
+    const build = async () => {
+      const { sealed, hospitalKeys } = await this.sealForHospitals(d.content, hospital);
+      readers = Object.keys(hospitalKeys);
+      const payload = {
         ...(d.report !== undefined ? { report: d.report } : {}),
         payloadHash: sealed.payloadHash,
         payloadSize: sealed.payloadSize,
         patientKey: sealed.wrappedKeys[0]!,
-        ...(Object.keys(hospitalKeys).length > 0 ? { hospitalKeys } : {}),
-      },
-      [sealed.body],
-    );
+        ...(readers.length > 0 ? { hospitalKeys } : {}),
+      };
+      return { payload, bodies: [sealed.body] };
+    };
+    const tx = await this.s
+      .submit('record.attach', build)
+      .catch((err) => this.forgetHospitalsOnRefusal(err, readers));
     return { ...tx, report: d.report ?? null };
   }
 
@@ -178,7 +212,7 @@ export class PatientOps extends Directory {
    * in further grants for the same hospital.
    */
   async share(s: { hospital: string; expiresAt?: number }): Promise<SharedResult> {
-    const h = await this.activeHospital(s.hospital);
+    const h = await this.activeHospital(s.hospital, true);
     if (s.expiresAt !== undefined && s.expiresAt <= Date.now()) {
       throw new EhrError(
         'CONSENT_EXPIRED',
@@ -203,21 +237,31 @@ export class PatientOps extends Directory {
       entries.push([r.id, this.s.rewrap(r.patientKey, h.encryptionKeyBytes)]);
     }
     const txs: TxOutcome[] = [];
-    for (let i = 0; i === 0 || i < entries.length; i += KEYS_PER_TX) {
-      txs.push(
-        await this.s.submit('consent.grant', {
-          hospital: h.id,
-          scope: 'all',
-          ...(s.expiresAt !== undefined ? { expiresAt: s.expiresAt } : {}),
-          keys: Object.fromEntries(entries.slice(i, i + KEYS_PER_TX)),
-        }),
-      );
+    this.s.forgetOwnState('consents');
+    try {
+      for (let i = 0; i === 0 || i < entries.length; i += KEYS_PER_TX) {
+        txs.push(
+          await this.s.submit('consent.grant', {
+            hospital: h.id,
+            scope: 'all',
+            ...(s.expiresAt !== undefined ? { expiresAt: s.expiresAt } : {}),
+            keys: Object.fromEntries(entries.slice(i, i + KEYS_PER_TX)),
+          }),
+        );
+      }
+    } finally {
+      this.s.forgetOwnState('consents');
     }
     return { hospital: h.id, expiresAt: s.expiresAt ?? null, keysShared: entries.length, txs };
   }
 
-  revoke(hospital: string): Promise<TxOutcome> {
-    return this.s.submit('consent.revoke', { hospital });
+  async revoke(hospital: string): Promise<TxOutcome> {
+    this.s.forgetOwnState('consents');
+    try {
+      return await this.s.submit('consent.revoke', { hospital });
+    } finally {
+      this.s.forgetOwnState('consents');
+    }
   }
 
   private records(

@@ -24,6 +24,7 @@ import {
   type ValueMap,
   type WrappedKey,
   wrapDataKey,
+  wrapDataKeyAsync,
 } from '@ehr/core';
 
 export interface SealedBody {
@@ -48,6 +49,28 @@ export function sealForReaders(plaintext: Uint8Array, readers: Uint8Array[]): Se
     payloadHash: sha256(body),
     payloadSize: body.length,
     wrappedKeys: readers.map((r) => encodeWrappedKey(wrapDataKey(dataKey, r))),
+  };
+}
+
+/**
+ * sealForReaders with the data key wrapped through the async backend: Web Crypto's X25519 in a
+ * browser that has it (noble otherwise), node:crypto under Node. Same format.
+ */
+export async function sealForReadersAsync(
+  plaintext: Uint8Array,
+  readers: Uint8Array[],
+): Promise<SealedBody> {
+  if (readers.length === 0) {
+    throw new EhrError('SEAL_NO_RECIPIENTS', 'a sealed payload needs at least one reader', {});
+  }
+  const dataKey = randomBytes(32);
+  const body = encodeSealed(sealWithDataKey(plaintext, dataKey, []));
+  const wrapped = await Promise.all(readers.map((r) => wrapDataKeyAsync(dataKey, r)));
+  return {
+    body,
+    payloadHash: sha256(body),
+    payloadSize: body.length,
+    wrappedKeys: wrapped.map(encodeWrappedKey),
   };
 }
 

@@ -2,13 +2,25 @@
  * One account talking to one gateway: fetches the chain id and nonce, signs transactions and
  * reads, submits, and opens sealed bodies. Secret keys stay inside this object; role operations
  * (admin-ops.ts, patient-ops.ts, doctor-ops.ts) go through it.
+ *
+ * Round trips: in the common case a transaction costs one request (tx_submit). The session asks
+ * for the account's nonce once and then counts its own transactions (committed and in flight);
+ * whenever it cannot be sure (a refusal, a timeout, a lost response, another device of the same
+ * account taking a nonce first: NONCE_USED), it forgets the count and asks again. What the
+ * account alone can change (its consents) is remembered under the same count (ownState): if
+ * this session's next transaction commits with the nonce it expected, no other transaction of
+ * the account ran since that state was read, so the state was current; if another device got
+ * in between, the transaction is refused (NONCE_USED) and is signed again after a fresh read.
+ * What others change (hospitals: their admins) is remembered for directoryTtlMs (default 30 s),
+ * and read again at once when it would refuse something (an inactive hospital, a missing
+ * specialization) or when the ledger refused a transaction over it.
  */
 import {
   EhrError,
   encodeTx,
   fromHex,
   publicKeyOf,
-  signTx,
+  signTxAsync,
   toHex,
   txHash,
   type ValueMap,
@@ -24,7 +36,7 @@ import {
   openBody,
   rewrapKey,
   type SealedBody,
-  sealForReaders,
+  sealForReadersAsync,
 } from './sealing.ts';
 
 export type SubmitMode = 'async' | 'sync' | 'commit';
@@ -53,7 +65,28 @@ export interface SessionOptions {
   deadlineMs?: number;
   /** A doctor's copy of their hospital's encryption secret key (opens what the hospital may read). */
   hospitalSecretKey?: Uint8Array;
+  /**
+   * How long directory entries (hospitals and their encryption keys) are remembered, ms
+   * (default 30000; 0: read them for every transaction). A hospital's key rotation reaches
+   * this session's sealing within this time.
+   */
+  directoryTtlMs?: number;
 }
+
+/** A transaction's payload and sealed bodies. */
+export interface Built {
+  payload: ValueMap;
+  bodies: Uint8Array[];
+}
+
+/** Builds a payload for one signing attempt (see Session.submit). */
+export type PayloadBuilder = () => Promise<Built>;
+
+/** Default of SessionOptions.directoryTtlMs. */
+export const DEFAULT_DIRECTORY_TTL_MS = 30_000;
+
+/** Refusals after which the nonce count is not trusted: ask the chain again. */
+const NONCE_CODES = new Set(['NONCE_USED', 'NONCE_PENDING', 'BAD_NONCE']);
 
 /** Whose key opens a body: the account's own, or the hospital's encryption key. */
 export type Opener = 'account' | 'hospital';
@@ -81,11 +114,17 @@ export class Session {
   readonly mode: SubmitMode;
   readonly timeoutMs: number;
   readonly deadlineMs: number;
+  readonly directoryTtlMs: number;
   readonly #secretKey: Uint8Array;
   readonly #hospitalSecretKey: Uint8Array | undefined;
   #readTarget: ReadTarget | undefined;
-  /** Next nonce this session will use, once known (covers async submits not yet committed). */
+  /** Next nonce this session will use, once known (covers its own transactions in flight). */
   #nextNonce: number | undefined;
+  #nonceFetch: Promise<number> | undefined;
+  /** Bumped each time the nonce count is forgotten; ownState read under an older one is dropped. */
+  #epoch = 0;
+  #own = new Map<string, unknown>();
+  #directory = new Map<string, { value: unknown; at: number }>();
 
   constructor(rpc: RpcClient | string, secretKey: Uint8Array, opts: SessionOptions = {}) {
     this.rpc = typeof rpc === 'string' ? new RpcClient(rpc) : rpc;
@@ -96,6 +135,62 @@ export class Session {
     this.mode = opts.mode ?? 'commit';
     this.timeoutMs = opts.timeoutMs ?? 10_000;
     this.deadlineMs = opts.deadlineMs ?? DEFAULT_DEADLINE_MS;
+    this.directoryTtlMs = opts.directoryTtlMs ?? DEFAULT_DIRECTORY_TTL_MS;
+  }
+
+  /** Learns the next nonce from the chain unless the count is known (one request at a time). */
+  async #knowNonce(): Promise<void> {
+    while (this.#nextNonce === undefined) {
+      const epoch = this.#epoch;
+      this.#nonceFetch ??= this.account()
+        .then((a) => a.nonce)
+        .finally(() => {
+          this.#nonceFetch = undefined;
+        });
+      const n = await this.#nonceFetch;
+      // Forgotten while asking: the answer may predate what made us forget; ask again.
+      if (this.#nextNonce === undefined && epoch === this.#epoch) this.#nextNonce = n;
+    }
+  }
+
+  /** Forgets the nonce count and everything remembered under it. */
+  #forgetNonce(): void {
+    this.#nextNonce = undefined;
+    this.#epoch++;
+    this.#own.clear();
+  }
+
+  /**
+   * State only this account's own transactions change (say its consents), remembered while the
+   * nonce count holds (see the top of this file). The nonce is known before `load` runs, so what
+   * `load` reads includes every transaction before that nonce.
+   */
+  async ownState<T>(name: string, load: () => Promise<T>): Promise<T> {
+    if (this.#own.has(name)) return this.#own.get(name) as T;
+    await this.#knowNonce();
+    const epoch = this.#epoch;
+    const v = await load();
+    if (epoch === this.#epoch) this.#own.set(name, v);
+    return v;
+  }
+
+  /** Drops remembered own state (the session is about to change it, or did). */
+  forgetOwnState(name: string): void {
+    this.#own.delete(name);
+  }
+
+  /** A directory entry (public, changed by others), remembered for directoryTtlMs. */
+  async directoryEntry<T>(name: string, load: () => Promise<T>, fresh = false): Promise<T> {
+    const hit = this.#directory.get(name);
+    if (!fresh && hit && Date.now() - hit.at < this.directoryTtlMs) return hit.value as T;
+    const at = Date.now();
+    const value = await load();
+    if (this.directoryTtlMs > 0) this.#directory.set(name, { value, at });
+    return value;
+  }
+
+  forgetDirectoryEntry(name: string): void {
+    this.#directory.delete(name);
   }
 
   /** The public key of the hospital secret this session holds, if any. */
@@ -135,14 +230,25 @@ export class Session {
    * in flight (never what a node holds pending: that may never commit). If another transaction
    * of this account takes the nonce first (say one that timed out earlier and committed after
    * all), this one is signed again with the next nonce, so what the user did last lands last.
+   *
+   * `payload` may be a builder, called for each attempt after the nonce is known: a payload
+   * that depends on ownState (a report's readers depend on the consents) is built again from a
+   * fresh read when another device of the account got in first.
    */
-  async submit(kind: string, payload: ValueMap, bodies: Uint8Array[] = []): Promise<TxOutcome> {
+  async submit(
+    kind: string,
+    payload: ValueMap | PayloadBuilder,
+    bodies: Uint8Array[] = [],
+  ): Promise<TxOutcome> {
+    const build: PayloadBuilder =
+      typeof payload === 'function' ? payload : async () => ({ payload, bodies });
     for (let attempt = 1; ; attempt++) {
       try {
-        return await this.#submitOnce(kind, payload, bodies);
+        return await this.#submitOnce(kind, build);
       } catch (err) {
         const code = err instanceof EhrError ? err.code : undefined;
         if (attempt < 4 && (code === 'NONCE_USED' || code === 'NONCE_PENDING')) {
+          // The count was forgotten (#submitOnce): the next attempt asks the chain again.
           // NONCE_PENDING: a node still holds another transaction for that slot with a later
           // deadline; give it a moment to commit or lose.
           if (code === 'NONCE_PENDING') await new Promise((r) => setTimeout(r, 250 * attempt));
@@ -153,13 +259,33 @@ export class Session {
     }
   }
 
-  async #submitOnce(kind: string, payload: ValueMap, bodies: Uint8Array[]): Promise<TxOutcome> {
+  async #submitOnce(kind: string, build: PayloadBuilder): Promise<TxOutcome> {
     const chainId = await this.chainId();
-    const onChain = (await this.account()).nonce;
-    const nonce = Math.max(onChain, this.#nextNonce ?? 0);
+    let built: Built | undefined;
+    let nonce = -1;
+    let epoch = -1;
+    // The payload is built knowing the nonce; the nonce is taken only once it is built (a
+    // builder that throws leaves no gap), and only if the count held meanwhile (else rebuilt).
+    for (let round = 0; built === undefined; round++) {
+      await this.#knowNonce();
+      epoch = this.#epoch;
+      const b = await build();
+      if (this.#nextNonce === undefined || (epoch !== this.#epoch && round < 3)) continue;
+      epoch = this.#epoch;
+      nonce = this.#nextNonce++;
+      built = b;
+    }
+    const { payload, bodies } = built;
+    /** Forgets the count unless it was already forgotten (and maybe re-learned) meanwhile. */
+    const forget = () => {
+      if (epoch === this.#epoch) this.#forgetNonce();
+    };
     const expires = Date.now() + this.deadlineMs;
     const tx = encodeTx(
-      signTx({ chainId, author: this.publicKey, nonce, kind, payload, expires }, this.#secretKey),
+      await signTxAsync(
+        { chainId, author: this.publicKey, nonce, kind, payload, expires },
+        this.#secretKey,
+      ),
     );
     const hash = toHex(txHash(tx));
     let res: SubmitResult;
@@ -171,14 +297,13 @@ export class Session {
       });
     } catch (err) {
       const code = rpcErrorCode(err);
-      if (code === 'TX_TIMEOUT') {
-        // Not counted as in flight: the next transaction takes the committed nonce, so it either
-        // replaces this one or, if this one commits first, is signed again after it.
-        this.#nextNonce = undefined;
-        throw timedOut(kind, hash, this.timeoutMs, expires);
-      }
-      // A nonce we guessed ahead of the chain (an earlier async submit was dropped): start over.
-      if (code === 'BAD_NONCE' || code === 'NONCE_USED') this.#nextNonce = undefined;
+      // Not counted as in flight whatever happened (a timeout, a refusal, a lost response): the
+      // next transaction takes the committed nonce, so it either replaces this one or, if this
+      // one commits first, is signed again after it. NONCE_USED: another device of this account
+      // (or an earlier transaction that timed out) took it; BAD_NONCE: an earlier async submit
+      // was dropped; NONCE_PENDING: a pending one holds it.
+      forget();
+      if (code === 'TX_TIMEOUT') throw timedOut(kind, hash, this.timeoutMs, expires);
       // Refused at admission (shape, signature, mempool): report it like a rule rejection.
       if (code !== undefined && err instanceof RpcError) {
         throw new EhrError(code, `${kind} rejected: ${err.message}`, { hash, kind });
@@ -189,8 +314,8 @@ export class Session {
     if (s.status === 'rejected' || s.status === 'expired' || (s.status === 'committed' && !s.ok)) {
       const code = s.status === 'committed' ? (s.code ?? 'REJECTED') : s.code;
       const message = s.message ?? '';
-      if (s.status === 'committed') this.#nextNonce = nonce + 1;
-      else this.#nextNonce = undefined;
+      // Committed (refused by the rules) uses the nonce: the count holds. Otherwise it does not.
+      if (s.status !== 'committed' || NONCE_CODES.has(code)) forget();
       const until =
         !s.final && s.canCommitUntil !== undefined
           ? ` (this node refused it; the signed transaction stays valid until ${new Date(s.canCommitUntil).toISOString()})`
@@ -201,19 +326,19 @@ export class Session {
         final: s.final,
       });
     }
-    this.#nextNonce = nonce + 1;
     if (s.status === 'committed') {
       return { hash, kind, status: 'committed', height: s.height, index: s.index };
     }
     if (this.mode === 'commit') {
-      this.#nextNonce = undefined;
+      forget();
       throw timedOut(kind, hash, this.timeoutMs, expires);
     }
     return { hash, kind, status: 'pending', expires };
   }
 
-  seal(content: Content, readers: Uint8Array[]): SealedBody {
-    return sealForReaders(encodeContent(content), readers);
+  /** Seals for the readers (Web Crypto's X25519 in a browser that has it; node:crypto in Node). */
+  seal(content: Content, readers: Uint8Array[]): Promise<SealedBody> {
+    return sealForReadersAsync(encodeContent(content), readers);
   }
 
   /** Opens a body the gateway served (hex) with the wrapped key it served alongside (hex). */

@@ -1,8 +1,8 @@
 /**
  * The Node entry of @ehr/core: the browser-safe modules plus key files on disk and the native
- * (node:crypto) signature backend, which importing installs. Browsers get browser.ts.
+ * (node:crypto) signature and X25519 backends, which importing installs. Browsers get browser.ts.
  */
 export * from './browser.ts';
 export * from './keyfile-fs.ts';
 export * from './signature-native.ts';
-export * from './node-status.ts';
+export * from './seal-native.ts';

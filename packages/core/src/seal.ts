@@ -16,6 +16,49 @@ import { decode, encode } from './encoding.ts';
 import { EhrError } from './errors.ts';
 import { randomBytes } from './random.ts';
 import { expectArray, expectBytes, expectKeys, expectMap } from './shape.ts';
+import { asyncCryptoBackend } from './crypto-async.ts';
+import { publicKeyOf } from './signature.ts';
+
+/**
+ * An X25519 backend (RFC 7748): noble's pure JS everywhere; Node installs OpenSSL's
+ * (seal-native.ts, ~30x faster). Both clamp the scalar, mask the top bit of u, accept
+ * non-canonical u, and refuse (throw) a low-order u, whose result would be all zeros; tests hold
+ * them to identical bytes and identical refusals.
+ */
+export interface X25519Backend {
+  name: string;
+  /** X25519(secret, 9). */
+  publicKey(secret: Uint8Array): Uint8Array;
+  /** X25519(secret, u); throws on a low-order u and on keys that are not 32 bytes. */
+  sharedSecret(secret: Uint8Array, publicKey: Uint8Array): Uint8Array;
+  /** A fresh ephemeral key pair's public key and its shared secret with u (else random + the two above). */
+  ephemeralShared?(publicKey: Uint8Array): { ephemeral: Uint8Array; shared: Uint8Array };
+}
+
+export const nobleX25519: X25519Backend = {
+  name: 'noble',
+  publicKey: (s) => x25519.getPublicKey(s),
+  sharedSecret: (s, p) => x25519.getSharedSecret(s, p),
+};
+
+let xBackend: X25519Backend = nobleX25519;
+
+/** Installs an X25519 backend that computes the same function (held to it by tests). */
+export function useX25519Backend(b: X25519Backend): void {
+  xBackend = b;
+}
+
+export function x25519Backend(): string {
+  return xBackend.name;
+}
+
+export function x25519SharedSecret(secret: Uint8Array, publicKey: Uint8Array): Uint8Array {
+  return xBackend.sharedSecret(secret, publicKey);
+}
+
+export function x25519PublicKey(secret: Uint8Array): Uint8Array {
+  return xBackend.publicKey(secret);
+}
 
 export interface WrappedKey {
   /** Ed25519 public key of the reader the data key is wrapped for. */
@@ -40,8 +83,25 @@ function openFailed(message: string): EhrError {
   return new EhrError('SEAL_OPEN_FAILED', message, {});
 }
 
+/**
+ * Readers repeat (the patient, a few hospitals): the Ed25519 -> X25519 conversion (a point
+ * decompression, ~0.4 ms in JS) is a pure function of the key, so it is remembered. Invalid keys
+ * are not remembered: they throw every time.
+ */
+const montgomeryCache = new Map<string, Uint8Array>();
+const MONTGOMERY_CACHE_LIMIT = 1024;
+
 export function encryptionPublicKey(edPublicKey: Uint8Array): Uint8Array {
-  return ed25519.utils.toMontgomery(edPublicKey);
+  const id = toHex(edPublicKey);
+  let x = montgomeryCache.get(id);
+  if (!x) {
+    x = ed25519.utils.toMontgomery(edPublicKey);
+    if (montgomeryCache.size >= MONTGOMERY_CACHE_LIMIT) {
+      montgomeryCache.delete(montgomeryCache.keys().next().value!);
+    }
+    montgomeryCache.set(id, x);
+  }
+  return x.slice();
 }
 
 export function encryptionSecretKey(edSecretKey: Uint8Array): Uint8Array {
@@ -52,10 +112,9 @@ function kek(shared: Uint8Array, ephemeral: Uint8Array, recipientX: Uint8Array):
   return hkdf(sha256, shared, concatBytes(ephemeral, recipientX), WRAP_INFO, 32);
 }
 
-export function wrapDataKey(dataKey: Uint8Array, recipientEdPublicKey: Uint8Array): WrappedKey {
-  let recipientX: Uint8Array;
+function recipientMontgomery(recipientEdPublicKey: Uint8Array): Uint8Array {
   try {
-    recipientX = encryptionPublicKey(recipientEdPublicKey);
+    return encryptionPublicKey(recipientEdPublicKey);
   } catch {
     throw new EhrError(
       'SEAL_BAD_RECIPIENT',
@@ -63,9 +122,23 @@ export function wrapDataKey(dataKey: Uint8Array, recipientEdPublicKey: Uint8Arra
       {},
     );
   }
-  const eph = random(32);
-  const ephemeral = x25519.getPublicKey(eph);
-  const shared = x25519.getSharedSecret(eph, recipientX);
+}
+
+/** A small-order Ed25519 key maps to a low-order u: nothing sealed for it could be secret. */
+const smallOrderRecipient = (recipientEdPublicKey: Uint8Array) =>
+  new EhrError(
+    'SEAL_BAD_RECIPIENT',
+    `a key of small order cannot be a reader: ${toHex(recipientEdPublicKey)}`,
+    {},
+  );
+
+function wrapWith(
+  dataKey: Uint8Array,
+  recipientEdPublicKey: Uint8Array,
+  recipientX: Uint8Array,
+  ephemeral: Uint8Array,
+  shared: Uint8Array,
+): WrappedKey {
   const aad = concatBytes(recipientEdPublicKey, ephemeral);
   const wrapped = xchacha20poly1305(kek(shared, ephemeral, recipientX), ZERO_NONCE, aad).encrypt(
     dataKey,
@@ -73,20 +146,58 @@ export function wrapDataKey(dataKey: Uint8Array, recipientEdPublicKey: Uint8Arra
   return { recipient: recipientEdPublicKey.slice(), ephemeral, wrapped };
 }
 
+export function wrapDataKey(dataKey: Uint8Array, recipientEdPublicKey: Uint8Array): WrappedKey {
+  const recipientX = recipientMontgomery(recipientEdPublicKey);
+  let r: { ephemeral: Uint8Array; shared: Uint8Array };
+  try {
+    r = ephemeralShared(recipientX);
+  } catch {
+    throw smallOrderRecipient(recipientEdPublicKey);
+  }
+  return wrapWith(dataKey, recipientEdPublicKey, recipientX, r.ephemeral, r.shared);
+}
+
+/** An ephemeral X25519 key pair and its shared secret with u, through the sync backend. */
+export function ephemeralShared(u: Uint8Array): { ephemeral: Uint8Array; shared: Uint8Array } {
+  if (xBackend.ephemeralShared) return xBackend.ephemeralShared(u);
+  const eph = random(32);
+  return { ephemeral: xBackend.publicKey(eph), shared: xBackend.sharedSecret(eph, u) };
+}
+
+/**
+ * wrapDataKey through the async backend (Web Crypto in a browser that has X25519), else the
+ * sync one. Same format, same refusals (SEAL_BAD_RECIPIENT).
+ */
+export async function wrapDataKeyAsync(
+  dataKey: Uint8Array,
+  recipientEdPublicKey: Uint8Array,
+): Promise<WrappedKey> {
+  const b = asyncCryptoBackend();
+  if (!b) return wrapDataKey(dataKey, recipientEdPublicKey);
+  const recipientX = recipientMontgomery(recipientEdPublicKey);
+  let r: { ephemeral: Uint8Array; shared: Uint8Array };
+  try {
+    r = await b.ephemeralShared(recipientX);
+  } catch {
+    throw smallOrderRecipient(recipientEdPublicKey);
+  }
+  return wrapWith(dataKey, recipientEdPublicKey, recipientX, r.ephemeral, r.shared);
+}
+
 export function unwrapDataKey(
   source: SealedPayload | WrappedKey[] | WrappedKey,
   edSecretKey: Uint8Array,
 ): Uint8Array {
-  const me = ed25519.getPublicKey(edSecretKey);
+  const me = publicKeyOf(edSecretKey);
   const keys = Array.isArray(source) ? source : 'keys' in source ? source.keys : [source];
   const mine = keys.find((k) => equalBytes(k.recipient, me));
   if (!mine) throw openFailed('no data key is wrapped for this key: ask the owner to share it');
   try {
     const xs = encryptionSecretKey(edSecretKey);
-    const shared = x25519.getSharedSecret(xs, mine.ephemeral);
+    const shared = xBackend.sharedSecret(xs, mine.ephemeral);
     const aad = concatBytes(mine.recipient, mine.ephemeral);
     return xchacha20poly1305(
-      kek(shared, mine.ephemeral, x25519.getPublicKey(xs)),
+      kek(shared, mine.ephemeral, xBackend.publicKey(xs)),
       ZERO_NONCE,
       aad,
     ).decrypt(mine.wrapped);
@@ -103,6 +214,16 @@ export function sealWithDataKey(
   const nonce = random(24);
   const ciphertext = xchacha20poly1305(dataKey, nonce, DATA_AAD).encrypt(plaintext);
   return { ciphertext, nonce, keys: recipients.map((r) => wrapDataKey(dataKey, r)) };
+}
+
+/** sealWithDataKey with the data key wrapped through the async backend (wrapDataKeyAsync). */
+export async function sealWithDataKeyAsync(
+  plaintext: Uint8Array,
+  dataKey: Uint8Array,
+  recipients: Uint8Array[],
+): Promise<SealedPayload> {
+  const keys = await Promise.all(recipients.map((r) => wrapDataKeyAsync(dataKey, r)));
+  return { ...sealWithDataKey(plaintext, dataKey, []), keys };
 }
 
 /** Encrypts for the given readers (Ed25519 account public keys). */

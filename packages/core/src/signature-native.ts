@@ -1,6 +1,7 @@
 /**
  * The native signature backend (node:crypto, OpenSSL): Node only. Importing this module installs
- * it as the backend of sign/verify (the Node entry, index.ts, does); browsers keep noble.
+ * it as the backend of sign/verify/publicKeyOf (the Node entry, index.ts, does); browsers keep
+ * noble.
  */
 import {
   createPrivateKey,
@@ -9,8 +10,8 @@ import {
   sign as nativeSign,
   verify as nativeVerify,
 } from 'node:crypto';
-import { concatBytes, fromHex, toHex } from './bytes.ts';
-import { passesEncodingChecks, useSignatureBackend } from './signature.ts';
+import { concatBytes, equalBytes, fromHex, toHex } from './bytes.ts';
+import { passesEncodingChecks, SECRET_KEY_LENGTH, useSignatureBackend } from './signature.ts';
 
 const SPKI_PREFIX = fromHex('302a300506032b6570032100');
 const PKCS8_PREFIX = fromHex('302e020100300506032b657004220420');
@@ -46,13 +47,40 @@ export function verifyNative(
   }
 }
 
-export function signNative(message: Uint8Array, secretKey: Uint8Array): Uint8Array {
+/**
+ * A session signs many times with one secret key: its KeyObject is remembered per key array
+ * (weakly: it goes with the caller's array), checked against a copy of the bytes so a caller who
+ * changes or wipes the array never signs with what it held before.
+ */
+const secretKeys = new WeakMap<Uint8Array, { bytes: Uint8Array; key: KeyObject }>();
+
+function nativeSecretKey(secretKey: Uint8Array): KeyObject {
+  const hit = secretKeys.get(secretKey);
+  if (hit && equalBytes(hit.bytes, secretKey)) return hit.key;
+  if (secretKey.length !== SECRET_KEY_LENGTH) {
+    throw new Error(`an Ed25519 secret key is ${SECRET_KEY_LENGTH} bytes, not ${secretKey.length}`);
+  }
   const key = createPrivateKey({
     key: Buffer.from(concatBytes(PKCS8_PREFIX, secretKey)),
     format: 'der',
     type: 'pkcs8',
   });
-  return new Uint8Array(nativeSign(null, message, key));
+  secretKeys.set(secretKey, { bytes: secretKey.slice(), key });
+  return key;
 }
 
-useSignatureBackend({ name: 'native', sign: signNative, verify: verifyNative });
+export function signNative(message: Uint8Array, secretKey: Uint8Array): Uint8Array {
+  return new Uint8Array(nativeSign(null, message, nativeSecretKey(secretKey)));
+}
+
+export function publicKeyNative(secretKey: Uint8Array): Uint8Array {
+  const spki = createPublicKey(nativeSecretKey(secretKey)).export({ format: 'der', type: 'spki' });
+  return new Uint8Array(spki.subarray(SPKI_PREFIX.length));
+}
+
+useSignatureBackend({
+  name: 'native',
+  sign: signNative,
+  publicKey: publicKeyNative,
+  verify: verifyNative,
+});

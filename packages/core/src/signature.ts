@@ -92,7 +92,12 @@ export function generateSecretKey(): Uint8Array {
   return randomBytes(SECRET_KEY_LENGTH);
 }
 
+/** The Ed25519 public key of a secret key (the installed backend; identical bytes on both). */
 export function publicKeyOf(secretKey: Uint8Array): Uint8Array {
+  return backend.publicKey(secretKey);
+}
+
+export function publicKeyOfNoble(secretKey: Uint8Array): Uint8Array {
   return ed.getPublicKey(secretKey);
 }
 
@@ -100,12 +105,15 @@ export function publicKeyOf(secretKey: Uint8Array): Uint8Array {
 export interface SignatureBackend {
   name: string;
   sign(message: Uint8Array, secretKey: Uint8Array): Uint8Array;
+  /** The public key of a secret key; throws unless it is 32 bytes. */
+  publicKey(secretKey: Uint8Array): Uint8Array;
   verify(signature: Uint8Array, message: Uint8Array, publicKey: Uint8Array): boolean;
 }
 
 let backend: SignatureBackend = {
   name: 'noble',
   sign: (m, sk) => ed.sign(m, sk),
+  publicKey: (sk) => ed.getPublicKey(sk),
   verify: verifyNoble,
 };
 

@@ -5,6 +5,7 @@
 import { concatBytes, utf8 } from './bytes.ts';
 import { decode, EncodingError, encode, type Value, type ValueMap } from './encoding.ts';
 import { sha256 } from './hash.ts';
+import { asyncCryptoBackend } from './crypto-async.ts';
 import { PUBLIC_KEY_LENGTH, SIGNATURE_LENGTH, sign, verify, publicKeyOf } from './signature.ts';
 import { expectBytes, expectInteger, expectKeys, expectMap, expectString } from './shape.ts';
 
@@ -58,6 +59,15 @@ export function signTx(body: TxBody, secretKey: Uint8Array): SignedTx {
   const author = publicKeyOf(secretKey);
   const withAuthor = { ...body, author };
   return { ...withAuthor, signature: sign(txSigningBytes(withAuthor), secretKey) };
+}
+
+/** signTx through the async backend (Web Crypto's Ed25519 in a browser that has it): same bytes. */
+export async function signTxAsync(body: TxBody, secretKey: Uint8Array): Promise<SignedTx> {
+  const b = asyncCryptoBackend();
+  if (!b) return signTx(body, secretKey);
+  const author = publicKeyOf(secretKey);
+  const withAuthor = { ...body, author };
+  return { ...withAuthor, signature: await b.sign(txSigningBytes(withAuthor), secretKey) };
 }
 
 export function verifyTxSignature(tx: SignedTx): boolean {
