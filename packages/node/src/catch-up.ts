@@ -12,7 +12,7 @@
 import type { Entry } from '@ehr/consensus';
 import { EhrError, type SyncStatus, toHex } from '@ehr/core';
 import type { NodeConfig } from './config.ts';
-import type { BlockEvent, PreparedBatch } from './daemon.ts';
+import type { BlockEvent, PreparedBatch } from './ports.ts';
 import type { Logger } from './logger.ts';
 import type { NodeMetrics } from './metrics.ts';
 import type { Network, NodeStore, RaftStatus } from './ports.ts';

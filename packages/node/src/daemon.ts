@@ -24,7 +24,15 @@ import { ConsensusRefusals } from './consensus-refusals.ts';
 import { redactionsFor } from './erasure.ts';
 import type { Logger } from './logger.ts';
 import type { NodeMetrics } from './metrics.ts';
-import type { Network, NodeStore, Raft, RaftReady, RaftStatus } from './ports.ts';
+import type {
+  BlockEvent,
+  Network,
+  NodeStore,
+  PreparedBatch,
+  Raft,
+  RaftReady,
+  RaftStatus,
+} from './ports.ts';
 import { Proposer } from './proposer.ts';
 import type { SettledTx, TxIntake } from './tx-intake.ts';
 
@@ -48,25 +56,6 @@ export interface DaemonParts {
   wire: Pick<WireLimits, 'blockContentBytes'>;
   now?: () => number;
 }
-
-export interface BlockEvent {
-  height: number;
-  hash: string;
-  stateHash: string;
-  txs: string[];
-  time: number;
-  /** Per transaction, in block order: who sent it, what it was, how it went. */
-  receipts: {
-    hash: string;
-    author: string | null;
-    kind: string | null;
-    ok: boolean;
-    code: string | null;
-  }[];
-}
-
-/** Catch-up sync's way in: committed entries a member served, persisted and applied here. */
-export type PreparedBatch = { entries: Entry[]; results: Map<string, BlockResult> } | null;
 
 export class Daemon extends EventEmitter {
   readonly nodeId: string;

@@ -4,7 +4,7 @@
  * consensus loop reads as the protocol, not as library plumbing.
  */
 import type { ConfChange, Entry, HardState, Membership, Role } from '@ehr/consensus';
-import type { StateScanner } from '@ehr/ledger';
+import type { BlockResult, StateScanner } from '@ehr/ledger';
 import type { CommitInput, Head, TxReceiptRecord } from '@ehr/store';
 
 export type RaftRole = Role | 'learner';
@@ -96,3 +96,23 @@ export interface NodeStore {
   payloadEntryIndex(hashHex: string): Promise<number | undefined>;
   close(): Promise<void>;
 }
+
+/** An applied block, as the daemon announces it to the other parts. */
+export interface BlockEvent {
+  height: number;
+  hash: string;
+  stateHash: string;
+  txs: string[];
+  time: number;
+  /** Per transaction, in block order: who sent it, what it was, how it went. */
+  receipts: {
+    hash: string;
+    author: string | null;
+    kind: string | null;
+    ok: boolean;
+    code: string | null;
+  }[];
+}
+
+/** Catch-up sync's way in: committed entries a member served, persisted and applied here. */
+export type PreparedBatch = { entries: Entry[]; results: Map<string, BlockResult> } | null;

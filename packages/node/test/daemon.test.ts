@@ -7,7 +7,7 @@
 import { encodeTx, generateSecretKey, publicKeyOf, sha256, signTx, toHex, utf8 } from '@ehr/core';
 import { makeGenesis } from '@ehr/ledger';
 import { afterEach, describe, expect, it } from 'vitest';
-import type { BlockEvent } from '../src/daemon.ts';
+import type { BlockEvent } from '../src/ports.ts';
 import { buildLog, hospitalTx, resign, tamperTx } from './log.ts';
 import { type OneNode, oneNode, until } from './one-node.ts';
 
