@@ -54,8 +54,9 @@ export interface RaftOptions {
   /**
    * Leader ticks without an acknowledgment of new entries from a follower, while entries to it
    * are unacknowledged, before they are sent again from its last acknowledged index (the
-   * transport dropped them). Each resend without progress doubles the wait, up to 8 times this.
-   * Default: electionTick.
+   * transport dropped them). Each resend without progress doubles the wait, up to 4 times this.
+   * Default: 2 x electionTick (a follower taking a multi-MiB block under load acknowledges
+   * later than an election timeout; resending it then only adds load).
    */
   retransmitTicks?: number;
   /**
@@ -104,7 +105,7 @@ function freshProgress(next: number): Progress {
 }
 
 /** Resends without progress double the wait at most this many times. */
-const MAX_BACKOFF = 3;
+const MAX_BACKOFF = 2;
 
 const blank = (): Omit<Message, 'type' | 'from' | 'to' | 'term'> => ({
   index: 0,
@@ -183,7 +184,7 @@ export class RaftNode {
       maxInflightBytes:
         o.maxInflightBytes ??
         (o.maxBytesPerMsg === undefined ? Number.POSITIVE_INFINITY : 2 * o.maxBytesPerMsg),
-      retransmitTicks: o.retransmitTicks ?? o.electionTick,
+      retransmitTicks: o.retransmitTicks ?? 2 * o.electionTick,
       maxCommittedPerReady: o.maxCommittedPerReady ?? Number.POSITIVE_INFINITY,
       ...(o.blockVerifier ? { blockVerifier: o.blockVerifier } : {}),
     };
