@@ -713,6 +713,9 @@ export class Daemon extends EventEmitter {
     }
     if (batch.length === 0) return;
     this.forwarding = true;
+    // An attempt counts, failed or not: a forward that timed out (an 8 MiB document to a busy
+    // leader) waits FORWARD_EVERY_MS like one that arrived, instead of going again every second.
+    for (const b of batch) this.forwardedAt.set(b.hash, now);
     try {
       await this.parts.network.request(
         st.leader,
@@ -720,7 +723,6 @@ export class Daemon extends EventEmitter {
         encode({ txs: batch.map((b) => b.msg) }),
         5000,
       );
-      for (const b of batch) this.forwardedAt.set(b.hash, now);
       this.logger.debug({ to: st.leader, txs: batch.length }, 'forwarded pending transactions');
     } catch (err) {
       this.logger.debug({ err: (err as Error).message }, 'forwarding to the leader failed');
