@@ -77,6 +77,8 @@ const MAX_QUEUED_FRAMES = 4;
  */
 export const CONTROL_FRAME_BYTES = 64 * 1024;
 type Lane = 'control' | 'bulk';
+/** The reply to a large consensus message: taken. */
+const ACK = new Uint8Array([1]);
 /** Gossip bytes queued per peer at most, in frames. */
 const GOSSIP_QUEUED_FRAMES = 8;
 /**
@@ -188,7 +190,7 @@ export class P2PHost {
     );
     this.handle(P2PHost.RAFT_BULK, async (from, bytes) => {
       this.consensusHandler?.(from, bytes);
-      return new Uint8Array(0);
+      return ACK;
     });
     // Connect to bootstrap peers; the DHT then finds everyone else by peer id.
     for (const a of this.opts.bootstrap) {

@@ -64,6 +64,8 @@ describe('frames above 4 MiB', () => {
     }
     const got: string[] = [];
     hosts[1]!.onConsensusMessage((_from, bytes) => got.push(toHex(sha256(bytes))));
+    // Probes sent before the stream opened may have been dropped (and reported): not these.
+    const droppedBefore = undelivered.length;
     // Four frames back to back: more than a stream's read buffer (two frames) holds. Sent on
     // one stream they overflowed it, the stream was aborted and the frames were lost unreported.
     const large = [1, 2, 3, 4].map((seed) => big(8.5 * 1024 * 1024, seed));
@@ -75,7 +77,7 @@ describe('frames above 4 MiB', () => {
         `${err.message}; got ${got.length}, undelivered ${JSON.stringify(undelivered)}`,
       );
     });
-    expect(undelivered).toEqual([]);
+    expect(undelivered.slice(droppedBefore)).toEqual([]);
     const hb = toHex(sha256(heartbeat));
     // The heartbeat did not wait for the four large frames (it is not last)...
     expect(got.indexOf(hb)).toBeLessThan(large.length);
