@@ -1,8 +1,9 @@
 /**
  * The libp2p host of a node: TCP + Noise + Yamux, identify, ping, a private Kademlia DHT (its
  * protocol id is derived from the chain id, so it never joins the public DHT), gossipsub for
- * transactions, a length-prefixed consensus channel (one long-lived stream per peer) and
- * request/response protocols. A connection gater refuses every peer that is not a member on
+ * transactions, a length-prefixed consensus channel (one long-lived stream per peer for small
+ * messages; large ones as acknowledged requests, one at a time per peer) and request/response
+ * protocols. A connection gater refuses every peer that is not a member on
  * chain, asked at each connection, so membership changes apply without a restart.
  */
 import { noise } from '@chainsafe/libp2p-noise';
