@@ -15,8 +15,8 @@ import { type ChildProcess, spawn } from 'node:child_process';
 import { closeSync, existsSync, openSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { parseScriptArgs, UsageError, usageError } from './args.ts';
-import { ensurePortalBuilt } from './portal-build.ts';
 import { generateNetwork, type NetworkPlan } from './network.ts';
+import { ensurePortalBuilt } from './portal-build.ts';
 
 // Set once by the command line (--run-dir, --base-port; defaults from EHR_RUN_DIR and
 // EHR_RUN_BASE_PORT) before anything runs.

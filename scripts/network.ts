@@ -13,9 +13,9 @@
 import { existsSync, mkdirSync, rmSync, writeFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { generateKeyPair, saveKeyFile, toHex } from '@ehr/core';
-import { intFlag, scriptArgs } from './args.ts';
 import { genesisToJson, validateGenesis } from '@ehr/ledger';
 import { peerIdOf } from '@ehr/p2p';
+import { intFlag, scriptArgs } from './args.ts';
 
 export interface NetworkPlan {
   dir: string;

@@ -3,11 +3,12 @@
  * restarted repeatedly under load (with a seeded schedule), a tampered store, and the validator
  * lifecycle. Acknowledged transactions lost, duplicates and divergent state hashes must all be 0.
  */
-import { fromHex, loadKeyFile, sha256, utf8 } from '@ehr/core';
-import { Store } from '@ehr/store';
-import { parseGenesis } from '@ehr/ledger';
+
 import { readFileSync, renameSync } from 'node:fs';
 import { join } from 'node:path';
+import { fromHex, loadKeyFile, sha256, utf8 } from '@ehr/core';
+import { parseGenesis } from '@ehr/ledger';
+import { Store } from '@ehr/store';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { TestCluster, until } from './harness/cluster.ts';
 import { chainTxs, patientSignup, runLoad } from './harness/load.ts';

@@ -5,8 +5,8 @@
  */
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { generateKeyPair, loadKeyFile, saveKeyFile, sha256, utf8 } from '@ehr/core';
 import { RpcClient } from '@ehr/api';
+import { generateKeyPair, loadKeyFile, saveKeyFile, sha256, utf8 } from '@ehr/core';
 import { peerIdOf } from '@ehr/p2p';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { TestCluster, until } from './harness/cluster.ts';

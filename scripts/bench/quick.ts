@@ -5,8 +5,9 @@
  *
  *   node scripts/bench/quick.ts [--clients 64] [--txs 2000]   (or CLIENTS=, TXS=)
  */
-import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+
 import type { ChildProcess } from 'node:child_process';
+import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { RpcClient } from '@ehr/api';
 import { TestCluster, until } from '../../test/harness/cluster.ts';
 import { patientSignup } from '../../test/harness/load.ts';

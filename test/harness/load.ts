@@ -6,13 +6,13 @@
 import { randomBytes } from 'node:crypto';
 import { RpcClient } from '@ehr/api';
 import {
+  encodeSealed,
   encodeTx,
   generateSecretKey,
   publicKeyOf,
   seal,
   sha256,
   signTx,
-  encodeSealed,
   utf8,
 } from '@ehr/core';
 import type { TestCluster } from './cluster.ts';

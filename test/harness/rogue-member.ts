@@ -11,11 +11,11 @@
  */
 import { randomBytes } from 'node:crypto';
 import { readFileSync } from 'node:fs';
-import { encodeMessage, type Message } from '../../packages/consensus/src/index.ts';
 import { loadKeyFile, publicKeyOf, toHex } from '@ehr/core';
 import { parseGenesis } from '@ehr/ledger';
 import { encodeAnnouncement, loadConfig } from '@ehr/node';
 import { P2PHost } from '@ehr/p2p';
+import { encodeMessage, type Message } from '../../packages/consensus/src/index.ts';
 
 /** Terms a member may send: the first two are refused at decoding, the third is survived. */
 export const ROGUE_TERMS = [Number.MAX_SAFE_INTEGER, 2 ** 48 + 1, 1e12];

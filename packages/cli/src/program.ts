@@ -16,8 +16,8 @@ import { registerPatient } from './commands/patient.ts';
 import { Ctx, DEFAULT_PASSPHRASE_ENV, DEFAULT_RPC, type Io } from './context.ts';
 import { describeError, EXIT, EXIT_HELP } from './errors.ts';
 
-export { EXIT } from './errors.ts';
 export type { Io } from './context.ts';
+export { EXIT } from './errors.ts';
 
 const defaultIo: Io = {
   out: (s) => process.stdout.write(s),

@@ -5,6 +5,7 @@
  * and that what the node claims (hash, tx hashes) matches the bytes. Stops at the first bad block.
  */
 import {
+  type Block,
   blockHash,
   checkBlockBody,
   decodeBlock,
@@ -13,7 +14,6 @@ import {
   toHex,
   txHash,
   verifyBlockSignature,
-  type Block,
 } from '@ehr/core';
 
 /** One block as chain_getBlock serves it. */

@@ -4,10 +4,10 @@
  * Prints a table and writes .bench/consensus.json.
  */
 import { mkdirSync, writeFileSync } from 'node:fs';
+import { intFlag, scriptArgs } from '../../../scripts/args.ts';
 import { decodeMessage, encodeMessage } from '../src/codec.ts';
 import { RaftNode } from '../src/raft.ts';
 import { GENESIS_HASH, makeBlock, mulberry32, testVerifier } from '../test/sim.ts';
-import { intFlag, scriptArgs } from '../../../scripts/args.ts';
 
 const USAGE = `
 usage: node packages/consensus/bench/consensus.bench.ts [--seconds 3]   (or: pnpm run bench:consensus -- --seconds 3)

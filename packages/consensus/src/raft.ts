@@ -11,6 +11,7 @@
  * block entries not signed by the term's leader or not linking to the previous block.
  */
 import { EhrError } from '@ehr/core';
+import { decodeConfChange, encodeConfChange } from './codec.ts';
 import {
   type BlockVerifier,
   type ConfChange,
@@ -25,7 +26,6 @@ import {
   type Snapshot,
   type SoftState,
 } from './types.ts';
-import { decodeConfChange, encodeConfChange } from './codec.ts';
 
 export interface RaftOptions {
   id: string;

@@ -1,8 +1,9 @@
 /** Unit tests organised by the Raft paper's sections, plus scenarios where deployments broke. */
 import {
   blockHash,
-  encodeBlock,
   decodeBlock,
+  encodeBlock,
+  equalBytes,
   generateSecretKey,
   publicKeyOf,
   sha256,
@@ -11,7 +12,6 @@ import {
   utf8,
   verifyBlockSignature,
   ZERO_HASH,
-  equalBytes,
 } from '@ehr/core';
 import { describe, expect, it } from 'vitest';
 import { decodeMessage, encodeMessage } from '../src/codec.ts';

@@ -4,8 +4,8 @@
  * persisted state only, membership changes - and after every step the Raft safety invariants.
  */
 import { fromUtf8, sha256, toHex, utf8 } from '@ehr/core';
-import { RaftNode } from '../src/raft.ts';
 import { decodeMessage, encodeMessage } from '../src/codec.ts';
+import { RaftNode } from '../src/raft.ts';
 import {
   type BlockVerifier,
   type Entry,

@@ -1,8 +1,10 @@
 /**
  * bench:core - ops/s of the primitives on this machine. Prints a table, writes .bench/core.json.
  */
-import { mkdirSync, writeFileSync } from 'node:fs';
+
 import { randomBytes } from 'node:crypto';
+import { mkdirSync, writeFileSync } from 'node:fs';
+import { scriptArgs } from '../../../scripts/args.ts';
 import {
   decodeTx,
   encodeTx,
@@ -19,7 +21,6 @@ import {
   verifyNative,
   verifyNoble,
 } from '../src/index.ts';
-import { scriptArgs } from '../../../scripts/args.ts';
 
 scriptArgs(
   `

@@ -4,5 +4,5 @@
  */
 export * from './browser.ts';
 export * from './keyfile-fs.ts';
-export * from './signature-native.ts';
 export * from './seal-native.ts';
+export * from './signature-native.ts';

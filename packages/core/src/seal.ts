@@ -12,11 +12,11 @@ import { ed25519, x25519 } from '@noble/curves/ed25519.js';
 import { hkdf } from '@noble/hashes/hkdf.js';
 import { sha256 } from '@noble/hashes/sha2.js';
 import { concatBytes, equalBytes, toHex, utf8 } from './bytes.ts';
+import { asyncCryptoBackend } from './crypto-async.ts';
 import { decode, encode } from './encoding.ts';
 import { EhrError } from './errors.ts';
 import { randomBytes } from './random.ts';
 import { expectArray, expectBytes, expectKeys, expectMap } from './shape.ts';
-import { asyncCryptoBackend } from './crypto-async.ts';
 import { publicKeyOf } from './signature.ts';
 
 /**

@@ -3,11 +3,11 @@
  * nonce), what (kind + payload), signed over its canonical encoding with a domain tag.
  */
 import { concatBytes, utf8 } from './bytes.ts';
+import { asyncCryptoBackend } from './crypto-async.ts';
 import { decode, EncodingError, encode, type Value, type ValueMap } from './encoding.ts';
 import { sha256 } from './hash.ts';
-import { asyncCryptoBackend } from './crypto-async.ts';
-import { PUBLIC_KEY_LENGTH, SIGNATURE_LENGTH, sign, verify, publicKeyOf } from './signature.ts';
 import { expectBytes, expectInteger, expectKeys, expectMap, expectString } from './shape.ts';
+import { PUBLIC_KEY_LENGTH, publicKeyOf, SIGNATURE_LENGTH, sign, verify } from './signature.ts';
 
 /** Version byte prefixed to every encoded transaction and block; bump to evolve the format. */
 export const CODEC_VERSION = 1;

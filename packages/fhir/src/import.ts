@@ -4,6 +4,7 @@
  * a time, reports before the documents that append to them.
  */
 import type { EhrClient } from '@ehr/api';
+import { encodeContent } from '@ehr/api';
 import { EhrError } from '@ehr/core';
 import { contentHash } from './attachment.ts';
 import {
@@ -14,7 +15,6 @@ import {
   SEAL_MARGIN,
   type Skipped,
 } from './import-plan.ts';
-import { encodeContent } from '@ehr/api';
 
 export interface ImportOptions {
   limits: ImportLimits;

@@ -1,3 +1,4 @@
+export type * as fhir from '@medplum/fhirtypes';
 export * from './attachment.ts';
 export * from './base64.ts';
 export * from './export.ts';
@@ -7,4 +8,3 @@ export * from './import-plan.ts';
 export * from './refs.ts';
 export * from './specialty.ts';
 export * from './uris.ts';
-export type * as fhir from '@medplum/fhirtypes';

@@ -3,17 +3,17 @@
  * NodeService interface (the daemon satisfies it; the gateway never imports the daemon).
  */
 import {
-  fromBase64,
   blockHash,
-  EhrError,
   decodeBlock,
   decodeTx,
+  EhrError,
+  fromBase64,
   fromHex,
   merkleProof,
   type NodeStatus,
   type SubmitResult,
-  toHex,
   type TxStatusView,
+  toHex,
   txHash,
 } from '@ehr/core';
 import { type Dispatcher, InvalidParams } from './dispatcher.ts';

@@ -8,7 +8,7 @@ import { randomBytes } from 'node:crypto';
 import type { IncomingMessage, Server } from 'node:http';
 import { RpcCode } from '@ehr/api';
 import { EhrError } from '@ehr/core';
-import { WebSocketServer, type WebSocket } from 'ws';
+import { type WebSocket, WebSocketServer } from 'ws';
 import type { Dispatcher } from './dispatcher.ts';
 import { rateLimitedResponse, TokenBucket } from './rate-limit.ts';
 

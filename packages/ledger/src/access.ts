@@ -26,8 +26,8 @@ import {
   type PayloadInfo,
   type Prescription,
 } from './model.ts';
-import type { StateReader } from './state.ts';
 import { type Role, roleOf } from './roles.ts';
+import type { StateReader } from './state.ts';
 import { article } from './words.ts';
 
 // Declared in @ehr/core beside the entities (clients read the reason a read was served for).

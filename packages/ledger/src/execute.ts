@@ -19,7 +19,10 @@
  */
 import { type Block, checkBlockBody, EhrError, type SignedTx, toHex, txHash } from '@ehr/core';
 import { BlockErrorCode, RejectCode, Rejection } from './codes.ts';
-import { checkTxSignature, decodeForChain } from './tx-auth.ts';
+import { keys, pos } from './keys.ts';
+import { type Payloads, parseTxPayload, type TxKind } from './kinds.ts';
+import { type ChainConfig, getEntity, type Head, type TxEntry } from './model.ts';
+import { Overlay } from './overlay.ts';
 import {
   type ConsensusChange,
   type Effects,
@@ -27,13 +30,8 @@ import {
   type PayloadBodies,
   type RuleCtx,
 } from './rule-context.ts';
-import { short } from './words.ts';
-import { keys, pos } from './keys.ts';
-import { parseTxPayload, type Payloads, type TxKind } from './kinds.ts';
-import { type ChainConfig, getEntity, type Head, type TxEntry } from './model.ts';
-import { Overlay } from './overlay.ts';
-import { governanceApprove, governancePropose } from './rules/governance.ts';
 import { accessRecord, payloadErase, prescriptionWrite } from './rules/clinical.ts';
+import { governanceApprove, governancePropose } from './rules/governance.ts';
 import {
   consentGrant,
   consentRevoke,
@@ -50,6 +48,8 @@ import {
 } from './rules/registry.ts';
 import type { StateReader, WriteSet } from './state.ts';
 import { stateHashAfter } from './state-hash.ts';
+import { checkTxSignature, decodeForChain } from './tx-auth.ts';
+import { short } from './words.ts';
 
 type Handler<K extends TxKind> = (ctx: RuleCtx, p: Payloads[K]) => Promise<void>;
 const handlers: { [K in TxKind]: Handler<K> } = {

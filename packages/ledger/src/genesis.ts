@@ -29,8 +29,8 @@ import {
 import { keys } from './keys.ts';
 import type { ChainConfig, Limits, Threshold } from './model.ts';
 import type { WriteSet } from './state.ts';
-import { EMPTY_STATE_HASH, stateHashAfter } from './state-hash.ts';
 import { compareKeys } from './state.ts';
+import { EMPTY_STATE_HASH, stateHashAfter } from './state-hash.ts';
 
 export type Genesis = {
   chainId: string;

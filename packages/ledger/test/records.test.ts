@@ -2,8 +2,8 @@ import { checkBlockBody, sha256, toHex, txHash, verifyBlockSignature } from '@eh
 import { describe, expect, it } from 'vitest';
 import {
   applyBlock,
-  canRead,
   type Consent,
+  canRead,
   genesisStateHash,
   genesisWrites,
   getEntity,

@@ -4,8 +4,8 @@ import {
   decodeConfChange,
   decodeMessage,
   encodeMessage,
-  type Ready,
   type RaftNode,
+  type Ready,
 } from '@ehr/consensus';
 import { blockHash, equalBytes, toHex, verifyBlockSignature } from '@ehr/core';
 import type { Store } from '@ehr/store';

@@ -12,10 +12,9 @@
 import type { Entry } from '@ehr/consensus';
 import { EhrError, type SyncStatus, toHex } from '@ehr/core';
 import type { NodeConfig } from './config.ts';
-import type { BlockEvent, PreparedBatch } from './ports.ts';
 import type { Logger } from './logger.ts';
 import type { NodeMetrics } from './metrics.ts';
-import type { Network, NodeStore, RaftStatus } from './ports.ts';
+import type { BlockEvent, Network, NodeStore, PreparedBatch, RaftStatus } from './ports.ts';
 import { fetchRange } from './range-fetcher.ts';
 import { fetchEntries, fetchPosition, type SyncPosition } from './sync-protocol.ts';
 import { checkEntries, executeBlocks, type SyncCursor } from './sync-verify.ts';

@@ -2,8 +2,9 @@
  * A running node as the gateway uses it: node methods, role queries, audit, events. Only the
  * operations each JSON-RPC method needs, so the gateway never reaches into the node's parts.
  */
-import type { BlockEvent } from './ports.ts';
+
 import { metricsSummary } from './metrics.ts';
+import type { BlockEvent } from './ports.ts';
 import type { RunningNode } from './start.ts';
 
 export function gatewayPorts(n: RunningNode) {

@@ -3,7 +3,7 @@
  * heights and codes only, and the redaction list below is a second fence for fields that could
  * carry payloads if someone logged a whole object by mistake.
  */
-import { pino, type Logger } from 'pino';
+import { type Logger, pino } from 'pino';
 
 export type { Logger };
 

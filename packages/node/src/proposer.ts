@@ -18,8 +18,8 @@ import {
   txRootOf,
 } from '@ehr/core';
 import {
-  type BlockResult,
   BlockBuilder,
+  type BlockResult,
   nextNonce,
   Overlay,
   type StateReader,

@@ -19,9 +19,9 @@ import {
   isEhrError,
   type SignedTx,
   type SubmitResult,
+  sha256,
   type TxStatus,
   type TxStatusView,
-  sha256,
   toHex,
   txHash,
 } from '@ehr/core';
@@ -30,8 +30,8 @@ import type { Logger } from './logger.ts';
 import { Mempool, type MempoolLimits, type PendingTx } from './mempool.ts';
 import type { NodeMetrics } from './metrics.ts';
 import type { Network, NodeStore } from './ports.ts';
-import { refusal, statusView } from './tx-status.ts';
 import { decodeTxMessage, encodeTxMessage } from './tx-message.ts';
+import { refusal, statusView } from './tx-status.ts';
 import { TxTracker } from './tx-tracker.ts';
 
 export type SubmitMode = 'async' | 'sync' | 'commit';

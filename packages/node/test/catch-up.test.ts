@@ -4,11 +4,12 @@
  * of them corrupts what it serves. The node must refuse that peer's batches, take the rest from
  * the honest ones, and end with their chain, state and consensus log.
  */
-import type { Entry } from '@ehr/consensus';
+
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Writable } from 'node:stream';
+import type { Entry } from '@ehr/consensus';
 import { RaftNode } from '@ehr/consensus';
 import { equalBytes, generateSecretKey, publicKeyOf, toHex } from '@ehr/core';
 import { genesisBlockHash, wireLimits } from '@ehr/ledger';
@@ -18,11 +19,11 @@ import { blockVerifier, raftPort, storePort } from '../src/adapters.ts';
 import { CatchUp } from '../src/catch-up.ts';
 import { parseConfig } from '../src/config.ts';
 import { Daemon } from '../src/daemon.ts';
-import { nodeStatus } from '../src/node-status.ts';
-import { TxIntake } from '../src/tx-intake.ts';
 import { createLogger } from '../src/logger.ts';
 import { nodeMetrics } from '../src/metrics.ts';
+import { nodeStatus } from '../src/node-status.ts';
 import { serveSync } from '../src/sync-protocol.ts';
+import { TxIntake } from '../src/tx-intake.ts';
 import { buildLog, type TestLog, tamperTx } from './log.ts';
 import { MemNet } from './mem-net.ts';
 

@@ -1,5 +1,5 @@
 /** Small parts: erasure of bodies in the consensus log, the status tracker, the engine adapter. */
-import { RaftNode, encodeMessage } from '@ehr/consensus';
+import { encodeMessage, RaftNode } from '@ehr/consensus';
 import { sha256, toHex, utf8 } from '@ehr/core';
 import { describe, expect, it } from 'vitest';
 import { blockVerifier, raftPort } from '../src/adapters.ts';

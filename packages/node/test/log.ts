@@ -18,8 +18,8 @@ import {
   genesisBlockHash,
   genesisStateHash,
   genesisWrites,
-  makeGenesis,
   MapState,
+  makeGenesis,
 } from '@ehr/ledger';
 import { decodeBlockEntry, encodeBlockEntry } from '../src/block-entry.ts';
 import { Mempool } from '../src/mempool.ts';

@@ -1,7 +1,7 @@
 import type { ConfChange } from '@ehr/consensus';
 import type { Member } from '@ehr/ledger';
 import { describe, expect, it } from 'vitest';
-import { MembershipReconciler, nextMembershipStep, type MemberList } from '../src/membership.ts';
+import { type MemberList, MembershipReconciler, nextMembershipStep } from '../src/membership.ts';
 import type { RaftStatus } from '../src/ports.ts';
 import { capturingLogger } from './capture.ts';
 

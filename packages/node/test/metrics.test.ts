@@ -4,8 +4,8 @@
  * never share a value), hostile label values escaped, and the /metrics server.
  */
 import { afterEach, describe, expect, it } from 'vitest';
-import { startMetricsServer } from '../src/metrics-server.ts';
 import { metricsSummary, nodeMetrics, Registry } from '../src/metrics.ts';
+import { startMetricsServer } from '../src/metrics-server.ts';
 
 const value = (text: string, series: string): number | undefined => {
   const line = text.split('\n').find((l) => l.startsWith(`${series} `));

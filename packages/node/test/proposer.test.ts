@@ -15,8 +15,8 @@ import {
   genesisBlockHash,
   genesisStateHash,
   genesisWrites,
-  makeGenesis,
   MapState,
+  makeGenesis,
 } from '@ehr/ledger';
 import { describe, expect, it } from 'vitest';
 import { decodeBlockEntry } from '../src/block-entry.ts';

@@ -15,7 +15,7 @@ import type { PeerId, Stream } from '@libp2p/interface';
 import { kadDHT, passthroughMapper } from '@libp2p/kad-dht';
 import { ping } from '@libp2p/ping';
 import { tcp } from '@libp2p/tcp';
-import { lpStream, type LengthPrefixedStream } from '@libp2p/utils';
+import { type LengthPrefixedStream, lpStream } from '@libp2p/utils';
 import { multiaddr } from '@multiformats/multiaddr';
 import { createLibp2p } from 'libp2p';
 import { libp2pKey, nodeIdOf, peerIdOf } from './identity.ts';

@@ -1,8 +1,9 @@
 /** One identity per node: its Ed25519 key is both its libp2p peer id and its validator key. */
+
+import { fromHex, toHex } from '@ehr/core';
 import { generateKeyPairFromSeed, publicKeyFromRaw } from '@libp2p/crypto/keys';
 import type { PeerId, PrivateKey } from '@libp2p/interface';
 import { peerIdFromPublicKey } from '@libp2p/peer-id';
-import { fromHex, toHex } from '@ehr/core';
 
 export function libp2pKey(secretKey: Uint8Array): Promise<PrivateKey> {
   return generateKeyPairFromSeed('Ed25519', secretKey);

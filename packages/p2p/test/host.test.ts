@@ -1,4 +1,4 @@
-import { generateSecretKey, publicKeyOf, toHex, utf8, fromUtf8 } from '@ehr/core';
+import { fromUtf8, generateSecretKey, publicKeyOf, toHex, utf8 } from '@ehr/core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { P2PHost } from '../src/host.ts';
 

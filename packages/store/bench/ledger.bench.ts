@@ -20,8 +20,8 @@ import {
   type ValueMap,
 } from '@ehr/core';
 import { applyBlock, BlockBuilder, makeGenesis } from '@ehr/ledger';
-import { Store } from '../src/store.ts';
 import { intFlag, scriptArgs } from '../../../scripts/args.ts';
+import { Store } from '../src/store.ts';
 
 const USAGE = `
 usage: node packages/store/bench/ledger.bench.ts [--patients 500]   (or: pnpm run bench:ledger -- --patients 500)

@@ -3,6 +3,8 @@
  * from i on (Raft's conflict rule), in the same synced batch as the hard state, so a restarted
  * node rebuilds exactly what it had promised.
  */
+
+import type { Entry, HardState } from '@ehr/consensus';
 import {
   decode,
   encode,
@@ -12,7 +14,6 @@ import {
   expectMap,
   expectString,
 } from '@ehr/core';
-import type { Entry, HardState } from '@ehr/consensus';
 import { Bucket, key, readU64, u64 } from './buckets.ts';
 import type { Db, Op } from './db.ts';
 import type { RaftMarker, RaftPosition } from './raft-marker.ts';

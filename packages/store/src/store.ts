@@ -5,6 +5,9 @@
  * A block and everything it changes is one synced batch: after a crash the store holds the
  * previous block or the new one, never half of it.
  */
+
+import { join } from 'node:path';
+import type { Entry } from '@ehr/consensus';
 import {
   decode,
   decodeBlock,
@@ -28,8 +31,6 @@ import {
   parseGenesis,
   type WriteSet,
 } from '@ehr/ledger';
-import type { Entry } from '@ehr/consensus';
-import { join } from 'node:path';
 import { Bucket, key, readU64, u64 } from './buckets.ts';
 import { storeDamaged } from './damage.ts';
 import { Db, type Op } from './db.ts';

@@ -28,8 +28,8 @@ import { genesisBlockHash, genesisStateHash, keys, STATE_HASH_TAG } from '@ehr/l
 import { Bucket } from './buckets.ts';
 import { damagedFiles, storeDamaged } from './damage.ts';
 import { resyncAdvice } from './raft-marker.ts';
-import type { Store } from './store.ts';
 import { stateKey } from './state-repo.ts';
+import type { Store } from './store.ts';
 
 export interface VerifyReport {
   height: number;

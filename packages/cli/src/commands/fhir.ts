@@ -3,8 +3,8 @@
  * conversion runs here, on the client, after the records are opened (@ehr/fhir).
  */
 import { readFileSync, statSync, writeFileSync } from 'node:fs';
-import { exportDoctorReport, exportPatient, type ImportLimits, importBundle } from '@ehr/fhir';
 import type { PurposeCode } from '@ehr/core';
+import { exportDoctorReport, exportPatient, type ImportLimits, importBundle } from '@ehr/fhir';
 import type { Command } from 'commander';
 import type { Ctx } from '../context.ts';
 import { usage } from '../errors.ts';

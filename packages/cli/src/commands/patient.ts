@@ -1,7 +1,7 @@
 /** `ehr patient`: sign up, submit reports and documents, share and revoke, read what is yours. */
 import { readFileSync } from 'node:fs';
-import { isPurposeCode, PURPOSES } from '@ehr/core';
 import { consentInForce } from '@ehr/api';
+import { isPurposeCode, PURPOSES } from '@ehr/core';
 import type { Command } from 'commander';
 import { contentArg, contentJson, contentText, fileContent, saveContent } from '../content.ts';
 import { type Ctx, timeArg } from '../context.ts';

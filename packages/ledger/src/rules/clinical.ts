@@ -9,10 +9,6 @@
 import { isPurposeCode, PURPOSE_CODES, toHex } from '@ehr/core';
 import { AccessReason, canRead, resolveTarget } from '../access.ts';
 import { RejectCode, reject } from '../codes.ts';
-import { registerPayload } from '../payloads.ts';
-import { memberRole, requireRole, roleOf } from '../roles.ts';
-import type { RuleCtx } from '../rule-context.ts';
-import { short } from '../words.ts';
 import { keys } from '../keys.ts';
 import type { Payloads } from '../kinds.ts';
 import {
@@ -23,6 +19,10 @@ import {
   type PayloadInfo,
   type Prescription,
 } from '../model.ts';
+import { registerPayload } from '../payloads.ts';
+import { memberRole, requireRole, roleOf } from '../roles.ts';
+import type { RuleCtx } from '../rule-context.ts';
+import { short } from '../words.ts';
 
 export async function prescriptionWrite(
   ctx: RuleCtx,

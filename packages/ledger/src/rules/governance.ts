@@ -7,20 +7,20 @@
  * change is reported as a ConsensusChange for the node to turn into a Raft config change.
  */
 import { RejectCode, reject } from '../codes.ts';
-import { memberRole, requireRole, roleOf } from '../roles.ts';
-import type { RuleCtx } from '../rule-context.ts';
-import { short } from '../words.ts';
 import { keys } from '../keys.ts';
 import type { Payloads } from '../kinds.ts';
 import {
-  getEntity,
   type GovernanceAction,
   type GovernanceRole,
+  getEntity,
   type Proposal,
   type Threshold,
   type Vote,
 } from '../model.ts';
+import { memberRole, requireRole, roleOf } from '../roles.ts';
+import type { RuleCtx } from '../rule-context.ts';
 import type { StateReader } from '../state.ts';
+import { short } from '../words.ts';
 
 /** Approvals needed with `admins` current admins. */
 export function requiredApprovals(threshold: Threshold, admins: number): number {

@@ -3,13 +3,13 @@
  * wrapped for the patient and the chosen hospitals), grant and revoke consent.
  */
 import { RejectCode, reject } from '../codes.ts';
+import { keys } from '../keys.ts';
+import type { Payloads } from '../kinds.ts';
+import { type Consent, getEntity, type HealthRecord, type Patient } from '../model.ts';
 import { registerPayload } from '../payloads.ts';
 import { requireRole, roleOf } from '../roles.ts';
 import type { RuleCtx } from '../rule-context.ts';
 import { short } from '../words.ts';
-import { keys } from '../keys.ts';
-import type { Payloads } from '../kinds.ts';
-import { type Consent, getEntity, type HealthRecord, type Patient } from '../model.ts';
 import { loadActiveHospital, loadHospital } from './registry.ts';
 
 export async function patientRegister(

@@ -1,11 +1,11 @@
 /** Admin rules for the registries: hospitals and the doctors working at them. */
 import { RejectCode, reject } from '../codes.ts';
-import { requireRole, roleOf } from '../roles.ts';
-import type { RuleCtx } from '../rule-context.ts';
-import { short } from '../words.ts';
 import { keys } from '../keys.ts';
 import type { Payloads } from '../kinds.ts';
 import { type Doctor, getEntity, type Hospital } from '../model.ts';
+import { requireRole, roleOf } from '../roles.ts';
+import type { RuleCtx } from '../rule-context.ts';
+import { short } from '../words.ts';
 
 export async function loadHospital(ctx: RuleCtx, id: string): Promise<Hospital> {
   const h = await getEntity<Hospital>(ctx.state, keys.hospital(id));

@@ -9,7 +9,7 @@ import { useSignal } from '@preact/signals';
 import { useEffect } from 'preact/hooks';
 import { shortKey, when } from '../download.ts';
 import { anonymous, events } from '../net.ts';
-import { ActionStatus, Empty, ErrorBox, useAction, useLoad, Scroll } from '../ui.tsx';
+import { ActionStatus, Empty, ErrorBox, Scroll, useAction, useLoad } from '../ui.tsx';
 import { type VerifyResult, verifyChain } from '../verify.ts';
 
 interface BlockJson {

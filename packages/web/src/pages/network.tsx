@@ -3,7 +3,7 @@ import type { MembersInfo, NodeStatus } from '@ehr/api';
 import { useEffect } from 'preact/hooks';
 import { shortKey } from '../download.ts';
 import { anonymous, events } from '../net.ts';
-import { Empty, ErrorBox, useLoad, Scroll } from '../ui.tsx';
+import { Empty, ErrorBox, Scroll, useLoad } from '../ui.tsx';
 
 export function NetworkPage() {
   const c = anonymous();

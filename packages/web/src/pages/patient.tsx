@@ -17,7 +17,7 @@ import type { Account } from '../account.ts';
 import { download, formatBytes, shortKey, when } from '../download.ts';
 import { formError } from '../messages.ts';
 import { chainConfig, events } from '../net.ts';
-import { ActionStatus, Empty, ErrorBox, Field, useAction, useLoad, Scroll } from '../ui.tsx';
+import { ActionStatus, Empty, ErrorBox, Field, Scroll, useAction, useLoad } from '../ui.tsx';
 
 /** Room for the sealed container around a file's bytes (names, nonce, tag, encoding). */
 const SEAL_OVERHEAD = 1024;
