@@ -23,8 +23,10 @@ export interface LoadResult {
   latenciesMs: number[];
 }
 
-export function patientSignup(chainId: string): { tx: Uint8Array; body: Uint8Array } {
-  const sk = generateSecretKey();
+export function patientSignup(
+  chainId: string,
+  sk: Uint8Array = generateSecretKey(),
+): { tx: Uint8Array; body: Uint8Array } {
   const body = encodeSealed(
     seal(utf8(`profile ${randomBytes(8).toString('hex')}`), [publicKeyOf(sk)]),
   );

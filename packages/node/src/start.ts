@@ -181,6 +181,7 @@ async function wire_(
     },
     wake: () => daemon?.wake(),
     halted: () => daemon?.halted(),
+    caughtUp: (): Promise<void> => reads.wait(3000),
     logger,
     metrics,
   });
@@ -246,7 +247,7 @@ async function wire_(
     entries: (from, to) => store.raft.entries(from, to),
     maxBytes: wire.entryBytes,
   });
-  const reads = new ReadBarrier({
+  const reads: ReadBarrier = new ReadBarrier({
     leading: () => {
       const st = loop.consensus.status();
       return st.role === 'leader' && st.canPropose;

@@ -83,6 +83,12 @@ export interface TxIntakeDeps {
   wake(): void;
   /** Set once the consensus loop stopped: submissions are refused. */
   halted(): Error | undefined;
+  /**
+   * Resolves once this node has applied what the leader had committed (the read barrier).
+   * Asked only before refusing: what another node acknowledged a moment ago (the author's
+   * sign-up, the consent a revoke undoes) may not be applied here yet.
+   */
+  caughtUp?: () => Promise<void>;
   logger: Logger;
   metrics: NodeMetrics;
   now?: () => number;
@@ -158,7 +164,15 @@ export class TxIntake {
     if (known && known.status !== 'pending' && known.final) return { hash, status: known };
     if (!this.mempool.has(hash)) {
       const checked = this.mempool.precheck(tx);
-      const refused = await this.dryRun(tx, bodies, hash, checked.tx);
+      let refused = await this.dryRun(tx, bodies, hash, checked.tx);
+      if (refused && this.deps.caughtUp) {
+        // Judged against this node's state, which may trail the leader's: catch up, ask again.
+        const behind = await this.deps.caughtUp().then(
+          () => true,
+          () => false,
+        );
+        if (behind) refused = await this.dryRun(tx, bodies, hash, checked.tx);
+      }
       if (refused) return { hash, status: refused };
       this.admitted(await this.mempool.add(tx, this.now(), bodies, checked));
       void this.deps.network.publish(TX_TOPIC, encodeTxMessage(tx, payloads)).catch((err) => {

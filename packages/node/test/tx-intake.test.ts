@@ -6,10 +6,27 @@
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { decode, encode, generateSecretKey, publicKeyOf, toHex } from '@ehr/core';
-import { makeGenesis, wireLimits } from '@ehr/ledger';
+import {
+  decode,
+  encode,
+  encodeTx,
+  generateSecretKey,
+  publicKeyOf,
+  sha256,
+  signTx,
+  toHex,
+} from '@ehr/core';
+import {
+  BlockBuilder,
+  genesisStateHash,
+  genesisWrites,
+  MapState,
+  makeGenesis,
+  wireLimits,
+} from '@ehr/ledger';
 import { Store } from '@ehr/store';
 import { afterEach, describe, expect, it } from 'vitest';
+import { patientSignup } from '../../../test/harness/load.ts';
 import { storePort } from '../src/adapters.ts';
 import { nodeMetrics } from '../src/metrics.ts';
 import { TX_FORWARD, TX_TOPIC, TxIntake } from '../src/tx-intake.ts';
@@ -173,5 +190,90 @@ describe('TxIntake', () => {
     expect(() =>
       decodeTxMessage(encode({ tx: new Uint8Array(1), payloads: [], extra: 1 })),
     ).toThrow();
+  });
+});
+
+describe('TxIntake on a node that trails the leader', () => {
+  it('asks the read barrier before refusing, and judges again on what it then holds', async () => {
+    const patient = generateSecretKey();
+    const signup = patientSignup(genesis.chainId, patient);
+    // Two states: this node before and after applying the block with the patient's sign-up.
+    const before = new MapState();
+    before.applyWrites(genesisWrites(genesis));
+    const after = new MapState();
+    after.applyWrites(genesisWrites(genesis));
+    const b = await BlockBuilder.open(after, { height: 1, time: Date.now() });
+    expect(
+      await b.add(signup.tx, new Map([[toHex(sha256(signup.body)), signup.body]])),
+    ).toMatchObject({ ok: true });
+    after.applyWrites(b.finish(genesisStateHash(genesis)).writes);
+    let state = before;
+    let asked = 0;
+    const make = (caughtUp?: () => Promise<void>) =>
+      new TxIntake({
+        chainId: genesis.chainId,
+        limits: {
+          maxTxs: 100,
+          maxBytes: 1 << 20,
+          maxPerAccount: 8,
+          maxTxBytes: genesis.limits.maxTxBytes,
+        },
+        wire: wireLimits(genesis.limits),
+        store: {
+          get state() {
+            return state;
+          },
+          head: () => ({
+            height: 0,
+            hash: new Uint8Array(32),
+            stateHash: new Uint8Array(32),
+            time: Date.now() - 1000,
+            applied: 0,
+          }),
+          receipt: async () => undefined,
+        },
+        network: new MemNet(`n${Math.random()}`, new Map()),
+        leadership: () => ({ leader: null, leading: false }),
+        wake: () => {},
+        halted: () => undefined,
+        ...(caughtUp ? { caughtUp } : {}),
+        logger: capturingLogger().logger,
+        metrics: nodeMetrics(),
+      });
+    // The patient revokes a consent it never gave: refused either way, but for the right
+    // reason only once this node holds the sign-up another node acknowledged.
+    const revoke = (nonce: number) =>
+      encodeTx(
+        signTx(
+          {
+            chainId: genesis.chainId,
+            author: publicKeyOf(patient),
+            nonce,
+            kind: 'consent.revoke',
+            expires: Date.now() + 60_000,
+            payload: { hospital: 'city' },
+          },
+          patient,
+        ),
+      );
+    // Signed with the nonce a stale node gave (0): refused as from an unknown account.
+    const stale = await make().submit(revoke(0), [], 'async');
+    expect(stale.status).toMatchObject({ status: 'rejected', code: 'UNKNOWN_ACCOUNT' });
+    // Caught up first: the truth, that nonce 0 is used (final: the client signs again)...
+    const fresh = make(async () => {
+      asked++;
+      state = after;
+    });
+    const used = await fresh.submit(revoke(0), [], 'async');
+    expect(asked).toBe(1);
+    expect(used.status).toMatchObject({ status: 'rejected', code: 'NONCE_USED', final: true });
+    // ... and signed again with nonce 1, the refusal the patient should see.
+    const again = await fresh.submit(revoke(1), [], 'async');
+    expect(again.status).toMatchObject({ status: 'rejected', code: 'CONSENT_MISSING' });
+    // What passes at once never waits for the barrier.
+    state = before;
+    const ok = make(async () => void asked++);
+    await ok.submit(signup.tx, [signup.body], 'async');
+    expect(asked).toBe(2);
   });
 });
