@@ -203,10 +203,17 @@ describe('faults under load', () => {
       { mode: 'commit', timeoutMs: 20_000 },
     );
     expect(r.status.status).toBe('committed');
-    // It knows it was removed: it no longer counts itself a voter, so it never campaigns.
-    const own = await cluster.status('node5');
-    expect(own?.role).toBe('learner');
-    expect(own?.validators).not.toContain(removed.nodeId);
+    // It learns it was removed (from the commit its last messages carried, which arrive a moment
+    // after the others applied it): it no longer counts itself a voter, so it never campaigns.
+    const own = await until(
+      'node5 to learn of its removal',
+      async () => {
+        const s = await cluster.status('node5');
+        return s?.role === 'learner' ? s : false;
+      },
+      15_000,
+    );
+    expect(own.validators).not.toContain(removed.nodeId);
     // Every member closed its connections to it and refuses new ones: it ends with no
     // connection to any member, and stays so while it keeps trying.
     const members = ['node1', 'node2', 'node3', 'node4', 'node6'];

@@ -57,6 +57,9 @@ export interface DaemonParts {
   now?: () => number;
 }
 
+/** How long connections to a removed member outlive the change (its last messages drain). */
+const MEMBERSHIP_GRACE_MS = 1000;
+
 export class Daemon extends EventEmitter {
   readonly nodeId: string;
   private readonly parts: DaemonParts;
@@ -272,7 +275,12 @@ export class Daemon extends EventEmitter {
       if (rd.committed.some((e) => e.type === 'config')) {
         const { voters, learners } = raft.status();
         this.logger.info({ voters, learners }, 'membership now');
-        await this.parts.network.refreshMembership();
+        // A removed member learns of its removal from the commit index this Ready just sent:
+        // drop its connections a moment later, so that message is not cut off in the queue.
+        const t = setTimeout(() => {
+          if (!this.stopped) void this.parts.network.refreshMembership().catch(() => {});
+        }, MEMBERSHIP_GRACE_MS);
+        t.unref?.();
         this.emit('membership');
       }
     }
