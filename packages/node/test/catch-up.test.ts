@@ -8,7 +8,6 @@
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { Writable } from 'node:stream';
 import type { Entry } from '@ehr/consensus';
 import { RaftNode } from '@ehr/consensus';
 import { equalBytes, generateSecretKey, publicKeyOf, toHex } from '@ehr/core';
@@ -19,11 +18,11 @@ import { blockVerifier, raftPort, storePort } from '../src/adapters.ts';
 import { CatchUp } from '../src/catch-up.ts';
 import { parseConfig } from '../src/config.ts';
 import { Daemon } from '../src/daemon.ts';
-import { createLogger } from '../src/logger.ts';
 import { nodeMetrics } from '../src/metrics.ts';
 import { nodeStatus } from '../src/node-status.ts';
 import { serveSync } from '../src/sync-protocol.ts';
 import { TxIntake } from '../src/tx-intake.ts';
+import { capturingLogger } from './capture.ts';
 import { buildLog, type TestLog, tamperTx } from './log.ts';
 import { MemNet } from './mem-net.ts';
 
@@ -74,13 +73,6 @@ async function client(all: Map<string, MemNet>, members: string[], checkMs = 60_
     random: Math.random,
     blockVerifier,
   });
-  const lines: Record<string, unknown>[] = [];
-  const sink = new Writable({
-    write(chunk, _enc, done) {
-      lines.push(JSON.parse(String(chunk)));
-      done();
-    },
-  });
   const config = parseConfig(
     {
       name: 'client',
@@ -93,7 +85,7 @@ async function client(all: Map<string, MemNet>, members: string[], checkMs = 60_
     join(dir, 'node.yaml'),
   );
   const metrics = nodeMetrics();
-  const logger = createLogger('client', 'info', sink);
+  const { logger, lines } = capturingLogger('info');
   const nodeStore = storePort(store);
   const engine = raftPort(raft);
   let daemon: Daemon | undefined;

@@ -5,7 +5,6 @@
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { Writable } from 'node:stream';
 import { RaftNode } from '@ehr/consensus';
 import { publicKeyOf, toHex } from '@ehr/core';
 import { type Genesis, genesisBlockHash, wireLimits } from '@ehr/ledger';
@@ -13,9 +12,9 @@ import { Store } from '@ehr/store';
 import { blockVerifier, raftPort, storePort } from '../src/adapters.ts';
 import { parseConfig } from '../src/config.ts';
 import { Daemon } from '../src/daemon.ts';
-import { createLogger } from '../src/logger.ts';
 import { nodeMetrics } from '../src/metrics.ts';
 import { TxIntake } from '../src/tx-intake.ts';
+import { capturingLogger } from './capture.ts';
 import { MemNet } from './mem-net.ts';
 
 export interface OneNode {
@@ -52,13 +51,6 @@ export async function oneNode(
     random: Math.random,
     blockVerifier,
   });
-  const lines: Record<string, unknown>[] = [];
-  const sink = new Writable({
-    write(chunk, _enc, done) {
-      lines.push(JSON.parse(String(chunk)));
-      done();
-    },
-  });
   const config = parseConfig(
     {
       name: 'one',
@@ -70,7 +62,7 @@ export async function oneNode(
     },
     join(dir, 'node.yaml'),
   );
-  const logger = createLogger('one', 'debug', sink);
+  const { logger, lines } = capturingLogger('debug');
   const metrics = nodeMetrics();
   const engine = raftPort(raft);
   const store_ = storePort(store);
