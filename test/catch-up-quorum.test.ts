@@ -71,6 +71,7 @@ describe('catch-up sync and quorum', () => {
       const after = (await c.status(leader))!;
       const lost = views.filter((v) => !v.startsWith(`${leader} leader`));
       console.log(`samples without ${leader} leading: ${lost.length}/${views.length}: ${lost[0]}`);
+      if (lost.length > 0) console.log(views.join('\n'));
       expect(lost).toEqual([]);
       expect(after.role).toBe('leader');
       expect(after.term).toBe(before.term);

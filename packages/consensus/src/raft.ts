@@ -45,6 +45,12 @@ export interface RaftOptions {
   maxBytesPerMsg?: number;
   maxInflightMsgs?: number;
   /**
+   * Ticks without progress before a leader resends a follower's unacknowledged entries (default
+   * electionTick). Heartbeats in between carry no entries: resending on every heartbeat flooded
+   * a follower far behind with duplicates of what was already on its way.
+   */
+  retransmitTicks?: number;
+  /**
    * At most this many committed entries per Ready (default: all). A node far behind applies a
    * long backlog in bounded steps, and answers the leader between them instead of going silent
    * for longer than an election timeout.
@@ -61,6 +67,8 @@ interface Progress {
   inflight: number;
   paused: boolean;
   active: boolean;
+  /** Ticks since this follower's match last advanced or its unacknowledged entries were resent. */
+  idle: number;
 }
 
 const blank = (): Omit<Message, 'type' | 'from' | 'to' | 'term'> => ({
@@ -137,6 +145,7 @@ export class RaftNode {
       maxEntriesPerMsg: o.maxEntriesPerMsg ?? 64,
       maxBytesPerMsg: o.maxBytesPerMsg ?? Number.POSITIVE_INFINITY,
       maxInflightMsgs: o.maxInflightMsgs ?? 64,
+      retransmitTicks: o.retransmitTicks ?? o.electionTick,
       maxCommittedPerReady: o.maxCommittedPerReady ?? Number.POSITIVE_INFINITY,
       ...(o.blockVerifier ? { blockVerifier: o.blockVerifier } : {}),
     };
@@ -281,6 +290,7 @@ export class RaftNode {
             next: this.lastIndex() + 1,
             state: 'probe',
             inflight: 0,
+            idle: 0,
             paused: false,
             active: true,
           });
@@ -345,6 +355,7 @@ export class RaftNode {
         next: this.lastIndex() + 1,
         state: 'probe',
         inflight: 0,
+        idle: 0,
         paused: false,
         active: true,
       });
@@ -865,11 +876,13 @@ export class RaftNode {
       pr.state = 'probe';
       pr.inflight = 0;
       pr.paused = false;
+      pr.idle = 0;
       this.sendAppend(m.from);
       return;
     }
     if (m.index > pr.match) {
       pr.match = m.index;
+      pr.idle = 0;
       if (pr.state !== 'replicate') {
         pr.state = 'replicate';
         pr.inflight = 0;
@@ -904,14 +917,36 @@ export class RaftNode {
 
   private heartbeat(): void {
     for (const [n, pr] of this.progress) {
-      // Retransmit from the last acknowledged point if anything is unacknowledged: messages may
-      // have been lost. Otherwise an empty append carries the commit index.
-      if (pr.match < this.lastIndex()) {
+      pr.idle += this.opts.heartbeatTick;
+      // Unacknowledged entries are resent from the last acknowledged point only after a quiet
+      // spell (messages may have been lost); a follower still working through a backlog keeps
+      // what is on its way. Otherwise an empty append at the acknowledged index carries the
+      // commit index (and, answered, tells a new leader where the follower stands).
+      const prevTerm = this.termAt(pr.match);
+      if (
+        pr.match < this.lastIndex() &&
+        (pr.idle >= this.opts.retransmitTicks || prevTerm === undefined)
+      ) {
+        pr.idle = 0;
         pr.next = pr.match + 1;
         pr.inflight = 0;
         pr.paused = false;
+        this.sendAppend(n, true);
+      } else if (prevTerm === undefined) {
+        this.sendAppend(n, true);
+      } else {
+        this.send({
+          ...blank(),
+          type: 'append',
+          from: this.id,
+          to: n,
+          term: this.term,
+          index: pr.match,
+          logTerm: prevTerm,
+          entries: [],
+          commit: Math.min(this.commit, pr.match),
+        });
       }
-      this.sendAppend(n, true);
     }
   }
 

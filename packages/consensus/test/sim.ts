@@ -98,12 +98,17 @@ export function identityOf(e: Entry): string {
 export class Sim {
   readonly rng: () => number;
   readonly nodes = new Map<string, SimNode>();
-  private queue: { at: number; bytes: Uint8Array; from: string; to: string }[] = [];
+  private queue: { at: number; bytes: Uint8Array; from: string; to: string; seq: number }[] = [];
+  private seq = 0;
   now = 0;
   steps = 0;
   faults: Faults = { drop: 0, duplicate: 0, maxDelay: 1 };
   /** Directed links that are cut: `${from}>${to}`. */
   cut = new Set<string>();
+  /** Directed links (`${from}>${to}`) with a fixed extra delay in ticks: a slow link, in order. */
+  slow = new Map<string, number>();
+  /** Every message as it is sent (tests count what went where). */
+  onSend: ((from: string, m: Message) => void) | undefined;
   /**
    * A member that, at `rate`, sends a copy of its message with an extreme term or an out-of-range
    * term/index (its own random stream, so the rest of a schedule stays the same).
@@ -239,16 +244,18 @@ export class Sim {
   }
 
   private send(from: string, m: Message): void {
+    this.onSend?.(from, m);
     if (this.rogue?.id === from && this.rogue.rng() < this.rogue.rate) {
       const forged = encodeMessage(this.forge(m, this.rogue.rng));
-      this.queue.push({ at: this.now + 1, bytes: forged, from, to: m.to });
+      this.queue.push({ at: this.now + 1, bytes: forged, from, to: m.to, seq: this.seq++ });
     }
     const bytes = encodeMessage(m);
     const copies = this.rng() < this.faults.duplicate ? 2 : 1;
     for (let c = 0; c < copies; c++) {
       if (this.rng() < this.faults.drop) continue;
-      const delay = 1 + Math.floor(this.rng() * this.faults.maxDelay);
-      this.queue.push({ at: this.now + delay, bytes, from, to: m.to });
+      const delay =
+        1 + Math.floor(this.rng() * this.faults.maxDelay) + (this.slow.get(`${from}>${m.to}`) ?? 0);
+      this.queue.push({ at: this.now + delay, bytes, from, to: m.to, seq: this.seq++ });
     }
   }
 
@@ -259,10 +266,15 @@ export class Sim {
     for (const n of this.nodes.values()) if (n.up) n.raft.tick();
     const due = this.queue.filter((q) => q.at <= this.now);
     this.queue = this.queue.filter((q) => q.at > this.now);
-    // Reorder deliveries that fall due together.
+    // Reorder deliveries that fall due together (a slow link keeps its order: one stream).
     for (let i = due.length - 1; i > 0; i--) {
       const j = Math.floor(this.rng() * (i + 1));
       [due[i], due[j]] = [due[j]!, due[i]!];
+    }
+    if (this.slow.size > 0) {
+      const isSlow = (q: { from: string; to: string }) => this.slow.has(`${q.from}>${q.to}`);
+      const ordered = due.filter(isSlow).sort((a, b) => a.seq - b.seq);
+      due.splice(0, due.length, ...due.filter((q) => !isSlow(q)), ...ordered);
     }
     for (const q of due) {
       const n = this.nodes.get(q.to);
