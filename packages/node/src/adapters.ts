@@ -61,6 +61,13 @@ export function raftPort(raft: RaftNode): Raft {
       };
     },
     advance: (rd) => raft.advance(rd.raw as Ready),
+    view: () => ({
+      term: raft.term,
+      leader: raft.leader,
+      role: raft.isVoter() ? raft.role : 'learner',
+      commit: raft.commit,
+      canPropose: raft.canPropose(),
+    }),
     status: () => ({
       id: raft.id,
       term: raft.term,

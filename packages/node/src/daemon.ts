@@ -32,6 +32,7 @@ import type {
   Raft,
   RaftReady,
   RaftStatus,
+  RaftView,
 } from './ports.ts';
 import { Proposer } from './proposer.ts';
 import type { SettledTx, TxIntake } from './tx-intake.ts';
@@ -84,6 +85,7 @@ export class Daemon extends EventEmitter {
   /** The engine as everyone else may use it: its view, and the changes they may ask for. */
   readonly consensus: {
     status(): RaftStatus;
+    view(): RaftView;
     membership(): Readonly<Membership>;
     proposeMembership(change: ConfChange): void;
     transferLeadership(to: string): void;
@@ -111,6 +113,7 @@ export class Daemon extends EventEmitter {
     const raft = parts.raft;
     this.consensus = {
       status: () => raft.status(),
+      view: () => raft.view(),
       membership: () => raft.membership(),
       proposeMembership: (change) => {
         raft.proposeMembership(change);
@@ -145,7 +148,7 @@ export class Daemon extends EventEmitter {
     // election timeout (pre-vote keeps a flapping link from disturbing anyone).
     this.offDisconnect = network.onPeerDisconnected((id) => {
       if (this.stopped || this.paused) return;
-      if (this.parts.raft.status().leader !== id) return;
+      if (this.parts.raft.view().leader !== id) return;
       this.logger.info({ leader: id }, 'lost every connection to the leader; campaigning soon');
       this.parts.raft.leaderLost(id);
       this.wake();
@@ -169,7 +172,7 @@ export class Daemon extends EventEmitter {
         this.logger.info({ to: target }, 'transferring leadership before shutdown');
         try {
           this.consensus.transferLeadership(target);
-          await waitFor(() => this.parts.raft.status().leader !== this.nodeId, 2000);
+          await waitFor(() => this.parts.raft.view().leader !== this.nodeId, 2000);
         } catch (err) {
           this.logger.warn({ err: (err as Error).message }, 'leadership transfer failed');
         }
@@ -331,7 +334,7 @@ export class Daemon extends EventEmitter {
   }
 
   private noteRole(): void {
-    const st = this.parts.raft.status();
+    const st = this.parts.raft.view();
     const leader = st.role === 'leader';
     if (this.wasLeader && !leader) this.proposer.reset();
     this.wasLeader = leader;
@@ -434,7 +437,7 @@ export class Daemon extends EventEmitter {
   }
 
   private async maybePropose(): Promise<void> {
-    const st = this.parts.raft.status();
+    const st = this.parts.raft.view();
     if (!st.canPropose || this.stopped) return;
     const max = this.parts.config.consensus.maxInflightBlocks;
     const pool = this.parts.txs.mempool;

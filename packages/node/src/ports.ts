@@ -41,7 +41,11 @@ export interface Raft {
   ready(): RaftReady;
   advance(ready: RaftReady): void;
   status(): RaftStatus;
+  /** What hot paths ask (role, leader, term, commit), without status()'s copies of lists. */
+  view(): RaftView;
 }
+
+export type RaftView = Pick<RaftStatus, 'term' | 'leader' | 'role' | 'commit' | 'canPropose'>;
 
 export interface RaftStatus {
   id: string;

@@ -176,7 +176,7 @@ async function wire_(
     store: nodeStore,
     network: host,
     leadership: () => {
-      const st = daemon!.consensus.status();
+      const st = daemon!.consensus.view();
       return { leader: st.leader, leading: st.role === 'leader' };
     },
     wake: () => daemon?.wake(),
@@ -213,7 +213,7 @@ async function wire_(
     nodeId,
     network: host,
     head: () => store.head(),
-    consensus: () => loop.consensus.status(),
+    consensus: () => loop.consensus.view(),
     metrics,
     logger,
     onAnnounced: (height) => {
@@ -249,11 +249,11 @@ async function wire_(
   });
   const reads: ReadBarrier = new ReadBarrier({
     leading: () => {
-      const st = loop.consensus.status();
+      const st = loop.consensus.view();
       return st.role === 'leader' && st.canPropose;
     },
-    leader: () => loop.consensus.status().leader,
-    commitIndex: () => loop.consensus.status().commit,
+    leader: () => loop.consensus.view().leader,
+    commitIndex: () => loop.consensus.view().commit,
     appliedIndex: () => store.head().applied,
     askLeader: (leader, ms) => host.request(leader, READ_INDEX_PROTOCOL, new Uint8Array(), ms),
     onApplied: onBlock,
