@@ -34,7 +34,7 @@ function behindOnSlowLink(seed: number) {
   // Messages to it take 6 ticks: slower than a heartbeat (2), quicker than an election (10).
   for (const id of IDS) if (id !== lagging) sim.slow.set(`${id}>${lagging}`, 6);
   const sent = new Map<number, number>();
-  sim.onSend = (from, m) => {
+  sim.onSend = (_from, m) => {
     if (m.to !== lagging || m.type !== 'append') return;
     for (const e of m.entries) sent.set(e.index, (sent.get(e.index) ?? 0) + 1);
   };

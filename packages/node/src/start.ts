@@ -22,9 +22,10 @@ import { blockVerifier, raftPort, storePort } from './adapters.ts';
 import { BlockAnnouncer } from './block-announcer.ts';
 import { CatchUp } from './catch-up.ts';
 import type { NodeConfig } from './config.ts';
-import { Daemon } from './daemon.ts';
+import type { Daemon } from './daemon.ts';
 import { Lifecycle } from './lifecycle.ts';
 import { createLogger, type Logger } from './logger.ts';
+import { wireLoop } from './loop-wiring.ts';
 import { MemberList, MembershipReconciler } from './membership.ts';
 import { nodeMetrics } from './metrics.ts';
 import { startMetricsServer } from './metrics-server.ts';
@@ -33,7 +34,7 @@ import type { BlockEvent } from './ports.ts';
 import { READ_INDEX_PROTOCOL, ReadBarrier } from './read-barrier.ts';
 import { RefusalLog } from './refusal-log.ts';
 import { serveSync } from './sync-protocol.ts';
-import { TxIntake } from './tx-intake.ts';
+import type { TxIntake } from './tx-intake.ts';
 
 export interface RunningNode {
   daemon: Daemon;
@@ -163,45 +164,25 @@ async function wire_(
   parts.started('p2p host', host);
   const nodeStore = storePort(store);
 
-  // Intake and the loop need each other only through these two callbacks.
-  let daemon: Daemon | undefined;
-  const txs = new TxIntake({
+  const {
+    daemon: loop,
+    txs,
+    onBlock,
+    syncPort,
+  } = wireLoop({
+    config,
     chainId: genesis.chainId,
-    limits: {
-      ...config.mempool,
-      maxTxBytes: genesis.limits.maxTxBytes,
-      maxBodyBytes: wire.txBodyBytes,
-    },
+    secretKey: key.secretKey,
+    maxTxBytes: genesis.limits.maxTxBytes,
     wire,
     store: nodeStore,
     network: host,
-    leadership: () => {
-      const st = daemon!.consensus.view();
-      return { leader: st.leader, leading: st.role === 'leader' };
-    },
-    wake: () => daemon?.wake(),
-    halted: () => daemon?.halted(),
+    engine,
+    // Declared below: the barrier reads the loop's view.
     caughtUp: (): Promise<void> => reads.wait(3000),
     logger,
     metrics,
   });
-  daemon = new Daemon({
-    config,
-    chainId: genesis.chainId,
-    secretKey: key.secretKey,
-    store: nodeStore,
-    network: host,
-    raft: engine,
-    txs,
-    logger,
-    metrics,
-    wire,
-  });
-  const loop = daemon;
-  const onBlock = (fn: (e: BlockEvent) => void) => {
-    loop.on('block', fn);
-    return () => void loop.off('block', fn);
-  };
   const otherMembers = () => {
     const m = loop.consensus.membership();
     return [...new Set([...members.all().map((x) => x.node), ...m.voters, ...m.learners])].filter(
@@ -224,13 +205,7 @@ async function wire_(
   catchUp = new CatchUp({
     network: host,
     store: nodeStore,
-    chain: {
-      consensus: () => ({ ...loop.consensus.status(), halted: loop.halted() !== undefined }),
-      ingestWith: (prepare) => loop.ingestWith(prepare),
-      resume: () => loop.resume(),
-      onBlock,
-      settleAnnounced: () => announcer.settle(),
-    },
+    chain: syncPort(() => announcer.settle()),
     logger,
     metrics,
     members: otherMembers,

@@ -17,11 +17,10 @@ import { afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { blockVerifier, raftPort, storePort } from '../src/adapters.ts';
 import { CatchUp } from '../src/catch-up.ts';
 import { parseConfig } from '../src/config.ts';
-import { Daemon } from '../src/daemon.ts';
+import { wireLoop } from '../src/loop-wiring.ts';
 import { nodeMetrics } from '../src/metrics.ts';
 import { nodeStatus } from '../src/node-status.ts';
 import { serveSync } from '../src/sync-protocol.ts';
-import { TxIntake } from '../src/tx-intake.ts';
 import { capturingLogger } from './capture.ts';
 import { buildLog, type TestLog, tamperTx } from './log.ts';
 import { MemNet } from './mem-net.ts';
@@ -87,46 +86,26 @@ async function client(all: Map<string, MemNet>, members: string[], checkMs = 60_
   const metrics = nodeMetrics();
   const { logger, lines } = capturingLogger('info');
   const nodeStore = storePort(store);
-  const engine = raftPort(raft);
-  let daemon: Daemon | undefined;
-  const txs = new TxIntake({
-    chainId: log.genesis.chainId,
-    limits: { ...config.mempool, maxTxBytes: log.genesis.limits.maxTxBytes },
-    wire: wireLimits(log.genesis.limits),
-    store: nodeStore,
-    network: net,
-    leadership: () => ({ leader: engine.status().leader, leading: false }),
-    wake: () => daemon?.wake(),
-    halted: () => daemon?.halted(),
-    logger,
-    metrics,
-  });
-  daemon = new Daemon({
+  const {
+    daemon: loop,
+    txs,
+    syncPort,
+  } = wireLoop({
     config,
     chainId: log.genesis.chainId,
     secretKey: key,
+    maxTxBytes: log.genesis.limits.maxTxBytes,
+    wire: wireLimits(log.genesis.limits),
     store: nodeStore,
     network: net,
-    raft: engine,
-    txs,
+    engine: raftPort(raft),
     logger,
     metrics,
-    wire: wireLimits(log.genesis.limits),
   });
-  const loop = daemon;
   const catchUp = new CatchUp({
     network: net,
     store: nodeStore,
-    chain: {
-      consensus: () => ({ ...loop.consensus.status(), halted: loop.halted() !== undefined }),
-      ingestWith: (prepare) => loop.ingestWith(prepare),
-      resume: () => loop.resume(),
-      onBlock: (fn) => {
-        loop.on('block', fn);
-        return () => void loop.off('block', fn);
-      },
-      settleAnnounced: () => {},
-    },
+    chain: syncPort(() => {}),
     logger,
     metrics,
     members: () => members,

@@ -11,9 +11,10 @@ import { type Genesis, genesisBlockHash, wireLimits } from '@ehr/ledger';
 import { Store } from '@ehr/store';
 import { blockVerifier, raftPort, storePort } from '../src/adapters.ts';
 import { parseConfig } from '../src/config.ts';
-import { Daemon } from '../src/daemon.ts';
+import type { Daemon } from '../src/daemon.ts';
+import { wireLoop } from '../src/loop-wiring.ts';
 import { nodeMetrics } from '../src/metrics.ts';
-import { TxIntake } from '../src/tx-intake.ts';
+import type { TxIntake } from '../src/tx-intake.ts';
 import { capturingLogger } from './capture.ts';
 import { MemNet } from './mem-net.ts';
 
@@ -64,44 +65,19 @@ export async function oneNode(
   );
   const { logger, lines } = capturingLogger('debug');
   const metrics = nodeMetrics();
-  const engine = raftPort(raft);
-  const store_ = storePort(store);
-  const wire = wireLimits(genesis.limits);
-  let daemon: Daemon | undefined;
-  const txs = new TxIntake({
-    chainId: genesis.chainId,
-    limits: {
-      ...config.mempool,
-      maxTxBytes: genesis.limits.maxTxBytes,
-      maxBodyBytes: wire.txBodyBytes,
-    },
-    wire,
-    store: store_,
-    network: net,
-    leadership: () => {
-      const st = engine.status();
-      return { leader: st.leader, leading: st.role === 'leader' };
-    },
-    wake: () => daemon?.wake(),
-    halted: () => daemon?.halted(),
-    logger,
-    metrics,
-    ...(opts.now ? { now: opts.now } : {}),
-  });
-  daemon = new Daemon({
+  const { daemon: loop, txs } = wireLoop({
     config,
     chainId: genesis.chainId,
     secretKey: key,
-    store: store_,
+    maxTxBytes: genesis.limits.maxTxBytes,
+    wire: wireLimits(genesis.limits),
+    store: storePort(store),
     network: net,
-    raft: engine,
-    txs,
+    engine: raftPort(raft),
     logger,
     metrics,
-    wire,
     ...(opts.now ? { now: opts.now } : {}),
   });
-  const loop = daemon;
   txs.start();
   loop.start();
   return {

@@ -1,0 +1,100 @@
+/**
+ * The consensus loop and the transaction intake, wired to each other (they meet only through
+ * `leadership`, `wake` and `halted`), and the loop as catch-up sync sees it. One place for what
+ * start.ts builds and what tests build around a node without libp2p.
+ */
+import type { WireLimits } from '@ehr/ledger';
+import type { SyncPort } from './catch-up.ts';
+import type { NodeConfig } from './config.ts';
+import { Daemon } from './daemon.ts';
+import type { Logger } from './logger.ts';
+import type { NodeMetrics } from './metrics.ts';
+import type { BlockEvent, Network, NodeStore, Raft } from './ports.ts';
+import { TxIntake } from './tx-intake.ts';
+
+export interface LoopWiring {
+  config: Pick<NodeConfig, 'consensus' | 'mempool'>;
+  chainId: string;
+  secretKey: Uint8Array;
+  /** The genesis limit on one transaction's bytes. */
+  maxTxBytes: number;
+  wire: WireLimits;
+  store: NodeStore;
+  network: Pick<
+    Network,
+    | 'send'
+    | 'onConsensusMessage'
+    | 'refreshMembership'
+    | 'onPeerDisconnected'
+    | 'publish'
+    | 'subscribe'
+    | 'handle'
+    | 'request'
+  >;
+  engine: Raft;
+  logger: Logger;
+  metrics: NodeMetrics;
+  /** The read barrier: intake waits on it before refusing (see TxIntakeDeps.caughtUp). */
+  caughtUp?: () => Promise<void>;
+  now?: () => number;
+}
+
+export interface WiredLoop {
+  daemon: Daemon;
+  txs: TxIntake;
+  onBlock(fn: (e: BlockEvent) => void): () => void;
+  /** The loop as catch-up sync uses it; `settleAnnounced` drops an announced height. */
+  syncPort(settleAnnounced: () => void): SyncPort;
+}
+
+export function wireLoop(w: LoopWiring): WiredLoop {
+  const now = w.now ? { now: w.now } : {};
+  let daemon: Daemon | undefined;
+  const txs = new TxIntake({
+    chainId: w.chainId,
+    limits: { ...w.config.mempool, maxTxBytes: w.maxTxBytes, maxBodyBytes: w.wire.txBodyBytes },
+    wire: w.wire,
+    store: w.store,
+    network: w.network,
+    leadership: () => {
+      const st = w.engine.view();
+      return { leader: st.leader, leading: st.role === 'leader' };
+    },
+    wake: () => daemon?.wake(),
+    halted: () => daemon?.halted(),
+    ...(w.caughtUp ? { caughtUp: w.caughtUp } : {}),
+    logger: w.logger,
+    metrics: w.metrics,
+    ...now,
+  });
+  const loop = new Daemon({
+    config: w.config,
+    chainId: w.chainId,
+    secretKey: w.secretKey,
+    store: w.store,
+    network: w.network,
+    raft: w.engine,
+    txs,
+    logger: w.logger,
+    metrics: w.metrics,
+    wire: w.wire,
+    ...now,
+  });
+  daemon = loop;
+  const onBlock = (fn: (e: BlockEvent) => void) => {
+    loop.on('block', fn);
+    return () => void loop.off('block', fn);
+  };
+  return {
+    daemon: loop,
+    txs,
+    onBlock,
+    syncPort: (settleAnnounced) => ({
+      consensus: () => ({ ...loop.consensus.status(), halted: loop.halted() !== undefined }),
+      ingestWith: (prepare) => loop.ingestWith(prepare),
+      resume: () => loop.resume(),
+      onBlock,
+      settleAnnounced,
+    }),
+  };
+}
