@@ -15,7 +15,7 @@
 import { spawn } from 'node:child_process';
 import { resolve } from 'node:path';
 import { EhrClient, RpcClient } from '@ehr/api';
-import { generateSecretKey } from '@ehr/core';
+import { generateSecretKey, seededRandom } from '@ehr/core';
 import { DEFAULT_LIMITS } from '@ehr/ledger';
 import { TestCluster, until } from './cluster.ts';
 import { type LoadResult, runLoad } from './load.ts';
@@ -34,17 +34,8 @@ export type ChaosAction =
    */
   | { at: number; kind: 'rogue'; node: string };
 
-/** mulberry32: small, fast and good enough to pick faults; the same seed gives the same stream. */
-export function prng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
+/** The seeded PRNG of @ehr/core (mulberry32). */
+export const prng = seededRandom;
 
 /**
  * The whole fault schedule, decided up front. Invariant: the nodes that are down or cut off

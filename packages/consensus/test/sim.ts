@@ -3,7 +3,7 @@
  * duplicated, delayed and reordered, partitions (symmetric and one-way), crash and restart from
  * persisted state only, membership changes - and after every step the Raft safety invariants.
  */
-import { fromUtf8, sha256, toHex, utf8 } from '@ehr/core';
+import { fromUtf8, seededRandom, sha256, toHex, utf8 } from '@ehr/core';
 import { decodeMessage, encodeMessage } from '../src/codec.ts';
 import { RaftNode } from '../src/raft.ts';
 import {
@@ -25,16 +25,8 @@ const ACCEPTED_TERMS = [1e12, 2 ** 47, 2 ** 40 + 7];
 const REFUSED_VALUES = [MAX_LOG_POSITION + 1, 2 ** 52, Number.MAX_SAFE_INTEGER];
 const POSITION_FIELDS = ['term', 'index', 'logTerm', 'commit', 'hintIndex', 'hintTerm'] as const;
 
-export function mulberry32(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
+/** The seeded PRNG of @ehr/core (mulberry32). */
+export const mulberry32 = seededRandom;
 
 export const GENESIS_HASH = sha256(utf8('sim genesis'));
 

@@ -7,3 +7,18 @@ export function randomBytes(n: number): Uint8Array {
   }
   return out;
 }
+
+/**
+ * A seeded PRNG (mulberry32) in [0, 1) for simulations, fault schedules and generated test
+ * data: the same seed gives the same stream. Predictable by design: never for keys or nonces.
+ */
+export function seededRandom(seed: number): () => number {
+  let a = seed >>> 0;
+  return () => {
+    a = (a + 0x6d2b79f5) >>> 0;
+    let t = a;
+    t = Math.imul(t ^ (t >>> 15), t | 1);
+    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
+    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+  };
+}

@@ -8,6 +8,7 @@ import {
   blockHash,
   encodeTx,
   publicKeyOf,
+  seededRandom,
   sha256,
   signBlock,
   signTx,
@@ -302,14 +303,5 @@ export async function world(chain = new TestChain()) {
   return { chain, admin, heart, skin, river, alice, bob };
 }
 
-/** A seeded PRNG (mulberry32) in [0, 1): the same seed, the same scenario. */
-export function seeded(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
+/** The seeded PRNG of @ehr/core (mulberry32). */
+export const seeded = seededRandom;
