@@ -3,7 +3,7 @@
  * WebSocket): new blocks, reconnecting with backoff when the connection drops. Notifications are
  * the gateway's `subscription` messages; nothing is signed or sent but the subscribe call.
  */
-export interface BlockEvent {
+export interface BlockNotice {
   height: number;
   hash: string;
   time: number;
@@ -13,7 +13,7 @@ export interface BlockEvent {
 export class GatewayEvents {
   readonly wsUrl: string;
   #socket: WebSocket | null = null;
-  #listeners = new Set<(b: BlockEvent) => void>();
+  #listeners = new Set<(b: BlockNotice) => void>();
   #closed = false;
   #retryMs = 500;
   #timer: ReturnType<typeof setTimeout> | undefined;
@@ -26,7 +26,7 @@ export class GatewayEvents {
     this.wsUrl = url.replace(/^http/, 'ws');
   }
 
-  onBlock(fn: (b: BlockEvent) => void): () => void {
+  onBlock(fn: (b: BlockNotice) => void): () => void {
     this.#listeners.add(fn);
     if (!this.#socket && !this.#closed) this.#connect();
     return () => this.#listeners.delete(fn);
@@ -67,7 +67,7 @@ export class GatewayEvents {
         return;
       }
       if (m.method === 'subscription' && m.params?.['subscription'] === subscription) {
-        const b = m.params['result'] as BlockEvent;
+        const b = m.params['result'] as BlockNotice;
         for (const fn of this.#listeners) fn(b);
       }
     };

@@ -21,7 +21,7 @@ import { type Block, checkBlockBody, EhrError, type SignedTx, toHex, txHash } fr
 import { BlockErrorCode, RejectCode, Rejection } from './codes.ts';
 import { keys, pos } from './keys.ts';
 import { type Payloads, parseTxPayload, type TxKind } from './kinds.ts';
-import { type ChainConfig, getEntity, type Head, type TxEntry } from './model.ts';
+import { type ChainConfig, getEntity, type StateHead, type TxEntry } from './model.ts';
 import { Overlay } from './overlay.ts';
 import {
   type ConsensusChange,
@@ -117,8 +117,8 @@ export async function loadChain(state: StateReader): Promise<ChainConfig> {
   return chain;
 }
 
-export async function loadHead(state: StateReader): Promise<Head> {
-  const head = await getEntity<Head>(state, keys.head());
+export async function loadHead(state: StateReader): Promise<StateHead> {
+  const head = await getEntity<StateHead>(state, keys.head());
   if (!head) {
     throw new EhrError(
       'STATE_UNINITIALISED',
@@ -315,7 +315,7 @@ function blockError(message: string, data: Record<string, unknown> = {}): EhrErr
   return new EhrError(BlockErrorCode.BLOCK_INVALID, message, data);
 }
 
-async function checkPosition(state: StateReader, height: number, time: number): Promise<Head> {
+async function checkPosition(state: StateReader, height: number, time: number): Promise<StateHead> {
   const head = await loadHead(state);
   if (height !== head.height + 1) {
     throw blockError(`block height ${height} does not follow the state's height ${head.height}`, {

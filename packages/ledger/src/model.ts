@@ -35,7 +35,8 @@ export type ChainConfig = {
   limits: Limits;
 };
 
-export type Head = { height: number; time: number };
+/** The last executed block as the state records it (height and time): what the next must follow. */
+export type StateHead = { height: number; time: number };
 
 /** Written for every transaction that consumed a nonce; code null = applied. */
 export type TxEntry = { height: number; index: number; kind: string; code: string | null };
