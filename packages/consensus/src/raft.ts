@@ -45,6 +45,21 @@ export interface RaftOptions {
   maxBytesPerMsg?: number;
   maxInflightMsgs?: number;
   /**
+   * Entry bytes sent to one follower and not yet acknowledged (flow control, like etcd's
+   * MaxInflightBytes): no further append with entries goes to it until acknowledgments bring it
+   * below. One message always goes, however large. Default: two messages' worth
+   * (2 x maxBytesPerMsg), unbounded when maxBytesPerMsg is.
+   */
+  maxInflightBytes?: number;
+  /**
+   * Leader ticks without an acknowledgment of new entries from a follower, while entries to it
+   * are unacknowledged, before they are sent again from its last acknowledged index (the
+   * transport dropped them). Each resend without progress doubles the wait, up to 4 times this.
+   * Default: 2 x electionTick (a follower taking a multi-MiB block under load acknowledges
+   * later than an election timeout; resending it then only adds load).
+   */
+  retransmitTicks?: number;
+  /**
    * At most this many committed entries per Ready (default: all). A node far behind applies a
    * long backlog in bounded steps, and answers the leader between them instead of going silent
    * for longer than an election timeout.
@@ -55,13 +70,42 @@ export interface RaftOptions {
 
 interface Progress {
   match: number;
+  /** The first index not sent yet (entries before it are acknowledged or in flight). */
   next: number;
-  /** Probe: one append in flight until answered; replicate: pipelined up to maxInflight. */
+  /**
+   * Probe: one append with entries in flight until answered; replicate: pipelined up to
+   * maxInflightMsgs and maxInflightBytes.
+   */
   state: 'probe' | 'replicate' | 'snapshot';
-  inflight: number;
-  paused: boolean;
+  /** Appends with entries sent and not acknowledged, oldest first: last index, entry bytes. */
+  inflight: { last: number; bytes: number }[];
+  inflightBytes: number;
+  /** In probe state: the index the last probe was sent after (a reject for another is stale). */
+  probeAt: number;
+  /** Leader ticks since entries in flight to this follower last made progress. */
+  stalled: number;
+  /** Resends since the last progress (each doubles the wait before the next). */
+  backoff: number;
   active: boolean;
 }
+
+/** A follower's progress at the start of a term or when it joins. */
+function freshProgress(next: number): Progress {
+  return {
+    match: 0,
+    next,
+    state: 'probe',
+    inflight: [],
+    inflightBytes: 0,
+    probeAt: -1,
+    stalled: 0,
+    backoff: 0,
+    active: true,
+  };
+}
+
+/** Resends without progress double the wait at most this many times. */
+const MAX_BACKOFF = 2;
 
 const blank = (): Omit<Message, 'type' | 'from' | 'to' | 'term'> => ({
   index: 0,
@@ -137,6 +181,10 @@ export class RaftNode {
       maxEntriesPerMsg: o.maxEntriesPerMsg ?? 64,
       maxBytesPerMsg: o.maxBytesPerMsg ?? Number.POSITIVE_INFINITY,
       maxInflightMsgs: o.maxInflightMsgs ?? 64,
+      maxInflightBytes:
+        o.maxInflightBytes ??
+        (o.maxBytesPerMsg === undefined ? Number.POSITIVE_INFINITY : 2 * o.maxBytesPerMsg),
+      retransmitTicks: o.retransmitTicks ?? 2 * o.electionTick,
       maxCommittedPerReady: o.maxCommittedPerReady ?? Number.POSITIVE_INFINITY,
       ...(o.blockVerifier ? { blockVerifier: o.blockVerifier } : {}),
     };
@@ -276,14 +324,7 @@ export class RaftNode {
     if (this.role === 'leader') {
       for (const n of this.members()) {
         if (n !== this.id && !this.progress.has(n)) {
-          this.progress.set(n, {
-            match: 0,
-            next: this.lastIndex() + 1,
-            state: 'probe',
-            inflight: 0,
-            paused: false,
-            active: true,
-          });
+          this.progress.set(n, freshProgress(this.lastIndex() + 1));
         }
       }
       for (const n of [...this.progress.keys()])
@@ -340,14 +381,7 @@ export class RaftNode {
     this.progress.clear();
     for (const n of this.members()) {
       if (n === this.id) continue;
-      this.progress.set(n, {
-        match: 0,
-        next: this.lastIndex() + 1,
-        state: 'probe',
-        inflight: 0,
-        paused: false,
-        active: true,
-      });
+      this.progress.set(n, freshProgress(this.lastIndex() + 1));
     }
     // Uncommitted config entries from earlier terms still count as pending.
     this.pendingConfIndex = 0;
@@ -421,6 +455,7 @@ export class RaftNode {
           return;
         }
       }
+      this.retransmitStalled();
       if (this.heartbeatElapsed >= this.opts.heartbeatTick) {
         this.heartbeatElapsed = 0;
         this.heartbeat();
@@ -852,6 +887,10 @@ export class RaftNode {
     pr.active = true;
     if (m.reject) {
       if (m.index < pr.match) return; // stale
+      // In probe state only the answer to the last probe (or to a heartbeat at the acknowledged
+      // index, which a follower that lost its log refuses) moves anything: an older one would
+      // resend what is already on its way.
+      if (pr.state === 'probe' && m.index !== pr.probeAt && m.index !== pr.match) return;
       // A follower whose log ends below what it once acknowledged lost its storage (a wiped
       // data directory being resynced): believe its log, not our memory of it.
       if (m.hintIndex < pr.match) pr.match = m.hintIndex;
@@ -859,29 +898,55 @@ export class RaftNode {
       if (m.hintTerm > 0) {
         let i = Math.min(m.hintIndex, this.lastIndex());
         while (i > this.offset && (this.termAt(i) ?? 0) > m.hintTerm) i--;
-        next = i + 1;
+        // The conflict reaches back into what this log compacted: only a snapshot repairs it
+        // (next at the snapshot index has no previous entry to probe with).
+        next = i === this.offset && (this.termAt(i) ?? 0) > m.hintTerm ? i : i + 1;
       }
-      pr.next = Math.max(pr.match + 1, Math.min(next, this.lastIndex() + 1));
-      pr.state = 'probe';
-      pr.inflight = 0;
-      pr.paused = false;
+      pr.next = Math.max(Math.min(pr.match + 1, this.offset), Math.min(next, this.lastIndex() + 1));
+      this.toProbe(pr);
       this.sendAppend(m.from);
       return;
     }
     if (m.index > pr.match) {
       pr.match = m.index;
-      if (pr.state !== 'replicate') {
-        pr.state = 'replicate';
-        pr.inflight = 0;
-      }
+      pr.stalled = 0;
+      pr.backoff = 0;
+      if (pr.state !== 'replicate') pr.state = 'replicate';
+    }
+    // Acknowledged: every append that ended at or before this index.
+    while (pr.inflight.length > 0 && pr.inflight[0]!.last <= m.index) {
+      pr.inflightBytes -= pr.inflight.shift()!.bytes;
     }
     pr.next = Math.max(pr.next, pr.match + 1);
-    pr.inflight = Math.max(0, pr.inflight - 1);
-    pr.paused = false;
     if (this.maybeCommit()) this.broadcastAppend(true);
     else if (pr.next <= this.lastIndex()) this.sendAppend(m.from);
     if (this.transferee === m.from && pr.match === this.lastIndex()) {
       this.send({ ...blank(), type: 'timeoutNow', from: this.id, to: m.from, term: this.term });
+    }
+  }
+
+  /** Forgets what is in flight to a follower: the next append starts at `pr.next`. */
+  private toProbe(pr: Progress): void {
+    pr.state = 'probe';
+    pr.inflight = [];
+    pr.inflightBytes = 0;
+    pr.stalled = 0;
+  }
+
+  /**
+   * Entries in flight to a follower that has acknowledged nothing new for retransmitTicks
+   * (doubled per resend without progress) were dropped on the way: send again from its last
+   * acknowledged index. Only then: a heartbeat never resends entries, so a large append is not
+   * sent again every heartbeat while the first copy is still on its way.
+   */
+  private retransmitStalled(): void {
+    for (const [n, pr] of this.progress) {
+      if (pr.inflight.length === 0) continue;
+      if (++pr.stalled < this.opts.retransmitTicks * 2 ** pr.backoff) continue;
+      pr.backoff = Math.min(MAX_BACKOFF, pr.backoff + 1);
+      pr.next = pr.match + 1;
+      this.toProbe(pr);
+      this.sendAppend(n);
     }
   }
 
@@ -903,21 +968,26 @@ export class RaftNode {
   }
 
   private heartbeat(): void {
-    for (const [n, pr] of this.progress) {
-      // Retransmit from the last acknowledged point if anything is unacknowledged: messages may
-      // have been lost. Otherwise an empty append carries the commit index.
-      if (pr.match < this.lastIndex()) {
-        pr.next = pr.match + 1;
-        pr.inflight = 0;
-        pr.paused = false;
-      }
-      this.sendAppend(n, true);
-    }
+    // New entries if flow control lets them go, otherwise an empty append carrying the commit
+    // index (lost entries are resent by retransmitStalled, not here).
+    for (const n of this.progress.keys()) this.sendAppend(n, true);
   }
 
+  /**
+   * Sends `to` the entries from its next index, as far as flow control allows (one append in
+   * flight in probe state; maxInflightMsgs and maxInflightBytes in replicate state). `force`:
+   * when no entries go, send an empty append anyway (a heartbeat, or news of the commit index).
+   */
   private sendAppend(to: string, force = false): void {
     const pr = this.progress.get(to)!;
-    if (!force && (pr.paused || pr.inflight >= this.opts.maxInflightMsgs)) return;
+    const full =
+      pr.state === 'probe'
+        ? pr.inflight.length > 0
+        : pr.inflight.length >= this.opts.maxInflightMsgs;
+    if (full) {
+      if (force) this.sendEmpty(to, pr);
+      return;
+    }
     const prev = pr.next - 1;
     const prevTerm = this.termAt(prev);
     if (prevTerm === undefined) {
@@ -935,7 +1005,6 @@ export class RaftNode {
       return;
     }
     let last = Math.min(this.lastIndex(), pr.next + this.opts.maxEntriesPerMsg - 1);
-    if (last < pr.next && !force) return;
     let entries = last >= pr.next ? this.slice(pr.next, last) : [];
     // At most maxBytesPerMsg of entry data per message (always at least one entry, which the
     // node bounds by its block size), so one message fits the transport's frame limit.
@@ -947,7 +1016,23 @@ export class RaftNode {
     if (fit > 0) {
       entries = entries.slice(0, fit);
       last = pr.next + fit - 1;
+      bytes = entries.reduce((n, e) => n + e.data.length, 0);
     }
+    // Flow control by bytes: with anything in flight, nothing that would take the follower's
+    // unacknowledged bytes past the limit.
+    if (
+      entries.length > 0 &&
+      pr.inflight.length > 0 &&
+      pr.inflightBytes + bytes > this.opts.maxInflightBytes
+    ) {
+      if (force) this.sendEmpty(to, pr);
+      return;
+    }
+    if (entries.length === 0) {
+      if (!force) return;
+      if (pr.inflight.length > 0) return this.sendEmpty(to, pr);
+    }
+    if (pr.state === 'probe') pr.probeAt = prev;
     this.send({
       ...blank(),
       type: 'append',
@@ -957,16 +1042,38 @@ export class RaftNode {
       index: prev,
       logTerm: prevTerm,
       entries,
-      commit: Math.min(this.commit, last >= pr.next ? last : prev),
+      commit: Math.min(this.commit, entries.length > 0 ? last : prev),
     });
     if (entries.length > 0) {
-      if (pr.state === 'replicate') {
-        pr.next = last + 1;
-        pr.inflight++;
-      } else {
-        pr.paused = true;
-      }
+      pr.next = last + 1;
+      pr.inflight.push({ last, bytes });
+      pr.inflightBytes += bytes;
     }
+  }
+
+  /**
+   * An empty append after the follower's acknowledged index while entries to it are in flight:
+   * it resets the follower's election timer and carries the commit index as far as the follower
+   * is known to hold, and cannot overtake those entries and be refused for a gap (the transport
+   * may carry it on a faster lane).
+   */
+  private sendEmpty(to: string, pr: Progress): void {
+    const term = this.termAt(pr.match);
+    if (term === undefined) {
+      // Compacted past what the follower acknowledged: a snapshot follows on the next resend.
+      return;
+    }
+    this.send({
+      ...blank(),
+      type: 'append',
+      from: this.id,
+      to,
+      term: this.term,
+      index: pr.match,
+      logTerm: term,
+      entries: [],
+      commit: Math.min(this.commit, pr.match),
+    });
   }
 
   private send(m: Message): void {

@@ -154,6 +154,10 @@ export class Sim {
       blockVerifier: testVerifier,
       // Some nodes apply their backlog in small steps, as the daemon does (deterministic per id).
       maxCommittedPerReady: id.endsWith('1') || id.endsWith('3') ? 2 : Number.POSITIVE_INFINITY,
+      // Some lead with flow control as tight as the daemon's relative to its blocks: two or so
+      // blocks per append and at most two appends' worth unacknowledged per follower (a test
+      // block is about 100 bytes).
+      ...(id.endsWith('2') || id.endsWith('4') ? { maxBytesPerMsg: 200 } : {}),
     });
   }
 

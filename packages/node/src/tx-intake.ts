@@ -323,6 +323,9 @@ export class TxIntake {
     }
     if (batch.length === 0) return;
     this.forwarding = true;
+    // Marked before trying: a failed forward (an 8 MiB document to a busy leader) also waits
+    // FORWARD_EVERY_MS, instead of every follower resending it every second.
+    for (const b of batch) this.forwardedAt.set(b.hash, now);
     try {
       await this.deps.network.request(
         leader,
@@ -330,7 +333,6 @@ export class TxIntake {
         encode({ txs: batch.map((b) => b.msg) }),
         5000,
       );
-      for (const b of batch) this.forwardedAt.set(b.hash, now);
       this.deps.logger.debug({ to: leader, txs: batch.length }, 'forwarded pending transactions');
     } catch (err) {
       this.deps.logger.debug({ err: (err as Error).message }, 'forwarding to the leader failed');

@@ -1,8 +1,9 @@
 /**
  * The libp2p host of a node: TCP + Noise + Yamux, identify, ping, a private Kademlia DHT (its
  * protocol id is derived from the chain id, so it never joins the public DHT), gossipsub for
- * transactions, a length-prefixed consensus channel (one long-lived stream per peer) and
- * request/response protocols. A connection gater refuses every peer that is not a member on
+ * transactions, a length-prefixed consensus channel (one long-lived stream per peer for small
+ * messages; large ones as acknowledged requests, one at a time per peer) and request/response
+ * protocols. A connection gater refuses every peer that is not a member on
  * chain, asked at each connection, so membership changes apply without a restart.
  */
 import { noise } from '@chainsafe/libp2p-noise';
@@ -64,15 +65,37 @@ export type RefusalReason = 'inbound' | 'outbound' | 'dial' | 'stream' | 'gossip
 type Validate = (from: string, bytes: Uint8Array) => Promise<'accept' | 'reject' | 'ignore'>;
 
 const MAX_QUEUED = 1024;
-/** Bytes queued per peer at most: a few frames (Raft resends what is dropped). */
+/** Bulk bytes queued per peer at most: a few frames (Raft resends what is dropped). */
 const MAX_QUEUED_FRAMES = 4;
+/**
+ * Consensus messages up to this size (votes, responses, heartbeats, appends of small blocks) go
+ * back to back on one long-lived stream per peer. Larger ones (a block with its documents) go
+ * one at a time, each as a request the peer acknowledges once it has taken the message: at most
+ * one large frame per peer is ever on its way, so no read buffer holds more than one (an eager
+ * reader buffers whatever the sender pushed, and several 8 MiB appends back to back overflowed
+ * it, the stream was aborted and the appends were lost without a word), and a heartbeat never
+ * waits behind megabytes. Raft tolerates the reordering between the two paths.
+ */
+export const CONTROL_FRAME_BYTES = 64 * 1024;
+type Lane = 'control' | 'bulk';
+/** The reply to a large consensus message: taken. */
+const ACK = new Uint8Array([1]);
 /** Gossip bytes queued per peer at most, in frames. */
 const GOSSIP_QUEUED_FRAMES = 8;
-/** A write may take this long per frame limit's worth of bytes before the stream is replaced. */
+/**
+ * A write (and a large message's acknowledgment) may take this long plus one millisecond per
+ * WRITE_BYTES_PER_MS bytes before it is given up: 10 s for an 8 MiB block. Under load (two
+ * shared cores, ten documents gossiped, forwarded and replicated at once) an 8 MiB transfer
+ * measured over 4 s; giving up earlier threw away a transfer that was progressing and made
+ * Raft send it again, adding load.
+ */
 const WRITE_TIMEOUT_MS = 2000;
-const WRITE_BYTES_PER_MS = 4 * 1024;
+const WRITE_BYTES_PER_MS = 1024;
+/** A request handler waits this long for the request's first bytes, plus the transfer time. */
+const REQUEST_READ_TIMEOUT_MS = 10_000;
 
 interface Outbound {
+  lane: Lane;
   lp?: LengthPrefixedStream<Stream>;
   stream?: Stream;
   opening?: Promise<void>;
@@ -86,6 +109,7 @@ export class P2PHost {
   private readonly node: Awaited<ReturnType<typeof createHost>>;
   private readonly opts: HostOptions;
   private readonly raftProtocol: string;
+  /** Per peer and lane (`${nodeId}:${lane}`). */
   private readonly outbound = new Map<string, Outbound>();
   private consensusHandler: ((from: string, bytes: Uint8Array) => void) | undefined;
   private stopped = false;
@@ -100,6 +124,9 @@ export class P2PHost {
     this.nodeId = nodeId;
     this.raftProtocol = `/ehr/${opts.chainId}/raft/1.0.0`;
   }
+
+  /** Request protocol of large consensus messages (acknowledged one by one). */
+  private static readonly RAFT_BULK = 'raft-bulk';
 
   static async create(opts: HostOptions): Promise<P2PHost> {
     const node = await createHost(opts);
@@ -162,6 +189,10 @@ export class P2PHost {
       },
       { maxInboundStreams: 64, runOnLimitedConnection: false },
     );
+    this.handle(P2PHost.RAFT_BULK, async (from, bytes) => {
+      this.consensusHandler?.(from, bytes);
+      return ACK;
+    });
     // Connect to bootstrap peers; the DHT then finds everyone else by peer id.
     for (const a of this.opts.bootstrap) {
       this.node
@@ -177,9 +208,10 @@ export class P2PHost {
   }
 
   /**
-   * Best effort, in order per peer; drops (reported through onUndelivered, never retried here:
-   * Raft resends) what is larger than a frame, what overflows the peer's queue, and what a peer
-   * that is unreachable or too slow did not take.
+   * Best effort, in order per peer and lane (small messages on one stream, large ones on
+   * another); drops (reported through onUndelivered, never retried here: Raft resends) what is
+   * larger than a frame, what overflows the peer's queue, and what a peer that is unreachable
+   * or too slow did not take.
    */
   send(to: string, bytes: Uint8Array): void {
     if (this.stopped || to === this.nodeId) return;
@@ -187,15 +219,15 @@ export class P2PHost {
       this.undelivered('raft', to, 1, 'too_large');
       return;
     }
-    let o = this.outbound.get(to);
+    const lane: Lane = bytes.length <= CONTROL_FRAME_BYTES ? 'control' : 'bulk';
+    const key = `${to}:${lane}`;
+    let o = this.outbound.get(key);
     if (!o) {
-      o = { queued: [], queuedBytes: 0, writing: false };
-      this.outbound.set(to, o);
+      o = { lane, queued: [], queuedBytes: 0, writing: false };
+      this.outbound.set(key, o);
     }
-    if (
-      o.queued.length >= MAX_QUEUED ||
-      o.queuedBytes + bytes.length > MAX_QUEUED_FRAMES * this.maxFrame
-    ) {
+    const maxBytes = lane === 'control' ? this.maxFrame : MAX_QUEUED_FRAMES * this.maxFrame;
+    if (o.queued.length >= MAX_QUEUED || o.queuedBytes + bytes.length > maxBytes) {
       this.undelivered('raft', to, 1, 'queue_full');
       return;
     }
@@ -208,6 +240,28 @@ export class P2PHost {
     if (o.writing) return;
     o.writing = true;
     try {
+      while (o.lane === 'bulk' && o.queued.length > 0 && !this.stopped) {
+        const frame = o.queued.shift()!;
+        o.queuedBytes -= frame.length;
+        // Bounded by size (a block with its bodies takes longer than a heartbeat).
+        const ms = WRITE_TIMEOUT_MS + Math.ceil(frame.length / WRITE_BYTES_PER_MS);
+        try {
+          await this.request(to, P2PHost.RAFT_BULK, frame, ms);
+        } catch (err) {
+          const code = (err as EhrError).code;
+          this.undelivered(
+            'raft',
+            to,
+            1,
+            code === 'P2P_UNREACHABLE' ? 'unreachable' : 'write_failed',
+          );
+          this.opts.log?.('large consensus message not delivered', {
+            to,
+            bytes: frame.length,
+            err: (err as Error).message,
+          });
+        }
+      }
       while (o.queued.length > 0 && !this.stopped) {
         if (!o.lp) {
           try {
@@ -236,13 +290,14 @@ export class P2PHost {
         o.queued = [];
         o.queuedBytes = 0;
         try {
-          // A write to a peer that vanished can stall forever; bound it (by size: a block with
-          // its bodies takes longer than a heartbeat) and start afresh.
+          // A write to a peer that vanished can stall forever; bound it and start afresh.
           const ms = WRITE_TIMEOUT_MS + Math.ceil(bytes / WRITE_BYTES_PER_MS);
           await o.lp.writeV(batch, { signal: AbortSignal.timeout(ms) });
         } catch (err) {
+          // The frame may be cut: the stream cannot carry the next one. What is still queued
+          // goes on a new stream.
           this.undelivered('raft', to, batch.length, 'write_failed');
-          this.opts.log?.('consensus write failed', { to, err: (err as Error).message });
+          this.opts.log?.('consensus write failed', { to, bytes, err: (err as Error).message });
           o.stream?.abort(err as Error);
           o.lp = undefined;
           o.stream = undefined;
@@ -309,7 +364,11 @@ export class P2PHost {
       }
       const lp = this.lp(stream);
       try {
-        const req = await lp.read({ signal: AbortSignal.timeout(10_000) });
+        const req = await lp.read({
+          signal: AbortSignal.timeout(
+            REQUEST_READ_TIMEOUT_MS + Math.ceil(this.maxFrame / WRITE_BYTES_PER_MS),
+          ),
+        });
         const reply = await handler(from, req.subarray());
         if (reply.length > this.maxFrame) {
           this.undelivered(protocol, from, 1, 'too_large');
@@ -416,8 +475,11 @@ export class P2PHost {
       });
       c.abort(new EhrError('P2P_NOT_MEMBER', 'peer is no longer a member'));
       if (id) {
-        this.outbound.get(id)?.stream?.abort(new EhrError('P2P_NOT_MEMBER', 'not a member'));
-        this.outbound.delete(id);
+        for (const lane of ['control', 'bulk'] as const) {
+          const key = `${id}:${lane}`;
+          this.outbound.get(key)?.stream?.abort(new EhrError('P2P_NOT_MEMBER', 'not a member'));
+          this.outbound.delete(key);
+        }
       }
     }
   }
@@ -444,11 +506,15 @@ async function createHost(opts: HostOptions) {
       ...(opts.announce && opts.announce.length > 0 ? { announce: opts.announce } : {}),
     },
     // A connection that went silent (a partition: writes still fill the kernel buffer, so they
-    // do not fail) is found by a ping within a few seconds and replaced, instead of after the
-    // default 10 s plus TCP's growing retransmission timer.
+    // do not fail) is found by a ping within seconds and replaced, instead of after the default
+    // 10 s plus TCP's growing retransmission timer.
+    // The timeout adapts to the measured round trip, up to 8 s: a ping waits behind whatever
+    // the connection carries (an 8 MiB block, documents gossiped) and behind a busy event loop;
+    // with a 2 s ceiling, connections carrying documents were aborted mid-transfer under load,
+    // and everything on them was lost.
     connectionMonitor: {
       pingInterval: 2000,
-      pingTimeout: { minTimeout: 500, maxTimeout: 2000 },
+      pingTimeout: { minTimeout: 500, maxTimeout: 8000 },
       abortConnectionOnPingFailure: true,
     },
     transports: [tcp()],
