@@ -104,6 +104,14 @@ function freshProgress(next: number): Progress {
   };
 }
 
+/**
+ * Election timeouts a leader keeps replicating to a removed member that has not acknowledged
+ * the entry removing it (it may be down for good).
+ */
+const LEAVING_TICKS = 10;
+/** Heartbeat intervals a removed member that acknowledged its removal still hears the leader. */
+const LEAVING_HEARTBEATS = 3;
+
 /** Resends without progress double the wait at most this many times. */
 const MAX_BACKOFF = 2;
 
@@ -167,6 +175,13 @@ export class RaftNode {
   private prevHard: HardState;
   private prevSoft: SoftState;
   private readonly hashCache = new Map<string, Uint8Array>();
+  /**
+   * Leader only: members removed by a committed change that have not acknowledged the entry
+   * removing them (index), with the leader ticks since; their progress stays until they do.
+   */
+  private readonly leaving = new Map<string, { index: number; ticks: number; acked?: number }>();
+  /** Index of the config entry being applied (applyConf's caller sets it). */
+  private applying = 0;
 
   constructor(o: RaftOptions) {
     this.id = o.id;
@@ -327,8 +342,16 @@ export class RaftNode {
           this.progress.set(n, freshProgress(this.lastIndex() + 1));
         }
       }
-      for (const n of [...this.progress.keys()])
-        if (!this.members().includes(n)) this.progress.delete(n);
+      for (const n of [...this.progress.keys()]) {
+        if (this.members().includes(n)) continue;
+        // A member just removed learns it only from an append that carries the removal entry
+        // and a commit index covering it: keep replicating to it (it counts toward no quorum)
+        // until it has acknowledged that entry, for at most LEAVING_TICKS.
+        if (cc.op === 'remove' && cc.node === n && this.leaving.get(n) === undefined) {
+          this.leaving.set(n, { index: this.applying, ticks: 0 });
+          this.maybeReleaseLeaving(n);
+        } else if (!this.leaving.has(n)) this.progress.delete(n);
+      }
       if (!this.isVoter()) this.becomeFollower(this.term, null);
       else this.maybeCommit();
     }
@@ -352,6 +375,7 @@ export class RaftNode {
     this.resetTimeout();
     this.votes.clear();
     this.transferee = null;
+    this.leaving.clear();
   }
 
   private becomeFollower(term: number, leader: string | null): void {
@@ -379,6 +403,7 @@ export class RaftNode {
     this.role = 'leader';
     this.leader = this.id;
     this.progress.clear();
+    this.leaving.clear();
     for (const n of this.members()) {
       if (n === this.id) continue;
       this.progress.set(n, freshProgress(this.lastIndex() + 1));
@@ -455,6 +480,7 @@ export class RaftNode {
           return;
         }
       }
+      this.ageLeaving();
       this.retransmitStalled();
       if (this.heartbeatElapsed >= this.opts.heartbeatTick) {
         this.heartbeatElapsed = 0;
@@ -918,11 +944,43 @@ export class RaftNode {
       pr.inflightBytes -= pr.inflight.shift()!.bytes;
     }
     pr.next = Math.max(pr.next, pr.match + 1);
+    this.maybeReleaseLeaving(m.from);
     if (this.maybeCommit()) this.broadcastAppend(true);
     else if (pr.next <= this.lastIndex()) this.sendAppend(m.from);
     if (this.transferee === m.from && pr.match === this.lastIndex()) {
       this.send({ ...blank(), type: 'timeoutNow', from: this.id, to: m.from, term: this.term });
     }
+  }
+
+  /**
+   * A removed member that has acknowledged the entry removing it gets an empty append at once,
+   * whose commit index covers that entry (it then applies its own removal); heartbeats repeat it
+   * for LEAVING_HEARTBEATS more heartbeat intervals (one may be lost), then it is forgotten.
+   */
+  private maybeReleaseLeaving(id: string): boolean {
+    const l = this.leaving.get(id);
+    const pr = this.progress.get(id);
+    if (!l || !pr || l.acked !== undefined || pr.match < l.index) return false;
+    l.acked = l.ticks;
+    this.sendEmpty(id, pr);
+    return true;
+  }
+
+  /** Forgets removed members told of their removal, or silent for LEAVING_TICKS timeouts. */
+  private ageLeaving(): void {
+    for (const [id, l] of this.leaving) {
+      l.ticks++;
+      const told =
+        l.acked !== undefined && l.ticks - l.acked >= LEAVING_HEARTBEATS * this.opts.heartbeatTick;
+      if (!told && l.ticks < LEAVING_TICKS * this.opts.electionTick) continue;
+      this.leaving.delete(id);
+      this.progress.delete(id);
+    }
+  }
+
+  /** Members removed by a committed change that this leader still replicates to. */
+  leavingMembers(): string[] {
+    return [...this.leaving.keys()];
   }
 
   /** Forgets what is in flight to a follower: the next append starts at `pr.next`. */
@@ -1145,7 +1203,10 @@ export class RaftNode {
       this.stable = Math.max(this.stable, lastNew.index);
     for (const e of rd.committed) {
       if (e.index <= this.applied) continue;
-      if (e.type === 'config') this.applyConf(decodeConfChange(e.data));
+      if (e.type === 'config') {
+        this.applying = e.index;
+        this.applyConf(decodeConfChange(e.data));
+      }
       this.applied = e.index;
     }
     if (this.role === 'leader' && this.maybeCommit()) this.broadcastAppend(true);

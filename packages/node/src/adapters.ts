@@ -49,6 +49,7 @@ export function raftPort(raft: RaftNode): Raft {
     transferLeadership: (to) => raft.transferLeadership(to),
     leaderLost: (id) => raft.leaderLost(id),
     membership: () => raft.membership,
+    leaving: () => raft.leavingMembers(),
     hasReady: () => raft.hasReady(),
     ready(): RaftReady {
       const rd = raft.ready();

@@ -140,11 +140,12 @@ async function wire_(
   );
   const members = new MemberList(store.state);
   await members.refresh();
-  // A member of the chain's list, or of the engine's membership (joining or leaving).
+  // A member of the chain's list, or of the engine's membership (joining or leaving), or a
+  // removed member the leader still tells of its removal.
   const isMember = (id: string) => {
     if (members.has(id)) return true;
     const m = engine.membership();
-    return m.voters.includes(id) || m.learners.includes(id);
+    return m.voters.includes(id) || m.learners.includes(id) || engine.leaving().includes(id);
   };
   const metrics = nodeMetrics();
   const refusals = new RefusalLog({ logger, metrics });
