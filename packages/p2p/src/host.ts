@@ -508,13 +508,17 @@ async function createHost(opts: HostOptions) {
     // A connection that went silent (a partition: writes still fill the kernel buffer, so they
     // do not fail) is found by a ping within seconds and replaced, instead of after the default
     // 10 s plus TCP's growing retransmission timer.
-    // The timeout adapts to the measured round trip, up to 8 s: a ping waits behind whatever
-    // the connection carries (an 8 MiB block, documents gossiped) and behind a busy event loop;
-    // with a 2 s ceiling, connections carrying documents were aborted mid-transfer under load,
-    // and everything on them was lost.
+    // A ping waits behind whatever the connection carries (an 8 MiB block, a forwarded
+    // document) and behind the peer's busy event loop. libp2p's timeout adapts to the moving
+    // average of round trips, shared by all connections, so it sat at its floor (it was 500 ms)
+    // whenever most pings were quick: under ten 8 MiB uploads every connection to the leader was
+    // aborted every few seconds mid-transfer (66 "lost every connection to the leader" in 90 s),
+    // with everything on it, and the followers campaigned. The floor is now 8 s: a dead
+    // connection is still found within about 10 s, and Raft never waits for it (elections run
+    // on their own timeout).
     connectionMonitor: {
       pingInterval: 2000,
-      pingTimeout: { minTimeout: 500, maxTimeout: 8000 },
+      pingTimeout: { minTimeout: 8000, maxTimeout: 15_000 },
       abortConnectionOnPingFailure: true,
     },
     transports: [tcp()],
