@@ -513,9 +513,9 @@ async function createHost(opts: HostOptions) {
     // average of round trips, shared by all connections, so it sat at its floor (it was 500 ms)
     // whenever most pings were quick: under ten 8 MiB uploads every connection to the leader was
     // aborted every few seconds mid-transfer (66 "lost every connection to the leader" in 90 s),
-    // with everything on it, and the followers campaigned. The floor is now 8 s: a dead
-    // connection is still found within about 10 s, and Raft never waits for it (elections run
-    // on their own timeout).
+    // with everything on it, and the followers campaigned. The floor is now 8 s (so pings
+    // overlap: see the ping service's stream limits below): a dead connection is still found
+    // within about 10 s, and Raft never waits for it (elections run on their own timeout).
     connectionMonitor: {
       pingInterval: 2000,
       pingTimeout: { minTimeout: 8000, maxTimeout: 15_000 },
@@ -534,7 +534,10 @@ async function createHost(opts: HostOptions) {
     },
     services: {
       identify: identify(),
-      ping: ping(),
+      // Pings go every 2 s and may take up to 15 s: several are outstanding on a loaded
+      // connection, and one over ping's default limit (1 outbound, 2 inbound) failed at once,
+      // which the connection monitor takes as a failed ping and aborts the connection.
+      ping: ping({ maxOutboundStreams: 8, maxInboundStreams: 16 }),
       dht: kadDHT({
         protocol: `/ehr/${opts.chainId}/kad/1.0.0`,
         clientMode: false,
