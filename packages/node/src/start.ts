@@ -140,12 +140,11 @@ async function wire_(
   );
   const members = new MemberList(store.state);
   await members.refresh();
-  // A member of the chain's list, or of the engine's membership (joining or leaving), or a
-  // removed member the leader still tells of its removal.
+  // A member of the chain's list, or of the engine's membership (joining or leaving).
   const isMember = (id: string) => {
     if (members.has(id)) return true;
     const m = engine.membership();
-    return m.voters.includes(id) || m.learners.includes(id) || engine.leaving().includes(id);
+    return m.voters.includes(id) || m.learners.includes(id);
   };
   const metrics = nodeMetrics();
   const refusals = new RefusalLog({ logger, metrics });
@@ -156,6 +155,8 @@ async function wire_(
     announce: config.p2p.announce,
     bootstrap: config.p2p.bootstrap,
     isMember,
+    // Removed, and still being told so by this leader: kept connected, never admitted anew.
+    isLeaving: (id) => engine.leaving().includes(id),
     maxFrameBytes: wire.frameBytes,
     log: (msg, data) => logger.debug(data ?? {}, msg),
     onRefused: (reason, peer) => refusals.refused(reason, peer),

@@ -30,6 +30,11 @@ export interface HostOptions {
   /** Is this node id (hex) a member on chain right now? */
   isMember: (nodeId: string) => boolean;
   /**
+   * A removed member the consensus leader still tells of its removal: its open connections and
+   * streams stay (its acknowledgment must get through), but no new connection is admitted.
+   */
+  isLeaving?: (nodeId: string) => boolean;
+  /**
    * The largest frame on any protocol (consensus message, request, reply, gossip message); the
    * node derives it from the genesis limits (wireLimits). libp2p's stream read buffers are sized
    * from it, so a frame this large is never cut by a buffer limit below it.
@@ -165,7 +170,7 @@ export class P2PHost {
       this.raftProtocol,
       async (stream, connection) => {
         const from = nodeIdOf(connection.remotePeer);
-        if (!from || !this.opts.isMember(from)) {
+        if (!from || !this.connected(from)) {
           this.opts.onRefused?.('stream', from ?? connection.remotePeer.toString());
           stream.abort(new Error('not a member'));
           return;
@@ -357,7 +362,7 @@ export class P2PHost {
   ): void {
     void this.node.handle(this.proto(protocol), async (stream, connection) => {
       const from = nodeIdOf(connection.remotePeer);
-      if (!from || !this.opts.isMember(from)) {
+      if (!from || !this.connected(from)) {
         this.opts.onRefused?.('stream', from ?? connection.remotePeer.toString());
         stream.abort(new Error('not a member'));
         return;
@@ -461,15 +466,20 @@ export class P2PHost {
   }
 
   /**
-   * Drops every connection to a peer that is no longer a member (bootstrap peers included); the
+   * Drops every connection to a peer that is no longer a member nor leaving (bootstrap peers included); the
    * gater refuses it from then on. Aborted rather than closed: a graceful close waits for the
    * peer to end its long-lived streams, which a removed peer need not do, and the caller is the
    * consensus loop.
    */
+  /** May this peer keep its open connections and streams (a member, or one leaving)? */
+  private connected(id: string): boolean {
+    return this.opts.isMember(id) || (this.opts.isLeaving?.(id) ?? false);
+  }
+
   async refreshMembership(): Promise<void> {
     for (const c of this.node.getConnections()) {
       const id = nodeIdOf(c.remotePeer);
-      if (id && this.opts.isMember(id)) continue;
+      if (id && this.connected(id)) continue;
       this.opts.log?.('dropping a peer that is not a member', {
         peer: id ?? c.remotePeer.toString(),
       });
