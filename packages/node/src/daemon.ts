@@ -157,8 +157,7 @@ export class Daemon extends EventEmitter {
       if (!this.paused) this.parts.raft.tick();
       // A removed member the leader no longer tells of its removal: drop its connections now.
       const leaving = this.parts.raft.leaving().length;
-      if (leaving < this.leavingCount)
-        void this.parts.network.refreshMembership().catch(() => {});
+      if (leaving < this.leavingCount) void this.parts.network.refreshMembership().catch(() => {});
       this.leavingCount = leaving;
       this.wake();
     }, config.consensus.tickMs);

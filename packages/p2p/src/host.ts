@@ -11,7 +11,7 @@ import { yamux } from '@chainsafe/libp2p-yamux';
 import { EhrError } from '@ehr/core';
 import { gossipsub, TopicValidatorResult } from '@libp2p/gossipsub';
 import { identify } from '@libp2p/identify';
-import type { PeerId, Stream } from '@libp2p/interface';
+import { type Connection, KEEP_ALIVE, type PeerId, type Stream } from '@libp2p/interface';
 import { kadDHT, passthroughMapper } from '@libp2p/kad-dht';
 import { ping } from '@libp2p/ping';
 import { tcp } from '@libp2p/tcp';
@@ -96,6 +96,9 @@ const GOSSIP_QUEUED_FRAMES = 8;
  */
 const WRITE_TIMEOUT_MS = 2000;
 const WRITE_BYTES_PER_MS = 1024;
+/** A connection that closes within this long of opening counts as refused (see onConnectionClosed). */
+const QUICK_CLOSE_MS = 1000;
+const QUICK_CLOSES = 3;
 /** A request handler waits this long for the request's first bytes, plus the transfer time. */
 const REQUEST_READ_TIMEOUT_MS = 10_000;
 
@@ -118,6 +121,8 @@ export class P2PHost {
   private readonly outbound = new Map<string, Outbound>();
   private consensusHandler: ((from: string, bytes: Uint8Array) => void) | undefined;
   private stopped = false;
+  /** Connections to each peer (libp2p peer id) that closed right after opening, in a row. */
+  private readonly quickCloses = new Map<string, number>();
 
   private constructor(
     node: Awaited<ReturnType<typeof createHost>>,
@@ -166,6 +171,7 @@ export class P2PHost {
 
   private async start(): Promise<void> {
     const max = this.maxFrame;
+    this.node.addEventListener('connection:close', (evt) => this.onConnectionClosed(evt.detail));
     await this.node.handle(
       this.raftProtocol,
       async (stream, connection) => {
@@ -418,6 +424,38 @@ export class P2PHost {
           : TopicValidatorResult.Ignore;
     });
     ps.subscribe(t);
+  }
+
+  /**
+   * A peer that closes every connection this node opens at once (its gater refuses this node: it
+   * was removed) was redialed in a tight loop, several times a second: the DHT tags its closest
+   * peers keep-alive, libp2p reconnects to a keep-alive peer as soon as it disconnects, and the
+   * Noise handshake completes on this side before the other refuses, so each attempt
+   * "succeeds". After QUICK_CLOSES such closes in a row the tag goes (libp2p itself drops it
+   * when reconnecting fails): the peer is dialed again only when something is sent to it.
+   */
+  private onConnectionClosed(c: Connection): void {
+    const peer = c.remotePeer;
+    const key = peer.toString();
+    const lived = (c.timeline.close ?? Date.now()) - c.timeline.open;
+    if (lived >= QUICK_CLOSE_MS) {
+      this.quickCloses.delete(key);
+      return;
+    }
+    const n = (this.quickCloses.get(key) ?? 0) + 1;
+    this.quickCloses.set(key, n);
+    if (n !== QUICK_CLOSES) return;
+    void (async () => {
+      const known = await this.node.peerStore.get(peer);
+      const tags: Record<string, undefined> = {};
+      for (const t of known.tags.keys()) if (t.startsWith(KEEP_ALIVE)) tags[t] = undefined;
+      if (Object.keys(tags).length === 0) return;
+      await this.node.peerStore.merge(peer, { tags });
+      this.opts.log?.('a peer keeps closing connections at once; no longer redialing it unasked', {
+        peer: nodeIdOf(peer) ?? key,
+        closes: n,
+      });
+    })().catch(() => {});
   }
 
   /**
