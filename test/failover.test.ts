@@ -3,7 +3,7 @@
  * last connection to it drop campaign (pre-vote) right away instead of waiting out the election
  * timeout, set long here (4.8-9.6 s) so the paths cannot be confused whatever the machine's load.
  * A frozen leader (SIGSTOP: sockets open, nothing answers) closes nothing by itself; the p2p
- * host's connection monitor aborts a connection whose pings fail (every 2 s, 0.5-2 s timeout),
+ * host's connection monitor aborts a connection whose pings fail (every 2 s, 8-15 s timeout),
  * which is the same signal later, unless the election timeout fires first. Pre-vote keeps either from disturbing a live leader
  * (the simulator's flap test, packages/consensus/test/leader-lost.test.ts).
  */

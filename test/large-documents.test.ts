@@ -3,7 +3,11 @@
  * each at the same time through different nodes, and every upload commits without an election
  * (the term stays where it was), then one more through the CLI. Before, consensus messages over
  * libp2p's 4 MiB stream buffer were cut and resent forever, leaders changed for minutes, and a
- * 5 MB body overflowed the gateway's hex pattern.
+ * 5 MB body overflowed the gateway's hex pattern. Then (issue 12 item 1), one 8 MiB block
+ * committed about every 10 s and the last uploads missed their deadline: gossip carried each
+ * document about sixteen times, the ping monitor aborted every loaded connection (its adaptive
+ * timeout sat at a 500 ms floor), and SHA-256 ran in JavaScript. Measured on a loaded two-core
+ * machine since: all ten in about 56 s, p50 32 s, p99 56 s, no election.
  */
 import { spawnSync } from 'node:child_process';
 import { writeFileSync } from 'node:fs';
@@ -19,21 +23,8 @@ const BIN = resolve(import.meta.dirname, '../packages/cli/src/bin.ts');
 const MAX = DEFAULT_LIMITS.maxDocumentBytes;
 const UPLOADS = 10;
 
-/**
- * Known bug (issue 12 item 1, not fixed yet): under load one of the ten uploads is not committed
- * within 120 s and the chain stalls (8 MiB appends dropped between nodes: queue_full,
- * write_failed). Opt in with EHR_KNOWN_BUGS=1 until it passes.
- */
-const KNOWN_BUG = process.env['EHR_KNOWN_BUGS'] !== '1';
-if (KNOWN_BUG) {
-  console.log(
-    'large-documents: skipped, a known bug (issue 12 item 1: ten 8 MiB uploads at once do not all commit yet); run with EHR_KNOWN_BUGS=1',
-  );
-}
-
 let cluster: TestCluster;
 beforeAll(async () => {
-  if (KNOWN_BUG) return;
   cluster = await TestCluster.create({ validators: 5 });
   cluster.startAll();
   // Start-up time depends on the machine's load (over a minute on a busy CI box); what the
@@ -78,7 +69,7 @@ async function terms(): Promise<number[]> {
   );
 }
 
-describe.skipIf(KNOWN_BUG)('documents at the genesis maximum', () => {
+describe('documents at the genesis maximum', () => {
   it('ten concurrent uploads through five nodes all commit with no election', async () => {
     const names = cluster.plan.nodes.map((n) => n.name);
     const patients = Array.from({ length: UPLOADS }, (_, i) => {
@@ -181,7 +172,8 @@ describe.skipIf(KNOWN_BUG)('documents at the genesis maximum', () => {
     );
     expect(run.stderr).toBe('');
     expect(run.status).toBe(0);
-    const out = JSON.parse(run.stdout) as { status: { status: string; ok: boolean } };
-    expect(out.status).toMatchObject({ status: 'committed', ok: true });
+    // The client's outcome (TxOutcome): a refusal exits non-zero, so committed here means applied.
+    const out = JSON.parse(run.stdout) as { status: string; height?: number; kind: string };
+    expect(out).toMatchObject({ status: 'committed', height: expect.any(Number) });
   }, 180_000);
 });

@@ -84,7 +84,18 @@ export class TestCluster {
   start(name: string, configFile = this.node(name).config): void {
     const log = join(this.dir, `${name}.log`);
     const fd = openSync(log, 'a');
-    const argv = [process.execPath, BIN, 'node', 'start', '--config', configFile];
+    // EHR_E2E_CPU_PROF=<dir>: every daemon writes a CPU profile there when it stops (stop() then
+    // ends them with SIGTERM, so they exit normally and the profile is written).
+    const prof = process.env['EHR_E2E_CPU_PROF'];
+    const argv = [
+      process.execPath,
+      ...(prof ? ['--cpu-prof', '--cpu-prof-dir', prof] : []),
+      BIN,
+      'node',
+      'start',
+      '--config',
+      configFile,
+    ];
     // `ip netns exec` execs the command in place, so the child's pid is the daemon's.
     const [cmd, args] = this.netns ? this.netns.command(name, argv) : [argv[0]!, argv.slice(1)];
     const child = spawn(cmd, args, { stdio: ['ignore', fd, fd] });
@@ -151,7 +162,8 @@ export class TestCluster {
   }
 
   async stop(): Promise<void> {
-    await Promise.all([...this.procs.keys()].map((n) => this.kill(n, 'SIGKILL')));
+    const signal = process.env['EHR_E2E_CPU_PROF'] ? 'SIGTERM' : 'SIGKILL';
+    await Promise.all([...this.procs.keys()].map((n) => this.kill(n, signal)));
     if (process.env.KEEP_E2E) console.log(`kept ${this.dir}`);
     else rmSync(this.dir, { recursive: true, force: true });
   }

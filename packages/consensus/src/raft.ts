@@ -45,9 +45,18 @@ export interface RaftOptions {
   maxBytesPerMsg?: number;
   maxInflightMsgs?: number;
   /**
-   * Ticks without progress before a leader resends a follower's unacknowledged entries (default
-   * electionTick). Heartbeats in between carry no entries: resending on every heartbeat flooded
-   * a follower far behind with duplicates of what was already on its way.
+   * Entry bytes sent to one follower and not yet acknowledged (flow control, like etcd's
+   * MaxInflightBytes): no further append with entries goes to it until acknowledgments bring it
+   * below. One message always goes, however large. Default: two messages' worth
+   * (2 x maxBytesPerMsg), unbounded when maxBytesPerMsg is.
+   */
+  maxInflightBytes?: number;
+  /**
+   * Leader ticks without an acknowledgment of new entries from a follower, while entries to it
+   * are unacknowledged, before they are sent again from its last acknowledged index (the
+   * transport dropped them). Each resend without progress doubles the wait, up to 4 times this.
+   * Default: 2 x electionTick (a follower taking a multi-MiB block under load acknowledges
+   * later than an election timeout; resending it then only adds load).
    */
   retransmitTicks?: number;
   /**
@@ -61,15 +70,53 @@ export interface RaftOptions {
 
 interface Progress {
   match: number;
+  /** The first index not sent yet (entries before it are acknowledged or in flight). */
   next: number;
-  /** Probe: one append in flight until answered; replicate: pipelined up to maxInflight. */
+  /**
+   * Probe: one append with entries in flight until answered; replicate: pipelined up to
+   * maxInflightMsgs and maxInflightBytes.
+   */
   state: 'probe' | 'replicate' | 'snapshot';
-  inflight: number;
-  paused: boolean;
+  /** Appends with entries sent and not acknowledged, oldest first: last index, entry bytes. */
+  inflight: { last: number; bytes: number }[];
+  inflightBytes: number;
+  /** In probe state: the index the last probe was sent after (a reject for another is stale). */
+  probeAt: number;
+  /** Leader ticks since entries in flight to this follower last made progress. */
+  stalled: number;
+  /** Resends since the last progress (each doubles the wait before the next). */
+  backoff: number;
+  /** Leader ticks since this follower last answered. */
+  silent: number;
   active: boolean;
-  /** Ticks since this follower's match last advanced or its unacknowledged entries were resent. */
-  idle: number;
 }
+
+/** A follower's progress at the start of a term or when it joins. */
+function freshProgress(next: number): Progress {
+  return {
+    match: 0,
+    next,
+    state: 'probe',
+    inflight: [],
+    inflightBytes: 0,
+    probeAt: -1,
+    stalled: 0,
+    backoff: 0,
+    silent: 0,
+    active: true,
+  };
+}
+
+/**
+ * Election timeouts a leader keeps replicating to a removed member that has not acknowledged
+ * the entry removing it (it may be down for good).
+ */
+const LEAVING_TICKS = 10;
+/** Heartbeat intervals a removed member that acknowledged its removal still hears the leader. */
+const LEAVING_HEARTBEATS = 3;
+
+/** Resends without progress double the wait at most this many times. */
+const MAX_BACKOFF = 2;
 
 const blank = (): Omit<Message, 'type' | 'from' | 'to' | 'term'> => ({
   index: 0,
@@ -131,6 +178,13 @@ export class RaftNode {
   private prevHard: HardState;
   private prevSoft: SoftState;
   private readonly hashCache = new Map<string, Uint8Array>();
+  /**
+   * Leader only: members removed by a committed change that have not acknowledged the entry
+   * removing them (index), with the leader ticks since; their progress stays until they do.
+   */
+  private readonly leaving = new Map<string, { index: number; ticks: number; acked?: number }>();
+  /** Index of the config entry being applied (applyConf's caller sets it). */
+  private applying = 0;
 
   constructor(o: RaftOptions) {
     this.id = o.id;
@@ -145,7 +199,10 @@ export class RaftNode {
       maxEntriesPerMsg: o.maxEntriesPerMsg ?? 64,
       maxBytesPerMsg: o.maxBytesPerMsg ?? Number.POSITIVE_INFINITY,
       maxInflightMsgs: o.maxInflightMsgs ?? 64,
-      retransmitTicks: o.retransmitTicks ?? o.electionTick,
+      maxInflightBytes:
+        o.maxInflightBytes ??
+        (o.maxBytesPerMsg === undefined ? Number.POSITIVE_INFINITY : 2 * o.maxBytesPerMsg),
+      retransmitTicks: o.retransmitTicks ?? 2 * o.electionTick,
       maxCommittedPerReady: o.maxCommittedPerReady ?? Number.POSITIVE_INFINITY,
       ...(o.blockVerifier ? { blockVerifier: o.blockVerifier } : {}),
     };
@@ -285,19 +342,19 @@ export class RaftNode {
     if (this.role === 'leader') {
       for (const n of this.members()) {
         if (n !== this.id && !this.progress.has(n)) {
-          this.progress.set(n, {
-            match: 0,
-            next: this.lastIndex() + 1,
-            state: 'probe',
-            inflight: 0,
-            idle: 0,
-            paused: false,
-            active: true,
-          });
+          this.progress.set(n, freshProgress(this.lastIndex() + 1));
         }
       }
-      for (const n of [...this.progress.keys()])
-        if (!this.members().includes(n)) this.progress.delete(n);
+      for (const n of [...this.progress.keys()]) {
+        if (this.members().includes(n)) continue;
+        // A member just removed learns it only from an append that carries the removal entry
+        // and a commit index covering it: keep replicating to it (it counts toward no quorum)
+        // until it has acknowledged that entry, for at most LEAVING_TICKS.
+        if (cc.op === 'remove' && cc.node === n && this.leaving.get(n) === undefined) {
+          this.leaving.set(n, { index: this.applying, ticks: 0 });
+          this.maybeReleaseLeaving(n);
+        } else if (!this.leaving.has(n)) this.progress.delete(n);
+      }
       if (!this.isVoter()) this.becomeFollower(this.term, null);
       else this.maybeCommit();
     }
@@ -321,6 +378,7 @@ export class RaftNode {
     this.resetTimeout();
     this.votes.clear();
     this.transferee = null;
+    this.leaving.clear();
   }
 
   private becomeFollower(term: number, leader: string | null): void {
@@ -348,17 +406,10 @@ export class RaftNode {
     this.role = 'leader';
     this.leader = this.id;
     this.progress.clear();
+    this.leaving.clear();
     for (const n of this.members()) {
       if (n === this.id) continue;
-      this.progress.set(n, {
-        match: 0,
-        next: this.lastIndex() + 1,
-        state: 'probe',
-        inflight: 0,
-        idle: 0,
-        paused: false,
-        active: true,
-      });
+      this.progress.set(n, freshProgress(this.lastIndex() + 1));
     }
     // Uncommitted config entries from earlier terms still count as pending.
     this.pendingConfIndex = 0;
@@ -432,6 +483,9 @@ export class RaftNode {
           return;
         }
       }
+      this.ageLeaving();
+      for (const pr of this.progress.values()) pr.silent++;
+      this.retransmitStalled();
       if (this.heartbeatElapsed >= this.opts.heartbeatTick) {
         this.heartbeatElapsed = 0;
         this.heartbeat();
@@ -861,8 +915,16 @@ export class RaftNode {
     // An acknowledgment past this leader's log is a lie (or a bug): nothing to learn from it.
     if (m.index > this.lastIndex()) return;
     pr.active = true;
+    // A follower heard again after an election timeout of silence (it restarted, or a partition
+    // healed) lost what was sent meanwhile: resend at once below, not after the backed-off wait.
+    const back = pr.silent >= this.opts.electionTick;
+    pr.silent = 0;
     if (m.reject) {
       if (m.index < pr.match) return; // stale
+      // In probe state only the answer to the last probe (or to a heartbeat at the acknowledged
+      // index, which a follower that lost its log refuses) moves anything: an older one would
+      // resend what is already on its way.
+      if (pr.state === 'probe' && m.index !== pr.probeAt && m.index !== pr.match) return;
       // A follower whose log ends below what it once acknowledged lost its storage (a wiped
       // data directory being resynced): believe its log, not our memory of it.
       if (m.hintIndex < pr.match) pr.match = m.hintIndex;
@@ -870,31 +932,92 @@ export class RaftNode {
       if (m.hintTerm > 0) {
         let i = Math.min(m.hintIndex, this.lastIndex());
         while (i > this.offset && (this.termAt(i) ?? 0) > m.hintTerm) i--;
-        next = i + 1;
+        // The conflict reaches back into what this log compacted: only a snapshot repairs it
+        // (next at the snapshot index has no previous entry to probe with).
+        next = i === this.offset && (this.termAt(i) ?? 0) > m.hintTerm ? i : i + 1;
       }
-      pr.next = Math.max(pr.match + 1, Math.min(next, this.lastIndex() + 1));
-      pr.state = 'probe';
-      pr.inflight = 0;
-      pr.paused = false;
-      pr.idle = 0;
+      pr.next = Math.max(Math.min(pr.match + 1, this.offset), Math.min(next, this.lastIndex() + 1));
+      this.toProbe(pr);
       this.sendAppend(m.from);
       return;
     }
     if (m.index > pr.match) {
       pr.match = m.index;
-      pr.idle = 0;
-      if (pr.state !== 'replicate') {
-        pr.state = 'replicate';
-        pr.inflight = 0;
-      }
+      pr.stalled = 0;
+      pr.backoff = 0;
+      if (pr.state !== 'replicate') pr.state = 'replicate';
+    }
+    // Acknowledged: every append that ended at or before this index.
+    while (pr.inflight.length > 0 && pr.inflight[0]!.last <= m.index) {
+      pr.inflightBytes -= pr.inflight.shift()!.bytes;
     }
     pr.next = Math.max(pr.next, pr.match + 1);
-    pr.inflight = Math.max(0, pr.inflight - 1);
-    pr.paused = false;
+    if (back && pr.inflight.length > 0 && m.index === pr.match) {
+      pr.backoff = 0;
+      pr.next = pr.match + 1;
+      this.toProbe(pr);
+    }
+    this.maybeReleaseLeaving(m.from);
     if (this.maybeCommit()) this.broadcastAppend(true);
     else if (pr.next <= this.lastIndex()) this.sendAppend(m.from);
     if (this.transferee === m.from && pr.match === this.lastIndex()) {
       this.send({ ...blank(), type: 'timeoutNow', from: this.id, to: m.from, term: this.term });
+    }
+  }
+
+  /**
+   * A removed member that has acknowledged the entry removing it gets an empty append at once,
+   * whose commit index covers that entry (it then applies its own removal); heartbeats repeat it
+   * for LEAVING_HEARTBEATS more heartbeat intervals (one may be lost), then it is forgotten.
+   */
+  private maybeReleaseLeaving(id: string): boolean {
+    const l = this.leaving.get(id);
+    const pr = this.progress.get(id);
+    if (!l || !pr || l.acked !== undefined || pr.match < l.index) return false;
+    l.acked = l.ticks;
+    this.sendEmpty(id, pr);
+    return true;
+  }
+
+  /** Forgets removed members told of their removal, or silent for LEAVING_TICKS timeouts. */
+  private ageLeaving(): void {
+    for (const [id, l] of this.leaving) {
+      l.ticks++;
+      const told =
+        l.acked !== undefined && l.ticks - l.acked >= LEAVING_HEARTBEATS * this.opts.heartbeatTick;
+      if (!told && l.ticks < LEAVING_TICKS * this.opts.electionTick) continue;
+      this.leaving.delete(id);
+      this.progress.delete(id);
+    }
+  }
+
+  /** Members removed by a committed change that this leader still replicates to. */
+  leavingMembers(): string[] {
+    return [...this.leaving.keys()];
+  }
+
+  /** Forgets what is in flight to a follower: the next append starts at `pr.next`. */
+  private toProbe(pr: Progress): void {
+    pr.state = 'probe';
+    pr.inflight = [];
+    pr.inflightBytes = 0;
+    pr.stalled = 0;
+  }
+
+  /**
+   * Entries in flight to a follower that has acknowledged nothing new for retransmitTicks
+   * (doubled per resend without progress) were dropped on the way: send again from its last
+   * acknowledged index. Only then: a heartbeat never resends entries, so a large append is not
+   * sent again every heartbeat while the first copy is still on its way.
+   */
+  private retransmitStalled(): void {
+    for (const [n, pr] of this.progress) {
+      if (pr.inflight.length === 0) continue;
+      if (++pr.stalled < this.opts.retransmitTicks * 2 ** pr.backoff) continue;
+      pr.backoff = Math.min(MAX_BACKOFF, pr.backoff + 1);
+      pr.next = pr.match + 1;
+      this.toProbe(pr);
+      this.sendAppend(n);
     }
   }
 
@@ -916,43 +1039,26 @@ export class RaftNode {
   }
 
   private heartbeat(): void {
-    for (const [n, pr] of this.progress) {
-      pr.idle += this.opts.heartbeatTick;
-      // Unacknowledged entries are resent from the last acknowledged point only after a quiet
-      // spell (messages may have been lost); a follower still working through a backlog keeps
-      // what is on its way. Otherwise an empty append at the acknowledged index carries the
-      // commit index (and, answered, tells a new leader where the follower stands).
-      const prevTerm = this.termAt(pr.match);
-      if (
-        pr.match < this.lastIndex() &&
-        (pr.idle >= this.opts.retransmitTicks || prevTerm === undefined)
-      ) {
-        pr.idle = 0;
-        pr.next = pr.match + 1;
-        pr.inflight = 0;
-        pr.paused = false;
-        this.sendAppend(n, true);
-      } else if (prevTerm === undefined) {
-        this.sendAppend(n, true);
-      } else {
-        this.send({
-          ...blank(),
-          type: 'append',
-          from: this.id,
-          to: n,
-          term: this.term,
-          index: pr.match,
-          logTerm: prevTerm,
-          entries: [],
-          commit: Math.min(this.commit, pr.match),
-        });
-      }
-    }
+    // New entries if flow control lets them go, otherwise an empty append carrying the commit
+    // index (lost entries are resent by retransmitStalled, not here).
+    for (const n of this.progress.keys()) this.sendAppend(n, true);
   }
 
+  /**
+   * Sends `to` the entries from its next index, as far as flow control allows (one append in
+   * flight in probe state; maxInflightMsgs and maxInflightBytes in replicate state). `force`:
+   * when no entries go, send an empty append anyway (a heartbeat, or news of the commit index).
+   */
   private sendAppend(to: string, force = false): void {
     const pr = this.progress.get(to)!;
-    if (!force && (pr.paused || pr.inflight >= this.opts.maxInflightMsgs)) return;
+    const full =
+      pr.state === 'probe'
+        ? pr.inflight.length > 0
+        : pr.inflight.length >= this.opts.maxInflightMsgs;
+    if (full) {
+      if (force) this.sendEmpty(to, pr);
+      return;
+    }
     const prev = pr.next - 1;
     const prevTerm = this.termAt(prev);
     if (prevTerm === undefined) {
@@ -970,7 +1076,6 @@ export class RaftNode {
       return;
     }
     let last = Math.min(this.lastIndex(), pr.next + this.opts.maxEntriesPerMsg - 1);
-    if (last < pr.next && !force) return;
     let entries = last >= pr.next ? this.slice(pr.next, last) : [];
     // At most maxBytesPerMsg of entry data per message (always at least one entry, which the
     // node bounds by its block size), so one message fits the transport's frame limit.
@@ -982,7 +1087,23 @@ export class RaftNode {
     if (fit > 0) {
       entries = entries.slice(0, fit);
       last = pr.next + fit - 1;
+      bytes = entries.reduce((n, e) => n + e.data.length, 0);
     }
+    // Flow control by bytes: with anything in flight, nothing that would take the follower's
+    // unacknowledged bytes past the limit.
+    if (
+      entries.length > 0 &&
+      pr.inflight.length > 0 &&
+      pr.inflightBytes + bytes > this.opts.maxInflightBytes
+    ) {
+      if (force) this.sendEmpty(to, pr);
+      return;
+    }
+    if (entries.length === 0) {
+      if (!force) return;
+      if (pr.inflight.length > 0) return this.sendEmpty(to, pr);
+    }
+    if (pr.state === 'probe') pr.probeAt = prev;
     this.send({
       ...blank(),
       type: 'append',
@@ -992,16 +1113,38 @@ export class RaftNode {
       index: prev,
       logTerm: prevTerm,
       entries,
-      commit: Math.min(this.commit, last >= pr.next ? last : prev),
+      commit: Math.min(this.commit, entries.length > 0 ? last : prev),
     });
     if (entries.length > 0) {
-      if (pr.state === 'replicate') {
-        pr.next = last + 1;
-        pr.inflight++;
-      } else {
-        pr.paused = true;
-      }
+      pr.next = last + 1;
+      pr.inflight.push({ last, bytes });
+      pr.inflightBytes += bytes;
     }
+  }
+
+  /**
+   * An empty append after the follower's acknowledged index while entries to it are in flight:
+   * it resets the follower's election timer and carries the commit index as far as the follower
+   * is known to hold, and cannot overtake those entries and be refused for a gap (the transport
+   * may carry it on a faster lane).
+   */
+  private sendEmpty(to: string, pr: Progress): void {
+    const term = this.termAt(pr.match);
+    if (term === undefined) {
+      // Compacted past what the follower acknowledged: a snapshot follows on the next resend.
+      return;
+    }
+    this.send({
+      ...blank(),
+      type: 'append',
+      from: this.id,
+      to,
+      term: this.term,
+      index: pr.match,
+      logTerm: term,
+      entries: [],
+      commit: Math.min(this.commit, pr.match),
+    });
   }
 
   private send(m: Message): void {
@@ -1073,7 +1216,10 @@ export class RaftNode {
       this.stable = Math.max(this.stable, lastNew.index);
     for (const e of rd.committed) {
       if (e.index <= this.applied) continue;
-      if (e.type === 'config') this.applyConf(decodeConfChange(e.data));
+      if (e.type === 'config') {
+        this.applying = e.index;
+        this.applyConf(decodeConfChange(e.data));
+      }
       this.applied = e.index;
     }
     if (this.role === 'leader' && this.maybeCommit()) this.broadcastAppend(true);

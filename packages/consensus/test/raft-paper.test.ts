@@ -94,7 +94,11 @@ describe('5.2 leader election', () => {
     // crash the leader and restart n5: the new leader must be one holding the commits.
     const old = sim.leader()!.id;
     sim.crash(old);
+    // Appends the old leader sent before it crashed are dropped while `behind` is still down
+    // (otherwise they could bring it up to date, and it could then rightly win).
+    run(sim, 5);
     sim.restart(behind);
+    expect(sim.nodes.get(behind)!.raft.lastIndex()).toBeLessThan(3);
     run(sim, 300, () => sim.leader() !== undefined && sim.leader()!.id !== old);
     expect(sim.leader()!.id).not.toBe(behind);
     expect(sim.leader()!.raft.commit).toBeGreaterThanOrEqual(3);
@@ -256,6 +260,45 @@ describe('6 membership changes', () => {
     // It may never learn of its removal, and pre-campaigns; PreVote keeps it from raising terms.
     expect(sim.leader()!.raft.term).toBe(term);
     expect(sim.nodes.get(victim)!.raft.term).toBeLessThanOrEqual(term);
+    commitOne(sim);
+  });
+
+  it('a removed member learns its removal although the change committed without it', () => {
+    const sim = new Sim(27, IDS);
+    electLeader(sim);
+    commitOne(sim);
+    const lead = sim.leader()!;
+    const victim = IDS.find((v) => v !== lead.id)!;
+    const gone = sim.nodes.get(victim)!.raft;
+    // The victim hears nothing of the change while the other four commit and apply it.
+    sim.cut.add(`${lead.id}>${victim}`);
+    const at = lead.raft.proposeConfChange({ op: 'remove', node: victim });
+    run(sim, 60, () => lead.raft.applied >= at);
+    expect(lead.raft.membership.removed).toContain(victim);
+    expect(gone.membership.removed).not.toContain(victim);
+    // The leader keeps replicating to it (bounded) until it acknowledges its removal.
+    expect(lead.raft.leavingMembers()).toEqual([victim]);
+    sim.cut.clear();
+    run(sim, 100, () => gone.membership.removed.includes(victim));
+    expect(gone.membership.removed).toContain(victim);
+    expect(gone.isVoter()).toBe(false);
+    run(sim, 20);
+    expect(lead.raft.leavingMembers()).toEqual([]);
+    commitOne(sim);
+  });
+
+  it('a removed member that never answers is given up after a bounded time', () => {
+    const sim = new Sim(29, IDS);
+    electLeader(sim);
+    const lead = sim.leader()!;
+    const victim = IDS.find((v) => v !== lead.id)!;
+    sim.crash(victim);
+    const at = lead.raft.proposeConfChange({ op: 'remove', node: victim });
+    run(sim, 60, () => lead.raft.applied >= at);
+    expect(lead.raft.leavingMembers()).toEqual([victim]);
+    run(sim, 10 * sim.opts.electionTick);
+    expect(lead.raft.leavingMembers()).toEqual([]);
+    expect(Object.keys(lead.raft.progressOf())).not.toContain(victim);
     commitOne(sim);
   });
 

@@ -113,11 +113,17 @@ export class Sim {
   readonly committed = new Map<number, { identity: string; term: number }>();
   private readonly initial: Membership;
   private blockNo = 0;
-  readonly opts: { electionTick: number; heartbeatTick: number; compactEvery: number };
+  readonly opts: {
+    electionTick: number;
+    heartbeatTick: number;
+    compactEvery: number;
+    /** n2 and n4 lead with tight flow control (below); off for tests of other things. */
+    tightFlow: boolean;
+  };
 
   constructor(seed: number, ids: string[], opts: Partial<Sim['opts']> = {}) {
     this.rng = mulberry32(seed);
-    this.opts = { electionTick: 10, heartbeatTick: 2, compactEvery: 0, ...opts };
+    this.opts = { electionTick: 10, heartbeatTick: 2, compactEvery: 0, tightFlow: true, ...opts };
     this.initial = { voters: [...ids], learners: [], removed: [] };
     for (const id of ids) this.add(id);
   }
@@ -151,6 +157,12 @@ export class Sim {
       blockVerifier: testVerifier,
       // Some nodes apply their backlog in small steps, as the daemon does (deterministic per id).
       maxCommittedPerReady: id.endsWith('1') || id.endsWith('3') ? 2 : Number.POSITIVE_INFINITY,
+      // Some lead with flow control as tight as the daemon's relative to its blocks: two or so
+      // blocks per append and at most two appends' worth unacknowledged per follower (a test
+      // block is about 100 bytes).
+      ...(this.opts.tightFlow && (id.endsWith('2') || id.endsWith('4'))
+        ? { maxBytesPerMsg: 200 }
+        : {}),
     });
   }
 

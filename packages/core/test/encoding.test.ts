@@ -55,3 +55,25 @@ describe('nesting depth (no input sets the recursion depth)', () => {
     expect(() => encode(loop)).toThrow(/nesting deeper than 32/);
   });
 });
+
+describe('large byte strings (document bodies)', () => {
+  it('encode a multi-MiB body followed by small fields exactly, and decode it back', () => {
+    for (const n of [65_535, 65_536, 3 * 1024 * 1024 + 7, 8 * 1024 * 1024]) {
+      const body = new Uint8Array(n);
+      for (let i = 0; i < n; i += 4093) body[i] = i & 0xff;
+      // Keys sort after the body's key: small writes follow the large one.
+      const value = { b: body, c: 1, d: 'x'.repeat(300), e: [1, 2, 3], f: new Uint8Array(70_000) };
+      const bytes = encode(value);
+      const again = encode(value);
+      expect(bytes).toEqual(again);
+      const d = decode(bytes) as { b: Uint8Array; c: number; d: string; f: Uint8Array };
+      expect(d.b).toEqual(body);
+      expect(d.c).toBe(1);
+      expect(d.d).toBe('x'.repeat(300));
+      expect(d.f.length).toBe(70_000);
+      // The result is independent of any other encoding's buffer.
+      bytes[bytes.length - 1]! ^= 1;
+      expect(again[again.length - 1]).not.toBe(bytes[bytes.length - 1]);
+    }
+  });
+});

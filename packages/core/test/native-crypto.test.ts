@@ -386,3 +386,19 @@ describe("Web Crypto (the browser's path), on Node's Web Crypto: equals noble", 
     expect(decodeTx(viaWebCrypto).nonce).toBe(3);
   });
 });
+
+describe('SHA-256: node:crypto against noble', () => {
+  it('gives the same digest for empty, odd-sized, multi-block and 8 MiB inputs, as a plain Uint8Array', async () => {
+    const { sha256: nobleSha256 } = await import('@noble/hashes/sha2.js');
+    const { sha256Native, sha256: installed } = await import('../src/index.ts');
+    for (const n of [0, 1, 55, 56, 63, 64, 65, 1000, 8 * 1024 * 1024]) {
+      const data = new Uint8Array(randomBytes(n));
+      expect(sha256Native(data)).toEqual(nobleSha256(data));
+      expect(installed(data)).toEqual(nobleSha256(data));
+      expect(Object.getPrototypeOf(installed(data))).toBe(Uint8Array.prototype);
+    }
+    // A view into a larger buffer hashes only its own bytes.
+    const big = new Uint8Array(randomBytes(100));
+    expect(sha256Native(big.subarray(10, 20))).toEqual(nobleSha256(big.slice(10, 20)));
+  });
+});

@@ -9,15 +9,15 @@ import {
 } from '@ehr/consensus';
 import { blockHash, equalBytes, toHex, verifyBlockSignature } from '@ehr/core';
 import type { Store } from '@ehr/store';
-import { decodeBlockEntry } from './block-entry.ts';
+import { decodeBlockEntryBlock } from './block-entry.ts';
 import type { NodeStore, Raft, RaftReady } from './ports.ts';
 
 /** What a follower checks on every block entry it appends (see @ehr/consensus). */
 export const blockVerifier: BlockVerifier = {
   check(data, ctx) {
-    let entry: ReturnType<typeof decodeBlockEntry>;
+    let entry: ReturnType<typeof decodeBlockEntryBlock>;
     try {
-      entry = decodeBlockEntry(data);
+      entry = decodeBlockEntryBlock(data);
     } catch (err) {
       return `block entry does not decode: ${(err as Error).message}`;
     }
@@ -29,7 +29,7 @@ export const blockVerifier: BlockVerifier = {
     if (!verifyBlockSignature(entry.block)) return 'proposer signature does not verify';
     return undefined;
   },
-  hashOf: (data) => blockHash(decodeBlockEntry(data).block.header),
+  hashOf: (data) => blockHash(decodeBlockEntryBlock(data).block.header),
 };
 
 export function raftPort(raft: RaftNode): Raft {
@@ -49,6 +49,7 @@ export function raftPort(raft: RaftNode): Raft {
     transferLeadership: (to) => raft.transferLeadership(to),
     leaderLost: (id) => raft.leaderLost(id),
     membership: () => raft.membership,
+    leaving: () => raft.leavingMembers(),
     hasReady: () => raft.hasReady(),
     ready(): RaftReady {
       const rd = raft.ready();

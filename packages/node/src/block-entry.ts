@@ -38,17 +38,32 @@ export function encodeBlockEntry(
 }
 
 export function decodeBlockEntry(data: Uint8Array): BlockEntry {
+  const { block, blockBytes, bodies } = decodeEntry(data);
+  const payloads = new Map<string, Uint8Array>();
+  for (const [i, p] of bodies.entries()) {
+    const body = expectBytes(p, `entry.payloads[${i}]`);
+    payloads.set(toHex(sha256(body)), body);
+  }
+  return { block, blockBytes, payloads };
+}
+
+/**
+ * Only the block of an entry (its header checked and hashed by the engine on every append):
+ * the bodies beside it, megabytes of them, are not hashed.
+ */
+export function decodeBlockEntryBlock(data: Uint8Array): Pick<BlockEntry, 'block' | 'blockBytes'> {
+  const { block, blockBytes } = decodeEntry(data);
+  return { block, blockBytes };
+}
+
+function decodeEntry(data: Uint8Array) {
   if (data[0] !== CODEC_VERSION)
     throw new EncodingError(`unsupported block entry version ${data[0]}`);
   const m = expectMap(decode(data.subarray(1)), 'entry');
   expectKeys(m, ['block', 'payloads'], 'entry');
   const blockBytes = expectBytes(m['block'], 'entry.block');
-  const payloads = new Map<string, Uint8Array>();
-  for (const [i, p] of expectArray(m['payloads'], 'entry.payloads').entries()) {
-    const body = expectBytes(p, `entry.payloads[${i}]`);
-    payloads.set(toHex(sha256(body)), body);
-  }
-  return { block: decodeBlock(blockBytes), blockBytes, payloads };
+  const bodies = expectArray(m['payloads'], 'entry.payloads');
+  return { block: decodeBlock(blockBytes), blockBytes, bodies };
 }
 
 export { encodeBlock };

@@ -120,7 +120,16 @@ export const CONFIG_SCHEMA: ConfigSchema = section(
     },
     consensus: section('consensus timing and block limits', {
       tickMs: int('length of one consensus tick, ms', 40, 1, 10_000),
-      electionTicks: int('ticks without a leader before an election', 10, 2, 1000),
+      // 25 x 40 ms = 1 s (randomized to 1-2 s). At 400 ms a burst of ten 8 MiB documents on a
+      // loaded two-core machine starved event loops past the timeout: the term rose from 7 to 30
+      // while they committed; at 1 s all ten committed in term 1 (issue 12). A crashed leader
+      // is still replaced fast: its closed connections start a pre-vote at once (leaderLost).
+      electionTicks: int(
+        'ticks without a leader before an election (randomized up to twice that)',
+        25,
+        2,
+        1000,
+      ),
       heartbeatTicks: int('ticks between leader heartbeats', 2, 1, 100),
       maxBlockTxs: int('transactions per block at most', 2000, 1, 100_000),
       maxBlockBytes: int('bytes per block at most', 4 * 1024 * 1024, 1024, 64 << 20),

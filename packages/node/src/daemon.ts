@@ -77,6 +77,8 @@ export class Daemon extends EventEmitter {
   /** When the current consensus-loop pass began (0 when idle); a stuck pass shows in status. */
   private loopStartedAt = 0;
   private loopStage = 'idle';
+  /** Removed members the engine still replicated to at the last tick. */
+  private leavingCount = 0;
   /** Held at start until catch-up has looked for peers: the engine neither ticks nor listens. */
   private paused = false;
   /** Results of blocks catch-up sync already executed to verify them, by block hash. */
@@ -156,6 +158,10 @@ export class Daemon extends EventEmitter {
     this.tickTimer = setInterval(() => {
       if (this.stopped) return;
       if (!this.paused) this.parts.raft.tick();
+      // A removed member the leader no longer tells of its removal: drop its connections now.
+      const leaving = this.parts.raft.leaving().length;
+      if (leaving < this.leavingCount) void this.parts.network.refreshMembership().catch(() => {});
+      this.leavingCount = leaving;
       this.wake();
     }, config.consensus.tickMs);
     this.tickTimer.unref?.();

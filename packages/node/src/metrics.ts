@@ -155,6 +155,10 @@ export function nodeMetrics(registry = new Registry()) {
       'Messages this node could not deliver and dropped (never retried), by protocol and reason',
       ['protocol', 'reason'],
     ),
+    forwardFailures: registry.counter(
+      'ehr_tx_forward_failures_total',
+      'Forwards of pending transactions to the leader that failed (each is tried again later until the transaction commits or expires)',
+    ),
     commitLatency: registry.histogram(
       'ehr_commit_latency_seconds',
       'Time from mempool admission to block commit on this node',

@@ -37,6 +37,8 @@ export interface Raft {
   leaderLost(id: string): void;
   /** The engine's membership as it stands (not a copy: cheap enough to ask per message). */
   membership(): Readonly<Membership>;
+  /** Removed members the leader still replicates to until they acknowledge their removal. */
+  leaving(): readonly string[];
   hasReady(): boolean;
   ready(): RaftReady;
   advance(ready: RaftReady): void;

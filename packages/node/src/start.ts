@@ -156,6 +156,8 @@ async function wire_(
     announce: config.p2p.announce,
     bootstrap: config.p2p.bootstrap,
     isMember,
+    // Removed, and still being told so by this leader: kept connected, never admitted anew.
+    isLeaving: (id) => engine.leaving().includes(id),
     maxFrameBytes: wire.frameBytes,
     log: (msg, data) => logger.debug(data ?? {}, msg),
     onRefused: (reason, peer) => refusals.refused(reason, peer),

@@ -46,6 +46,18 @@ export const TX_TOPIC = 'tx';
 export const TX_FORWARD = 'tx-forward';
 const FORWARD_AFTER_MS = 3000;
 const FORWARD_EVERY_MS = 10_000;
+/**
+ * A transaction whose bodies weigh more than this (a scan, a PDF) is not gossiped: gossipsub
+ * sends every message to every mesh peer from every node that accepts it, so one 8 MiB document
+ * crossed the network about sixteen times (and was encrypted, hashed and checked each time)
+ * before the block carried it once more to every follower. It goes straight to the leader
+ * instead, at once, and again to whoever leads while it stays pending; the block brings it to
+ * the others.
+ */
+export const GOSSIP_MAX_BODY_BYTES = 64 * 1024;
+/** A forward may take this long plus one millisecond per FORWARD_BYTES_PER_MS bytes. */
+const FORWARD_TIMEOUT_MS = 5000;
+const FORWARD_BYTES_PER_MS = 1024;
 const FORWARD_BATCH = 256;
 const FORWARD_CHECK_MS = 1000;
 /** How often what the chain moved past, and what passed its deadline, leaves the mempool. */
@@ -59,6 +71,10 @@ const BENIGN_GOSSIP_REFUSALS = [
   'BAD_NONCE',
   'EXPIRED',
 ];
+
+function bodyBytes(payloads: Uint8Array[]): number {
+  return payloads.reduce((n, p) => n + p.length, 0);
+}
 
 /** One transaction of an applied block, as intake needs it. */
 export interface SettledTx {
@@ -101,7 +117,8 @@ export class TxIntake {
   private readonly now: () => number;
   private timers: NodeJS.Timeout[] = [];
   private forwarding = false;
-  private readonly forwardedAt = new Map<string, number>();
+  /** When each pending transaction was last forwarded, and to which leader. */
+  private readonly forwardedAt = new Map<string, { at: number; to: string }>();
 
   constructor(deps: TxIntakeDeps) {
     this.deps = deps;
@@ -175,9 +192,11 @@ export class TxIntake {
       }
       if (refused) return { hash, status: refused };
       this.admitted(await this.mempool.add(tx, this.now(), bodies, checked));
-      void this.deps.network.publish(TX_TOPIC, encodeTxMessage(tx, payloads)).catch((err) => {
-        this.deps.logger.debug({ err: (err as Error).message }, 'gossip publish failed');
-      });
+      if (bodyBytes(payloads) <= GOSSIP_MAX_BODY_BYTES) {
+        void this.deps.network.publish(TX_TOPIC, encodeTxMessage(tx, payloads)).catch((err) => {
+          this.deps.logger.debug({ err: (err as Error).message }, 'gossip publish failed');
+        });
+      } else void this.forwardPending();
       this.deps.wake();
     }
     const started = performance.now();
@@ -307,14 +326,17 @@ export class TxIntake {
     const { leader, leading } = this.deps.leadership();
     if (this.forwarding || leading || !leader || this.mempool.size === 0) return;
     const now = this.now();
-    const batch: { hash: string; msg: Uint8Array }[] = [];
+    const batch: PendingTx[] = [];
     // One request stays within a block's content (a transaction with the largest body fits).
     let bytes = 0;
     for (const p of this.mempool.all()) {
-      if (now - p.addedAt < FORWARD_AFTER_MS) break; // oldest first: the rest are younger
-      if (now - (this.forwardedAt.get(p.hash) ?? 0) < FORWARD_EVERY_MS) continue;
-      if (batch.length > 0 && bytes + p.size > this.deps.wire.blockContentBytes) break;
-      batch.push({ hash: p.hash, msg: encodeTxMessage(p.bytes, [...p.payloads.values()]) });
+      // Gossiped ones after a while; those too large to gossip at once.
+      const large = p.size - p.bytes.length > GOSSIP_MAX_BODY_BYTES;
+      if (!large && now - p.addedAt < FORWARD_AFTER_MS) continue;
+      const last = this.forwardedAt.get(p.hash);
+      if (last && last.to === leader && now - last.at < FORWARD_EVERY_MS) continue;
+      if (batch.length > 0 && bytes + p.size > this.deps.wire.blockContentBytes) continue;
+      batch.push(p);
       bytes += p.size;
       if (batch.length >= FORWARD_BATCH) break;
     }
@@ -323,20 +345,33 @@ export class TxIntake {
     }
     if (batch.length === 0) return;
     this.forwarding = true;
+    // Marked before trying: a failed forward (an 8 MiB document to a busy leader) also waits
+    // FORWARD_EVERY_MS, instead of every follower resending it every second.
+    for (const b of batch) this.forwardedAt.set(b.hash, { at: now, to: leader });
     try {
+      const msg = encode({
+        txs: batch.map((b) => encodeTxMessage(b.bytes, [...b.payloads.values()])),
+      });
       await this.deps.network.request(
         leader,
         TX_FORWARD,
-        encode({ txs: batch.map((b) => b.msg) }),
-        5000,
+        msg,
+        FORWARD_TIMEOUT_MS + Math.ceil(msg.length / FORWARD_BYTES_PER_MS),
       );
-      for (const b of batch) this.forwardedAt.set(b.hash, now);
       this.deps.logger.debug({ to: leader, txs: batch.length }, 'forwarded pending transactions');
     } catch (err) {
-      this.deps.logger.debug({ err: (err as Error).message }, 'forwarding to the leader failed');
+      // Tried again every FORWARD_EVERY_MS (or at once to a new leader) until it commits or
+      // passes its deadline: never longer.
+      this.deps.metrics.forwardFailures.inc(1);
+      this.deps.logger.warn(
+        { to: leader, txs: batch.length, bytes, err: (err as Error).message },
+        'forwarding pending transactions to the leader failed; retrying later',
+      );
     } finally {
       this.forwarding = false;
     }
+    // More waiting (a second large document submitted here meanwhile): go on at once.
+    if (this.timers.length > 0) setImmediate(() => void this.forwardPending());
   }
 
   /** The leader's side: admits forwarded transactions it does not hold yet. */

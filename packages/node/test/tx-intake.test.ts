@@ -3,15 +3,18 @@
  * relay), forwarding to the leader after a wait, the leader's side of forwarding, and what a
  * block and the leader's refusals do to statuses.
  */
+import { randomBytes } from 'node:crypto';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import {
   decode,
   encode,
+  encodeSealed,
   encodeTx,
   generateSecretKey,
   publicKeyOf,
+  seal,
   sha256,
   signTx,
   toHex,
@@ -29,7 +32,7 @@ import { afterEach, describe, expect, it } from 'vitest';
 import { patientSignup } from '../../../test/harness/load.ts';
 import { storePort } from '../src/adapters.ts';
 import { nodeMetrics } from '../src/metrics.ts';
-import { TX_FORWARD, TX_TOPIC, TxIntake } from '../src/tx-intake.ts';
+import { GOSSIP_MAX_BODY_BYTES, TX_FORWARD, TX_TOPIC, TxIntake } from '../src/tx-intake.ts';
 import { decodeTxMessage, encodeTxMessage } from '../src/tx-message.ts';
 import { capturingLogger } from './capture.ts';
 import { hospitalTx } from './log.ts';
@@ -55,6 +58,7 @@ async function intake(opts: { leader?: string | null; now?: () => number } = {})
   const net = new MemNet('me', all);
   const leaderNet = new MemNet('L', all);
   const { logger, lines } = capturingLogger();
+  const metrics = nodeMetrics();
   let woken = 0;
   const wire = wireLimits(genesis.limits);
   const txs = new TxIntake({
@@ -73,7 +77,7 @@ async function intake(opts: { leader?: string | null; now?: () => number } = {})
     wake: () => void woken++,
     halted: () => undefined,
     logger,
-    metrics: nodeMetrics(),
+    metrics,
     ...(opts.now ? { now: opts.now } : {}),
   });
   txs.start();
@@ -83,7 +87,7 @@ async function intake(opts: { leader?: string | null; now?: () => number } = {})
     rmSync(dir, { recursive: true, force: true });
   });
   const expires = () => Date.now() + 60_000;
-  return { txs, net, leaderNet, admin, genesis, lines, woken: () => woken, expires };
+  return { txs, net, leaderNet, admin, genesis, lines, metrics, woken: () => woken, expires };
 }
 
 describe('TxIntake', () => {
@@ -144,6 +148,56 @@ describe('TxIntake', () => {
     await new Promise((r) => setTimeout(r, 1100));
     expect(t.lines.filter((l) => l['msg'] === 'forwarded pending transactions')).toHaveLength(1);
   }, 15_000);
+
+  it('a transaction with large bodies is not gossiped but forwarded to the leader at once; a failed forward is logged and counted', async () => {
+    const t = await intake();
+    const leader = await intake();
+    const patient = generateSecretKey();
+    // A sealed profile of 200 KiB: over the gossip limit, within the genesis payload limit.
+    const body = encodeSealed(seal(randomBytes(200 * 1024), [publicKeyOf(patient)]));
+    expect(body.length).toBeGreaterThan(GOSSIP_MAX_BODY_BYTES);
+    const signup = (nonceKey: Uint8Array) =>
+      encodeTx(
+        signTx(
+          {
+            chainId: t.genesis.chainId,
+            author: publicKeyOf(patient),
+            nonce: 0,
+            kind: 'patient.register',
+            expires: Date.now() + 60_000,
+            payload: { profileHash: sha256(body), profileSize: body.length, profileKey: nonceKey },
+          },
+          patient,
+        ),
+      );
+    // The leader does not answer yet: the forward fails, says so at warn, and is counted.
+    const first = signup(new Uint8Array(80).fill(1));
+    const r = await t.txs.submit(first, [body], 'async');
+    expect(r.status).toMatchObject({ status: 'pending' });
+    expect(t.net.published).toEqual([]);
+    await new Promise((res) => setTimeout(res, 100));
+    expect(t.lines).toContainEqual(
+      expect.objectContaining({
+        msg: 'forwarding pending transactions to the leader failed; retrying later',
+        to: 'L',
+        txs: 1,
+      }),
+    );
+    expect(t.metrics.forwardFailures.get()).toBe(1);
+    // Where the leader answers, it goes at once (no 3 s wait) and the leader holds it.
+    const t2 = await intake();
+    t2.leaderNet.handle(TX_FORWARD, (from, bytes) =>
+      leader.net.handlers.get(TX_FORWARD)!(from, bytes),
+    );
+    const second = await t2.txs.submit(first, [body], 'async');
+    await new Promise((res) => setTimeout(res, 100));
+    expect(t2.net.published).toEqual([]);
+    expect(leader.txs.mempool.has(second.hash)).toBe(true);
+    // A small one is still gossiped, and not forwarded before its wait.
+    const small = hospitalTx(t2.admin, 0, t2.expires(), t2.genesis.chainId);
+    await t2.txs.submit(small, [], 'async');
+    expect(t2.net.published.map((p) => p.topic)).toEqual([TX_TOPIC]);
+  });
 
   it('a block settles statuses and drops what used the same nonce; the leader refusals keep a valid deadline open', async () => {
     const t = await intake({ leader: null });

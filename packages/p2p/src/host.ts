@@ -1,8 +1,9 @@
 /**
  * The libp2p host of a node: TCP + Noise + Yamux, identify, ping, a private Kademlia DHT (its
  * protocol id is derived from the chain id, so it never joins the public DHT), gossipsub for
- * transactions, a length-prefixed consensus channel (one long-lived stream per peer) and
- * request/response protocols. A connection gater refuses every peer that is not a member on
+ * transactions, a length-prefixed consensus channel (one long-lived stream per peer for small
+ * messages; large ones as acknowledged requests, one at a time per peer) and request/response
+ * protocols. A connection gater refuses every peer that is not a member on
  * chain, asked at each connection, so membership changes apply without a restart.
  */
 import { noise } from '@chainsafe/libp2p-noise';
@@ -10,7 +11,7 @@ import { yamux } from '@chainsafe/libp2p-yamux';
 import { EhrError } from '@ehr/core';
 import { gossipsub, TopicValidatorResult } from '@libp2p/gossipsub';
 import { identify } from '@libp2p/identify';
-import type { PeerId, Stream } from '@libp2p/interface';
+import { type Connection, KEEP_ALIVE, type PeerId, type Stream } from '@libp2p/interface';
 import { kadDHT, passthroughMapper } from '@libp2p/kad-dht';
 import { ping } from '@libp2p/ping';
 import { tcp } from '@libp2p/tcp';
@@ -28,6 +29,11 @@ export interface HostOptions {
   bootstrap: string[];
   /** Is this node id (hex) a member on chain right now? */
   isMember: (nodeId: string) => boolean;
+  /**
+   * A removed member the consensus leader still tells of its removal: its open connections and
+   * streams stay (its acknowledgment must get through), but no new connection is admitted.
+   */
+  isLeaving?: (nodeId: string) => boolean;
   /**
    * The largest frame on any protocol (consensus message, request, reply, gossip message); the
    * node derives it from the genesis limits (wireLimits). libp2p's stream read buffers are sized
@@ -64,15 +70,40 @@ export type RefusalReason = 'inbound' | 'outbound' | 'dial' | 'stream' | 'gossip
 type Validate = (from: string, bytes: Uint8Array) => Promise<'accept' | 'reject' | 'ignore'>;
 
 const MAX_QUEUED = 1024;
-/** Bytes queued per peer at most: a few frames (Raft resends what is dropped). */
+/** Bulk bytes queued per peer at most: a few frames (Raft resends what is dropped). */
 const MAX_QUEUED_FRAMES = 4;
+/**
+ * Consensus messages up to this size (votes, responses, heartbeats, appends of small blocks) go
+ * back to back on one long-lived stream per peer. Larger ones (a block with its documents) go
+ * one at a time, each as a request the peer acknowledges once it has taken the message: at most
+ * one large frame per peer is ever on its way, so no read buffer holds more than one (an eager
+ * reader buffers whatever the sender pushed, and several 8 MiB appends back to back overflowed
+ * it, the stream was aborted and the appends were lost without a word), and a heartbeat never
+ * waits behind megabytes. Raft tolerates the reordering between the two paths.
+ */
+export const CONTROL_FRAME_BYTES = 64 * 1024;
+type Lane = 'control' | 'bulk';
+/** The reply to a large consensus message: taken. */
+const ACK = new Uint8Array([1]);
 /** Gossip bytes queued per peer at most, in frames. */
 const GOSSIP_QUEUED_FRAMES = 8;
-/** A write may take this long per frame limit's worth of bytes before the stream is replaced. */
+/**
+ * A write (and a large message's acknowledgment) may take this long plus one millisecond per
+ * WRITE_BYTES_PER_MS bytes before it is given up: 10 s for an 8 MiB block. Under load (two
+ * shared cores, ten documents gossiped, forwarded and replicated at once) an 8 MiB transfer
+ * measured over 4 s; giving up earlier threw away a transfer that was progressing and made
+ * Raft send it again, adding load.
+ */
 const WRITE_TIMEOUT_MS = 2000;
-const WRITE_BYTES_PER_MS = 4 * 1024;
+const WRITE_BYTES_PER_MS = 1024;
+/** A connection that closes within this long of opening counts as refused (see onConnectionClosed). */
+const QUICK_CLOSE_MS = 1000;
+const QUICK_CLOSES = 3;
+/** A request handler waits this long for the request's first bytes, plus the transfer time. */
+const REQUEST_READ_TIMEOUT_MS = 10_000;
 
 interface Outbound {
+  lane: Lane;
   lp?: LengthPrefixedStream<Stream>;
   stream?: Stream;
   opening?: Promise<void>;
@@ -86,9 +117,12 @@ export class P2PHost {
   private readonly node: Awaited<ReturnType<typeof createHost>>;
   private readonly opts: HostOptions;
   private readonly raftProtocol: string;
+  /** Per peer and lane (`${nodeId}:${lane}`). */
   private readonly outbound = new Map<string, Outbound>();
   private consensusHandler: ((from: string, bytes: Uint8Array) => void) | undefined;
   private stopped = false;
+  /** Connections to each peer (libp2p peer id) that closed right after opening, in a row. */
+  private readonly quickCloses = new Map<string, number>();
 
   private constructor(
     node: Awaited<ReturnType<typeof createHost>>,
@@ -100,6 +134,9 @@ export class P2PHost {
     this.nodeId = nodeId;
     this.raftProtocol = `/ehr/${opts.chainId}/raft/1.0.0`;
   }
+
+  /** Request protocol of large consensus messages (acknowledged one by one). */
+  private static readonly RAFT_BULK = 'raft-bulk';
 
   static async create(opts: HostOptions): Promise<P2PHost> {
     const node = await createHost(opts);
@@ -134,11 +171,12 @@ export class P2PHost {
 
   private async start(): Promise<void> {
     const max = this.maxFrame;
+    this.node.addEventListener('connection:close', (evt) => this.onConnectionClosed(evt.detail));
     await this.node.handle(
       this.raftProtocol,
       async (stream, connection) => {
         const from = nodeIdOf(connection.remotePeer);
-        if (!from || !this.opts.isMember(from)) {
+        if (!from || !this.connected(from)) {
           this.opts.onRefused?.('stream', from ?? connection.remotePeer.toString());
           stream.abort(new Error('not a member'));
           return;
@@ -162,6 +200,10 @@ export class P2PHost {
       },
       { maxInboundStreams: 64, runOnLimitedConnection: false },
     );
+    this.handle(P2PHost.RAFT_BULK, async (from, bytes) => {
+      this.consensusHandler?.(from, bytes);
+      return ACK;
+    });
     // Connect to bootstrap peers; the DHT then finds everyone else by peer id.
     for (const a of this.opts.bootstrap) {
       this.node
@@ -177,9 +219,10 @@ export class P2PHost {
   }
 
   /**
-   * Best effort, in order per peer; drops (reported through onUndelivered, never retried here:
-   * Raft resends) what is larger than a frame, what overflows the peer's queue, and what a peer
-   * that is unreachable or too slow did not take.
+   * Best effort, in order per peer and lane (small messages on one stream, large ones on
+   * another); drops (reported through onUndelivered, never retried here: Raft resends) what is
+   * larger than a frame, what overflows the peer's queue, and what a peer that is unreachable
+   * or too slow did not take.
    */
   send(to: string, bytes: Uint8Array): void {
     if (this.stopped || to === this.nodeId) return;
@@ -187,15 +230,15 @@ export class P2PHost {
       this.undelivered('raft', to, 1, 'too_large');
       return;
     }
-    let o = this.outbound.get(to);
+    const lane: Lane = bytes.length <= CONTROL_FRAME_BYTES ? 'control' : 'bulk';
+    const key = `${to}:${lane}`;
+    let o = this.outbound.get(key);
     if (!o) {
-      o = { queued: [], queuedBytes: 0, writing: false };
-      this.outbound.set(to, o);
+      o = { lane, queued: [], queuedBytes: 0, writing: false };
+      this.outbound.set(key, o);
     }
-    if (
-      o.queued.length >= MAX_QUEUED ||
-      o.queuedBytes + bytes.length > MAX_QUEUED_FRAMES * this.maxFrame
-    ) {
+    const maxBytes = lane === 'control' ? this.maxFrame : MAX_QUEUED_FRAMES * this.maxFrame;
+    if (o.queued.length >= MAX_QUEUED || o.queuedBytes + bytes.length > maxBytes) {
       this.undelivered('raft', to, 1, 'queue_full');
       return;
     }
@@ -208,6 +251,28 @@ export class P2PHost {
     if (o.writing) return;
     o.writing = true;
     try {
+      while (o.lane === 'bulk' && o.queued.length > 0 && !this.stopped) {
+        const frame = o.queued.shift()!;
+        o.queuedBytes -= frame.length;
+        // Bounded by size (a block with its bodies takes longer than a heartbeat).
+        const ms = WRITE_TIMEOUT_MS + Math.ceil(frame.length / WRITE_BYTES_PER_MS);
+        try {
+          await this.request(to, P2PHost.RAFT_BULK, frame, ms);
+        } catch (err) {
+          const code = (err as EhrError).code;
+          this.undelivered(
+            'raft',
+            to,
+            1,
+            code === 'P2P_UNREACHABLE' ? 'unreachable' : 'write_failed',
+          );
+          this.opts.log?.('large consensus message not delivered', {
+            to,
+            bytes: frame.length,
+            err: (err as Error).message,
+          });
+        }
+      }
       while (o.queued.length > 0 && !this.stopped) {
         if (!o.lp) {
           try {
@@ -236,13 +301,14 @@ export class P2PHost {
         o.queued = [];
         o.queuedBytes = 0;
         try {
-          // A write to a peer that vanished can stall forever; bound it (by size: a block with
-          // its bodies takes longer than a heartbeat) and start afresh.
+          // A write to a peer that vanished can stall forever; bound it and start afresh.
           const ms = WRITE_TIMEOUT_MS + Math.ceil(bytes / WRITE_BYTES_PER_MS);
           await o.lp.writeV(batch, { signal: AbortSignal.timeout(ms) });
         } catch (err) {
+          // The frame may be cut: the stream cannot carry the next one. What is still queued
+          // goes on a new stream.
           this.undelivered('raft', to, batch.length, 'write_failed');
-          this.opts.log?.('consensus write failed', { to, err: (err as Error).message });
+          this.opts.log?.('consensus write failed', { to, bytes, err: (err as Error).message });
           o.stream?.abort(err as Error);
           o.lp = undefined;
           o.stream = undefined;
@@ -302,14 +368,18 @@ export class P2PHost {
   ): void {
     void this.node.handle(this.proto(protocol), async (stream, connection) => {
       const from = nodeIdOf(connection.remotePeer);
-      if (!from || !this.opts.isMember(from)) {
+      if (!from || !this.connected(from)) {
         this.opts.onRefused?.('stream', from ?? connection.remotePeer.toString());
         stream.abort(new Error('not a member'));
         return;
       }
       const lp = this.lp(stream);
       try {
-        const req = await lp.read({ signal: AbortSignal.timeout(10_000) });
+        const req = await lp.read({
+          signal: AbortSignal.timeout(
+            REQUEST_READ_TIMEOUT_MS + Math.ceil(this.maxFrame / WRITE_BYTES_PER_MS),
+          ),
+        });
         const reply = await handler(from, req.subarray());
         if (reply.length > this.maxFrame) {
           this.undelivered(protocol, from, 1, 'too_large');
@@ -354,6 +424,38 @@ export class P2PHost {
           : TopicValidatorResult.Ignore;
     });
     ps.subscribe(t);
+  }
+
+  /**
+   * A peer that closes every connection this node opens at once (its gater refuses this node: it
+   * was removed) was redialed in a tight loop, several times a second: the DHT tags its closest
+   * peers keep-alive, libp2p reconnects to a keep-alive peer as soon as it disconnects, and the
+   * Noise handshake completes on this side before the other refuses, so each attempt
+   * "succeeds". After QUICK_CLOSES such closes in a row the tag goes (libp2p itself drops it
+   * when reconnecting fails): the peer is dialed again only when something is sent to it.
+   */
+  private onConnectionClosed(c: Connection): void {
+    const peer = c.remotePeer;
+    const key = peer.toString();
+    const lived = (c.timeline.close ?? Date.now()) - c.timeline.open;
+    if (lived >= QUICK_CLOSE_MS) {
+      this.quickCloses.delete(key);
+      return;
+    }
+    const n = (this.quickCloses.get(key) ?? 0) + 1;
+    this.quickCloses.set(key, n);
+    if (n !== QUICK_CLOSES) return;
+    void (async () => {
+      const known = await this.node.peerStore.get(peer);
+      const tags: Record<string, undefined> = {};
+      for (const t of known.tags.keys()) if (t.startsWith(KEEP_ALIVE)) tags[t] = undefined;
+      if (Object.keys(tags).length === 0) return;
+      await this.node.peerStore.merge(peer, { tags });
+      this.opts.log?.('a peer keeps closing connections at once; no longer redialing it unasked', {
+        peer: nodeIdOf(peer) ?? key,
+        closes: n,
+      });
+    })().catch(() => {});
   }
 
   /**
@@ -402,22 +504,30 @@ export class P2PHost {
   }
 
   /**
-   * Drops every connection to a peer that is no longer a member (bootstrap peers included); the
+   * Drops every connection to a peer that is no longer a member nor leaving (bootstrap peers included); the
    * gater refuses it from then on. Aborted rather than closed: a graceful close waits for the
    * peer to end its long-lived streams, which a removed peer need not do, and the caller is the
    * consensus loop.
    */
+  /** May this peer keep its open connections and streams (a member, or one leaving)? */
+  private connected(id: string): boolean {
+    return this.opts.isMember(id) || (this.opts.isLeaving?.(id) ?? false);
+  }
+
   async refreshMembership(): Promise<void> {
     for (const c of this.node.getConnections()) {
       const id = nodeIdOf(c.remotePeer);
-      if (id && this.opts.isMember(id)) continue;
+      if (id && this.connected(id)) continue;
       this.opts.log?.('dropping a peer that is not a member', {
         peer: id ?? c.remotePeer.toString(),
       });
       c.abort(new EhrError('P2P_NOT_MEMBER', 'peer is no longer a member'));
       if (id) {
-        this.outbound.get(id)?.stream?.abort(new EhrError('P2P_NOT_MEMBER', 'not a member'));
-        this.outbound.delete(id);
+        for (const lane of ['control', 'bulk'] as const) {
+          const key = `${id}:${lane}`;
+          this.outbound.get(key)?.stream?.abort(new EhrError('P2P_NOT_MEMBER', 'not a member'));
+          this.outbound.delete(key);
+        }
       }
     }
   }
@@ -444,11 +554,19 @@ async function createHost(opts: HostOptions) {
       ...(opts.announce && opts.announce.length > 0 ? { announce: opts.announce } : {}),
     },
     // A connection that went silent (a partition: writes still fill the kernel buffer, so they
-    // do not fail) is found by a ping within a few seconds and replaced, instead of after the
-    // default 10 s plus TCP's growing retransmission timer.
+    // do not fail) is found by a ping within seconds and replaced, instead of after the default
+    // 10 s plus TCP's growing retransmission timer.
+    // A ping waits behind whatever the connection carries (an 8 MiB block, a forwarded
+    // document) and behind the peer's busy event loop. libp2p's timeout adapts to the moving
+    // average of round trips, shared by all connections, so it sat at its floor (it was 500 ms)
+    // whenever most pings were quick: under ten 8 MiB uploads every connection to the leader was
+    // aborted every few seconds mid-transfer (66 "lost every connection to the leader" in 90 s),
+    // with everything on it, and the followers campaigned. The floor is now 8 s (so pings
+    // overlap: see the ping service's stream limits below): a dead connection is still found
+    // within about 10 s, and Raft never waits for it (elections run on their own timeout).
     connectionMonitor: {
       pingInterval: 2000,
-      pingTimeout: { minTimeout: 500, maxTimeout: 2000 },
+      pingTimeout: { minTimeout: 8000, maxTimeout: 15_000 },
       abortConnectionOnPingFailure: true,
     },
     transports: [tcp()],
@@ -464,7 +582,10 @@ async function createHost(opts: HostOptions) {
     },
     services: {
       identify: identify(),
-      ping: ping(),
+      // Pings go every 2 s and may take up to 15 s: several are outstanding on a loaded
+      // connection, and one over ping's default limit (1 outbound, 2 inbound) failed at once,
+      // which the connection monitor takes as a failed ping and aborts the connection.
+      ping: ping({ maxOutboundStreams: 8, maxInboundStreams: 16 }),
       dht: kadDHT({
         protocol: `/ehr/${opts.chainId}/kad/1.0.0`,
         clientMode: false,
