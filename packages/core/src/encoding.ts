@@ -37,10 +37,8 @@ class Writer {
 
   private reserve(n: number): void {
     if (this.len + n <= this.buf.length) return;
-    // Doubling, or for a large write (a document body) its size plus some room for the small
-    // fields after it: doubling to the next power of two allocated (and zeroed) up to twice an
-    // 8 MiB body, and the fields after it doubled again, copying the body each time.
-    const size = Math.max(this.buf.length * 2, this.len + n + Math.max(4096, n >> 6));
+    let size = this.buf.length * 2;
+    while (size < this.len + n) size *= 2;
     const next = new Uint8Array(size);
     next.set(this.buf.subarray(0, this.len));
     this.buf = next;
@@ -82,14 +80,7 @@ class Writer {
     }
   }
 
-  /**
-   * The bytes written. A large result that fills most of the buffer is returned as a view, not
-   * copied (another copy of a multi-MiB body per encode); a small one is copied to its size.
-   */
   result(): Uint8Array {
-    if (this.len >= 64 * 1024 && this.len >= this.buf.length * 0.75) {
-      return this.buf.subarray(0, this.len);
-    }
     return this.buf.slice(0, this.len);
   }
 }
