@@ -50,6 +50,12 @@ export class Db {
     return v === undefined ? undefined : new Uint8Array(v);
   }
 
+  /** The same read, synchronously (for derivations that read what a batch is about to change). */
+  getSync(key: Uint8Array): Uint8Array | undefined {
+    const v = this.level.getSync(key);
+    return v === undefined ? undefined : new Uint8Array(v);
+  }
+
   put(key: Uint8Array, value: Uint8Array, sync = false): Promise<void> {
     return this.level.put(key, value, { sync } as never);
   }
