@@ -144,10 +144,7 @@ export async function generateChain(store: Store, o: GenOpts): Promise<GenResult
     nonces.set(k.hex, nonce + 1);
     const expires = store.head().time + 3_600_000;
     return encodeTx(
-      signTx(
-        { chainId: GEN_CHAIN_ID, author: k.key, nonce, kind, payload, expires },
-        k.secret,
-      ),
+      signTx({ chainId: GEN_CHAIN_ID, author: k.key, nonce, kind, payload, expires }, k.secret),
     );
   };
   // Blocks of up to `per` transactions.
@@ -279,7 +276,9 @@ export async function generateChain(store: Store, o: GenOpts): Promise<GenResult
     // Doctors prescribe on a third of the pending reports; the node records a read of each.
     for (const rep of pending) {
       if (rand() > 0.33) continue;
-      const cands = doctors.filter((d) => d.hospital === rep.hospital && d.specialization === rep.spec);
+      const cands = doctors.filter(
+        (d) => d.hospital === rep.hospital && d.specialization === rep.spec,
+      );
       const d = pick(cands);
       const body = blob(`rx ${rep.id}`, 300);
       await add(

@@ -24,13 +24,7 @@ import type {
   Proposal,
 } from './model.ts';
 import { type Page, type PageOpts, type Phase, page, pageLimit, within } from './paging.ts';
-import {
-  getAuditEvent,
-  getDoctor,
-  getPrescription,
-  getProposal,
-  getRecord,
-} from './query.ts';
+import { getAuditEvent, getDoctor, getPrescription, getProposal, getRecord } from './query.ts';
 import { qxPrefixes } from './query-index.ts';
 import type { StateScanner } from './state.ts';
 

@@ -96,7 +96,8 @@ export function deriveIndexWrites(writes: Iterable<Write>, state: SyncRead, inde
       case 'consent': {
         const [, patient, hospital] = parts as [string, string, string];
         const c = v as { revokedAt: number | null } | null;
-        if (c !== null && c.revokedAt === null) out.set(qx.consentsLive(hospital, patient), patient);
+        if (c !== null && c.revokedAt === null)
+          out.set(qx.consentsLive(hospital, patient), patient);
         else out.set(qx.consentsLive(hospital, patient), null);
         break;
       }

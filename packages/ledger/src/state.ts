@@ -69,7 +69,13 @@ export class MapState implements StateScanner {
     this.map = new Map(entries);
     if (this.map.size > 0) {
       const all: WriteSet = [...this.map.entries()];
-      this.applyIndex(deriveIndexWrites(all, () => undefined, (k) => this.index.get(k)));
+      this.applyIndex(
+        deriveIndexWrites(
+          all,
+          () => undefined,
+          (k) => this.index.get(k),
+        ),
+      );
     }
   }
 

@@ -23,15 +23,15 @@ import {
 import {
   deriveIndexWrites,
   encodeWriteSet,
-  INDEX_VERSION,
-  rebuildIndexWrites,
   type Genesis,
   genesisBlockHash,
   genesisHash,
   genesisStateHash,
   genesisToJson,
   genesisWrites,
+  INDEX_VERSION,
   parseGenesis,
+  rebuildIndexWrites,
   type WriteSet,
 } from '@ehr/ledger';
 import { Bucket, key, readU64, u64 } from './buckets.ts';
