@@ -125,7 +125,7 @@ describe('gateway: doctor_reports agrees with record_get', () => {
     };
     for (const doc of [heart, skin, river]) {
       const listed = await g.call(doc, 'doctor_reports', { doctor: doc.hex });
-      const rows = listed.result as { id: string; access: string }[];
+      const rows = (listed.result as { items: { id: string; access: string }[] }).items;
       expect(rows.map((r) => [r.id, r.access])).toEqual(want[doc.hex]);
       for (const r of everyReport) {
         const got = await g.call(doc, 'record_get', { id: r.id, purpose: 'TREAT' });
@@ -141,12 +141,15 @@ describe('gateway: doctor_reports agrees with record_get', () => {
         }
       }
     }
-    // Alice's profile opens for city-general's doctors, so she is their patient, with 0 reports.
+    // Alice's profile opens for city-general's doctors, so she is their patient, with 0 reports
+    // (patients are listed by key).
     const pats = await g.call(skin, 'doctor_patients', { doctor: skin.hex });
-    expect(pats.result).toEqual([
-      { patient: bob.hex, reasons: ['PENDING_REPORT'], reports: 1 },
-      { patient: alice.hex, reasons: ['CONSENT'], reports: 0 },
-    ]);
+    expect(pats.result).toEqual({
+      items: [
+        { patient: bob.hex, reasons: ['PENDING_REPORT'], reports: 1 },
+        { patient: alice.hex, reasons: ['CONSENT'], reports: 0 },
+      ].sort((x, y) => (x.patient < y.patient ? -1 : 1)),
+    });
     expect((await g.call(skin, 'patient_profile', { patient: alice.hex })).error).toBeUndefined();
   });
 
