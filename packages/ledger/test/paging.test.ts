@@ -160,7 +160,10 @@ describe('paged lists', () => {
           for (const limit of [1, 2, 5]) expect(await pagesOf(fetch, limit), name).toEqual(full);
         }
         for (const report of records.filter((r) => r.kind === 'report')) {
-          const docs = await pagesOf((o) => pagePatientDocuments(s, p.hex, { ...o, report: report.id }), 1);
+          const docs = await pagesOf(
+            (o) => pagePatientDocuments(s, p.hex, { ...o, report: report.id }),
+            1,
+          );
           expect(docs).toEqual(records.filter((r) => r.report === report.id));
         }
       }
@@ -181,12 +184,17 @@ describe('paged lists', () => {
     let cursor: string | undefined;
     let k = 0;
     do {
-      const pg = await pagePatientReports(s, alice.hex, { limit: 2, ...(cursor ? { cursor } : {}) });
+      const pg = await pagePatientReports(s, alice.hex, {
+        limit: 2,
+        ...(cursor ? { cursor } : {}),
+      });
       seen.push(...pg.items.map((r) => r.id));
       cursor = pg.cursor;
       // Between pages, new reports are appended to the chain.
       const r = reportPayload(`late-${k++}`, 'river-clinic', 'cardiology');
-      expect((await chain.one(chain.tx(alice, 'record.submit', r.payload), [r.body])).ok).toBe(true);
+      expect((await chain.one(chain.tx(alice, 'record.submit', r.payload), [r.body])).ok).toBe(
+        true,
+      );
     } while (cursor !== undefined);
     expect(new Set(seen).size).toBe(seen.length);
     expect(seen.slice(0, before.length)).toEqual(before);
@@ -203,7 +211,9 @@ describe('paged lists', () => {
     const s = chain.state;
     for (let i = 0; i < 3; i++) {
       const r = reportPayload(`h${i}`, 'city-general', 'cardiology');
-      expect((await chain.one(chain.tx(alice, 'record.submit', r.payload), [r.body])).ok).toBe(true);
+      expect((await chain.one(chain.tx(alice, 'record.submit', r.payload), [r.body])).ok).toBe(
+        true,
+      );
       const b = reportPayload(`b${i}`, 'city-general', 'cardiology');
       expect((await chain.one(chain.tx(bob, 'record.submit', b.payload), [b.body])).ok).toBe(true);
     }

@@ -70,7 +70,11 @@ describe('query index in the store', () => {
     await store.db.batch(
       [
         { type: 'del', key: key(Bucket.meta, utf8('index-version')) },
-        { type: 'put', key: key(Bucket.queryIndex, utf8('qx/stray/x')), value: new Uint8Array([1]) },
+        {
+          type: 'put',
+          key: key(Bucket.queryIndex, utf8('qx/stray/x')),
+          value: new Uint8Array([1]),
+        },
       ],
       true,
     );
