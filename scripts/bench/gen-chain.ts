@@ -8,7 +8,9 @@
  * hospital (some attach a document), about half share everything with one hospital, doctors
  * prescribe on some pending reports, and the node records doctors' reads (audit events).
  *
- *   node scripts/bench/gen-chain.ts --dir D --patients 10000 --reports 10 [--seed 1]
+ *   npx --yes pnpm@12.4.2 run gen-chain -- --dir D --patients 10000 --reports 10 [--seed 1]
+ *
+ * A store made before the query indexes, or by another version, rebuilds them when it opens.
  */
 import {
   blockHash,

@@ -4,9 +4,10 @@
  * read straight from the store (the gateway adds JSON and the signed-read check). Prints a table
  * and writes JSON; it measures, it asserts nothing.
  *
- *   node scripts/bench/paging.ts --dir D [--out paging.json] [--limit 100] [--samples 50]
+ *   npx --yes pnpm@12.4.2 run bench:paging -- --dir D [--out .bench/paging.json] [--limit 100] [--samples 50]
  */
-import { writeFileSync } from 'node:fs';
+import { mkdirSync, writeFileSync } from 'node:fs';
+import { dirname } from 'node:path';
 import { parseArgs } from 'node:util';
 import { decodeBlock } from '@ehr/core';
 import {
@@ -29,10 +30,9 @@ import { genGenesis, genKey } from './gen-chain.ts';
 const { values } = parseArgs({
   options: {
     dir: { type: 'string' },
-    out: { type: 'string', default: 'paging-bench.json' },
+    out: { type: 'string', default: '.bench/paging.json' },
     limit: { type: 'string', default: '100' },
     samples: { type: 'string', default: '50' },
-    patients: { type: 'string' },
   },
 });
 if (!values.dir) throw new Error('usage: paging.ts --dir D [--out F] [--limit N] [--samples S]');
@@ -129,6 +129,7 @@ for (const r of rows) {
     `${r.list.padEnd(22)} ${String(r.pages).padStart(6)} ${String(r.items).padStart(7)} ${fmt(r.p50)} ${fmt(r.p99)} ${fmt(r.max)}`,
   );
 }
+mkdirSync(dirname(values.out), { recursive: true });
 writeFileSync(
   values.out,
   `${JSON.stringify({ patients: patientCount, height: head.height, limit, rows }, null, 2)}\n`,
