@@ -7,6 +7,7 @@
  *   npx --yes pnpm@12.4.2 run bench:paging -- --dir D [--out .bench/paging.json] [--limit 100] [--samples 50]
  */
 import { mkdirSync, writeFileSync } from 'node:fs';
+import { loadavg } from 'node:os';
 import { dirname } from 'node:path';
 import { parseArgs } from 'node:util';
 import { decodeBlock } from '@ehr/core';
@@ -53,24 +54,40 @@ const patients = Array.from(
   (_, i) => genKey(`patient ${Math.floor((i * patientCount) / samples)}`).hex,
 );
 
-type Row = { list: string; pages: number; items: number; p50: number; p99: number; max: number };
+/** Wall time per page (what a caller waits, on a busy machine too) and CPU time per page. */
+type Row = {
+  list: string;
+  pages: number;
+  items: number;
+  p50: number;
+  p99: number;
+  max: number;
+  cpuP50: number;
+  cpuP99: number;
+};
 const rows: Row[] = [];
 
 /** Times every page (up to 5 per subject) of a list for each subject. */
 let warm = false;
+/** Lists with one subject (the directory, the chain) are read this many times. */
+const repeat = Array.from({ length: 20 }, () => '-');
 async function measure(
   list: string,
   subjects: string[],
   fetch: (who: string, o: PageOpts) => Promise<Page<unknown>>,
 ) {
   const times: number[] = [];
+  const cpu: number[] = [];
   let items = 0;
   for (const who of subjects) {
     let cursor: string | undefined;
     for (let i = 0; i < 5; i++) {
       const t0 = performance.now();
+      const c0 = process.cpuUsage();
       const pg = await fetch(who, { limit, ...(cursor ? { cursor } : {}) });
       times.push(performance.now() - t0);
+      const c = process.cpuUsage(c0);
+      cpu.push((c.user + c.system) / 1000);
       items += pg.items.length;
       cursor = pg.cursor;
       if (!cursor) break;
@@ -78,7 +95,8 @@ async function measure(
   }
   if (warm) return;
   times.sort((a, b) => a - b);
-  const q = (p: number) => times[Math.min(times.length - 1, Math.floor(p * times.length))]!;
+  cpu.sort((a, b) => a - b);
+  const q = (p: number, xs = times) => xs[Math.min(xs.length - 1, Math.floor(p * xs.length))]!;
   rows.push({
     list,
     pages: times.length,
@@ -86,15 +104,17 @@ async function measure(
     p50: q(0.5),
     p99: q(0.99),
     max: times[times.length - 1]!,
+    cpuP50: q(0.5, cpu),
+    cpuP99: q(0.99, cpu),
   });
 }
 
 // Every list twice: a warm-up pass (JIT, LevelDB's block cache), not recorded, then the pass
 // that is.
 async function all(): Promise<void> {
-  await measure('hospital_list', ['-'], (_w, o) => pageHospitals(s, o));
+  await measure('hospital_list', repeat, (_w, o) => pageHospitals(s, o));
   await measure('doctor_list', hospitals, (h, o) => pageDoctors(s, h, o));
-  await measure('gov_proposals', ['-'], (_w, o) => pageProposals(s, undefined, o));
+  await measure('gov_proposals', repeat, (_w, o) => pageProposals(s, undefined, o));
   await measure('patient_reports', patients, (p, o) => pagePatientReports(s, p, o));
   await measure('patient_documents', patients, (p, o) => pagePatientDocuments(s, p, o));
   await measure('patient_prescriptions', patients, (p, o) => pagePatientPrescriptions(s, p, o));
@@ -107,7 +127,7 @@ async function all(): Promise<void> {
     pageDoctorPatients(s, d, now, o),
   );
   // Blocks newest first, as chain_blocks reads them (decoding each header).
-  await measure('chain_blocks', ['-'], async (_w, o) => {
+  await measure('chain_blocks', repeat, async (_w, o) => {
     const head = store.head().height;
     const from = o.cursor ? Number(o.cursor) - 1 : head;
     const items = [];
@@ -126,19 +146,19 @@ const head = store.head();
 await store.close();
 const fmt = (n: number) => n.toFixed(2).padStart(8);
 console.log(
-  `paging bench: ${patientCount} patients, height ${head.height}, ${hospitals.length} hospitals, ${doctors.length} doctors, limit ${limit}`,
+  `paging bench: ${patientCount} patients, height ${head.height}, ${hospitals.length} hospitals, ${doctors.length} doctors, limit ${limit}, load average ${loadavg()[0]!.toFixed(1)}`,
 );
 console.log(
-  `${'list'.padEnd(22)} ${'pages'.padStart(6)} ${'items'.padStart(7)}   p50 ms   p99 ms   max ms`,
+  `${'list'.padEnd(22)} ${'pages'.padStart(6)} ${'items'.padStart(7)}   p50 ms   p99 ms   max ms  cpu p50  cpu p99`,
 );
 for (const r of rows) {
   console.log(
-    `${r.list.padEnd(22)} ${String(r.pages).padStart(6)} ${String(r.items).padStart(7)} ${fmt(r.p50)} ${fmt(r.p99)} ${fmt(r.max)}`,
+    `${r.list.padEnd(22)} ${String(r.pages).padStart(6)} ${String(r.items).padStart(7)} ${fmt(r.p50)} ${fmt(r.p99)} ${fmt(r.max)} ${fmt(r.cpuP50)} ${fmt(r.cpuP99)}`,
   );
 }
 mkdirSync(dirname(values.out), { recursive: true });
 writeFileSync(
   values.out,
-  `${JSON.stringify({ patients: patientCount, height: head.height, limit, rows }, null, 2)}\n`,
+  `${JSON.stringify({ at: new Date().toISOString(), load: loadavg(), patients: patientCount, height: head.height, limit, rows }, null, 2)}\n`,
 );
 console.log(`wrote ${values.out}`);
