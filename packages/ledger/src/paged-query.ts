@@ -11,6 +11,7 @@ import type {
   DoctorAccess,
   DoctorPatient,
   DoctorReport,
+  Value,
 } from '@ehr/core';
 import { type AccessDecision, canReaderRead, consentInForce, resolveReader } from './access.ts';
 import { keys, lastPart, prefixes } from './keys.ts';
@@ -25,7 +26,7 @@ import type {
 } from './model.ts';
 import { type Page, type PageOpts, type Phase, page, pageLimit, within } from './paging.ts';
 import { getAuditEvent, getDoctor, getPrescription, getProposal, getRecord } from './query.ts';
-import { qxPrefixes } from './query-index.ts';
+import { qx, qxPrefixes } from './query-index.ts';
 import type { StateScanner } from './state.ts';
 
 type Map1<T> = (key: string, value: unknown) => Promise<T | undefined> | T | undefined;
@@ -173,6 +174,31 @@ export const pageProposals = (
     o,
   );
 
+/**
+ * The state as one page of a role list reads it: each key read once (a patient's consent, say,
+ * decides every report of theirs). Bounded by the page's budget, dropped with the page; callers
+ * never mutate what the access rules return.
+ */
+function pageReader(s: StateScanner): StateScanner {
+  const seen = new Map<string, Promise<Value | undefined>>();
+  return {
+    get(key) {
+      let v = seen.get(key);
+      if (v === undefined) {
+        v = s.get(key);
+        seen.set(key, v);
+      }
+      return v;
+    },
+    scan: (prefix, opts) => s.scan(prefix, opts),
+  };
+}
+
+/** A patient's report ids, oldest first. */
+async function reportIds(s: StateScanner, patient: string): Promise<string[]> {
+  return ((await s.get(qx.patientReportIds(patient))) as string[] | undefined) ?? [];
+}
+
 const isDoctorAccess = (r: AccessReason): r is DoctorAccess =>
   r === 'PENDING_REPORT' || r === 'PRESCRIBER' || r === 'CONSENT';
 
@@ -191,12 +217,13 @@ async function activeDoctor(s: StateScanner, key: string) {
  * gives its own reason for, so a report is listed once.
  */
 export async function pageDoctorReports(
-  s: StateScanner,
+  state: StateScanner,
   doctor: string,
   now: number,
   o: PageOpts = {},
 ): Promise<Page<DoctorReport>> {
   const list = 'doctor_reports';
+  const s = pageReader(state);
   pageLimit(o.limit);
   const d = await activeDoctor(s, doctor);
   if (!d) return { items: [] };
@@ -210,12 +237,16 @@ export async function pageDoctorReports(
   const pendingPrefix = prefixes.pending(d.doctor.hospital, d.doctor.specialization);
   const consentPrefix = qxPrefixes.consentsLive(d.doctor.hospital);
   const consentPhase: Phase<DoctorReport> = async function* (after) {
+    // The patient's reports, oldest first (one read), from after the report `from`.
     const reportsOf = async function* (consentKey: string, from: string | undefined) {
-      const patient = lastPart(consentKey);
-      const prefix = qxPrefixes.patientKind(patient, 'report');
-      const start = from === undefined || from === '' ? {} : { after: within(list, from, prefix) };
-      for await (const [k] of s.scan(prefix, start)) {
-        yield { at: [consentKey, k], item: await decide(lastPart(k), 'CONSENT') };
+      const ids = await reportIds(s, lastPart(consentKey));
+      let start = 0;
+      if (from !== undefined && from !== '') {
+        start = ids.indexOf(from) + 1;
+        if (start === 0) within(list, undefined, '');
+      }
+      for (const id of ids.slice(start)) {
+        yield { at: [consentKey, id], item: await decide(id, 'CONSENT') };
       }
     };
     let from: string | undefined;
@@ -253,12 +284,13 @@ export async function pageDoctorReports(
  * candidates are the merge of three indexes by patient key; each is then decided by canRead.
  */
 export async function pageDoctorPatients(
-  s: StateScanner,
+  state: StateScanner,
   doctor: string,
   now: number,
   o: PageOpts = {},
 ): Promise<Page<DoctorPatient>> {
   const list = 'doctor_patients';
+  const s = pageReader(state);
   pageLimit(o.limit);
   const d = await activeDoctor(s, doctor);
   if (!d) return { items: [] };
@@ -270,8 +302,8 @@ export async function pageDoctorPatients(
   ];
   const entry = async (patient: string): Promise<DoctorPatient | undefined> => {
     const e: DoctorPatient = { patient, reasons: [], reports: 0 };
-    for await (const [k] of s.scan(qxPrefixes.patientKind(patient, 'report'))) {
-      const decision = await canReaderRead(s, reader, lastPart(k), now);
+    for (const id of await reportIds(s, patient)) {
+      const decision = await canReaderRead(s, reader, id, now);
       if (!decision.allowed || !isDoctorAccess(decision.reason)) continue;
       e.reports++;
       if (!e.reasons.includes(decision.reason)) e.reasons.push(decision.reason);

@@ -10,6 +10,9 @@
  * Derivation is a pure function of (block write set, state before it, index before it):
  * - `qx/patient-kind/<patient>/<kind>/<pos>/<record>`: a patient's reports (or documents) alone,
  *   oldest first (the state's `idx/patient-records` mixes both kinds);
+ * - `qx/patient-report-ids/<patient>`: the ids of a patient's reports, oldest first, in one
+ *   value (the role lists decide every report of a patient: one read, not a range scan, which
+ *   costs ~20x more in LevelDB; it grows with the patient's own reports only);
  * - `qx/consents-live/<hospital>/<patient>`: consents to a hospital not revoked (expiry is a
  *   matter of time, checked per item);
  * - `qx/pending-patients/<hospital>/<specialization>/<patient>`: how many pending reports a
@@ -26,7 +29,7 @@ import type { HealthRecord, Proposal } from './model.ts';
 
 export const INDEX_PREFIX = 'qx/';
 /** Bumped when the derivation changes: a store with another version rebuilds its index. */
-export const INDEX_VERSION = 1;
+export const INDEX_VERSION = 2;
 
 export const isIndexKey = (key: string): boolean => key.startsWith(INDEX_PREFIX);
 
@@ -39,6 +42,7 @@ const time15 = (t: number): string => String(t).padStart(15, '0');
 export const qx = {
   patientKind: (patient: string, kind: string, pos: string, record: string) =>
     `qx/patient-kind/${patient}/${kind}/${pos}/${record}`,
+  patientReportIds: (patient: string) => `qx/patient-report-ids/${patient}`,
   consentsLive: (hospital: string, patient: string) => `qx/consents-live/${hospital}/${patient}`,
   pendingPatients: (hospital: string, specialization: string, patient: string) =>
     `qx/pending-patients/${hospital}/${specialization}/${patient}`,
@@ -83,6 +87,8 @@ export function deriveIndexWrites(writes: Iterable<Write>, state: SyncRead, inde
   // First prescription position per doctor and report in this block.
   const firstPos = new Map<string, string>();
   const pendingDelta = new Map<string, number>();
+  // New reports per patient: [pos, id].
+  const newReports = new Map<string, [string, string][]>();
 
   for (const [k, v] of written) {
     const parts = k.split('/');
@@ -91,6 +97,11 @@ export function deriveIndexWrites(writes: Iterable<Write>, state: SyncRead, inde
         if (v === null) break;
         const r = v as unknown as HealthRecord;
         out.set(qx.patientKind(r.patient, r.kind, r.pos, r.id), r.id);
+        if (r.kind === 'report' && state(k) === undefined) {
+          const list = newReports.get(r.patient) ?? [];
+          list.push([r.pos, r.id]);
+          newReports.set(r.patient, list);
+        }
         break;
       }
       case 'consent': {
@@ -134,6 +145,12 @@ export function deriveIndexWrites(writes: Iterable<Write>, state: SyncRead, inde
       }
     }
   }
+  for (const [patient, list] of newReports) {
+    const lk = qx.patientReportIds(patient);
+    const cur = (indexNow(lk) as string[] | undefined) ?? [];
+    list.sort((a, b) => (a[0] < b[0] ? -1 : a[0] > b[0] ? 1 : 0));
+    out.set(lk, [...cur, ...list.map(([, id]) => id)]);
+  }
   for (const [pk, delta] of pendingDelta) {
     const n = ((indexNow(pk) as number | undefined) ?? 0) + delta;
     out.set(pk, n > 0 ? n : null);
@@ -176,16 +193,43 @@ export async function* rebuildIndexWrites(
   chunk = 5_000,
 ): AsyncGenerator<Write[]> {
   const none = (): undefined => undefined;
+  // Report id lists are built from the written patient-kind index below, not per chunk.
+  const derive = (batch: Write[]) =>
+    deriveIndexWrites(batch, none, none).filter(([k]) => !k.startsWith('qx/patient-report-ids/'));
   for (const prefix of ['record/', 'consent/', 'proposal/']) {
     let batch: Write[] = [];
     for await (const entry of state.scan(prefix)) {
       batch.push(entry);
       if (batch.length >= chunk) {
-        yield deriveIndexWrites(batch, none, none);
+        yield derive(batch);
         batch = [];
       }
     }
-    if (batch.length > 0) yield deriveIndexWrites(batch, none, none);
+    if (batch.length > 0) yield derive(batch);
+  }
+  {
+    // qx/patient-kind/<patient>/<kind>/<pos>/<id>, as written by the batches above.
+    let batch: Write[] = [];
+    let patient = '';
+    let ids: string[] = [];
+    const flush = () => {
+      if (ids.length > 0) batch.push([qx.patientReportIds(patient), ids]);
+      ids = [];
+    };
+    for await (const [k] of state.scan('qx/patient-kind/')) {
+      const [, , p, kind, , id] = k.split('/') as string[];
+      if (p !== patient) {
+        flush();
+        patient = p!;
+      }
+      if (kind === 'report') ids.push(id!);
+      if (batch.length >= chunk) {
+        yield batch;
+        batch = [];
+      }
+    }
+    flush();
+    if (batch.length > 0) yield batch;
   }
   const counts = new Map<string, number>();
   for await (const [k] of state.scan('idx/pending/')) {

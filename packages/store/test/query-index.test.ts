@@ -8,7 +8,7 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { toHex, utf8 } from '@ehr/core';
-import { all, pageDoctorReports, pagePatientReports } from '@ehr/ledger';
+import { all, INDEX_VERSION, pageDoctorReports, pagePatientReports } from '@ehr/ledger';
 import { afterAll, describe, expect, it } from 'vitest';
 import { generateChain, genGenesis } from '../../../scripts/bench/gen-chain.ts';
 import { Bucket, key } from '../src/buckets.ts';
@@ -61,7 +61,7 @@ describe('query index in the store', () => {
     await store.close();
 
     store = await Store.open(dir, genesis);
-    expect(await store.indexVersion()).toBe(1);
+    expect(await store.indexVersion()).toBe(INDEX_VERSION);
     expect(await dumpIndex(store)).toEqual(kept);
     expect(await listsOf(store)).toEqual(want);
     await verifyStore(store);
