@@ -407,7 +407,7 @@ const cases: Case[] = [
     async () => {
       const p = signed(alice, 'patient_reports', { patient: alice.hex });
       const first = await call('patient_reports', p);
-      expect((first.json as { result: unknown[] }).result).toHaveLength(1);
+      expect((first.json as { result: { items: unknown[] } }).result.items).toHaveLength(1);
       return call('patient_reports', p);
     },
     { code: -32051, data: 'READ_REPLAYED', message: /already used/ },

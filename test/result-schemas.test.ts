@@ -112,10 +112,11 @@ describe('result schemas', () => {
     for (const key of [alice.hex, heart.hex, admin.hex, 'cd'.repeat(32)])
       await call('account_get', { key });
     await call('hospital_list');
+    await call('chain_blocks', { limit: 2 });
     await call('hospital_get', { id: 'city-general' });
     await call('doctor_list', { hospital: 'city-general' });
     await call('doctor_get', { key: heart.hex });
-    const proposals = (await call('gov_proposals')) as { id: string }[];
+    const proposals = ((await call('gov_proposals')) as { items: { id: string }[] }).items;
     expect(proposals.length).toBeGreaterThan(0);
     await call('gov_proposal', { id: proposals[0]!.id });
     await call('gov_validators');
@@ -127,7 +128,7 @@ describe('result schemas', () => {
     const read = async (who: Actor, method: string, params: Record<string, unknown>) => {
       const r = await who.read(method, params);
       fits(method, r);
-      return r;
+      return (r as { items: unknown[] }).items;
     };
     expect(await read(alice, 'patient_reports', { patient: alice.hex })).toHaveLength(1);
     expect(await read(alice, 'patient_documents', { patient: alice.hex })).toHaveLength(1);

@@ -101,7 +101,9 @@ describe('three roles over JSON-RPC', () => {
 
     // Patient: signs up, lists hospitals, submits a report with a document.
     await alice.signUp('Alice, born 1980, allergic to penicillin');
-    const hospitals = await rpc.call<{ id: string; specializations: string[] }[]>('hospital_list');
+    const hospitals = (
+      await rpc.call<{ items: { id: string; specializations: string[] }[] }>('hospital_list')
+    ).items;
     expect(hospitals.map((h) => h.id).sort()).toEqual(['city-general', 'river-clinic']);
     const cityPub = publicKeyOf(citySecret);
     const { id: reportId } = await alice.submitReport(
@@ -121,18 +123,18 @@ describe('three roles over JSON-RPC', () => {
       },
       [doc.body],
     );
-    const mine = await alice.read<{ id: string; status: string }[]>('patient_reports', {
+    const mine = await alice.list<{ id: string; status: string }>('patient_reports', {
       patient: alice.hex,
     });
     expect(mine.map((r) => [r.id, r.status])).toEqual([[reportId, 'pending']]);
 
     // The cardiologist sees it pending and reads it (and its document); the dermatologist and
     // the other hospital's doctor do not.
-    const pending = await heart.read<{ id: string; access: string }[]>('doctor_reports', {
+    const pending = await heart.list<{ id: string; access: string }>('doctor_reports', {
       doctor: heart.hex,
     });
     expect(pending.map((r) => [r.id, r.access])).toEqual([[reportId, 'PENDING_REPORT']]);
-    const patients = await heart.read<{ patient: string }[]>('doctor_patients', {
+    const patients = await heart.list<{ patient: string }>('doctor_patients', {
       doctor: heart.hex,
     });
     expect(patients.map((p) => p.patient)).toEqual([alice.hex]);
@@ -146,9 +148,9 @@ describe('three roles over JSON-RPC', () => {
       id: docId,
     });
     expect(openBody(gotDoc.body, gotDoc.wrappedKey, citySecret)).toBe('ECG from last year');
-    const attached = await heart.read<{ id: string }[]>('record_documents', { id: reportId });
+    const attached = await heart.list<{ id: string }>('record_documents', { id: reportId });
     expect(attached.map((d) => d.id)).toEqual([docId]);
-    expect(await skin.read('doctor_reports', { doctor: skin.hex })).toEqual([]);
+    expect(await skin.list('doctor_reports', { doctor: skin.hex })).toEqual([]);
     expect(await denied(skin.read('record_get', { id: reportId }))).toEqual({
       code: -32011,
       reason: 'CONSENT_MISSING',
@@ -157,16 +159,15 @@ describe('three roles over JSON-RPC', () => {
       reason: 'CONSENT_MISSING',
     });
     // Who is whose patient is private: another doctor cannot list heart's patients.
-    expect(await denied(skin.read('doctor_patients', { doctor: heart.hex }))).toMatchObject({
+    expect(await denied(skin.list('doctor_patients', { doctor: heart.hex }))).toMatchObject({
       reason: 'UNAUTHORIZED',
     });
 
     // The patient shares with city-general: its dermatologist may now read too.
     await alice.send('consent.grant', { hospital: 'city-general', scope: 'all' });
-    const consents = await alice.read<{ hospital: string; inForce: boolean }[]>(
-      'patient_consents',
-      { patient: alice.hex },
-    );
+    const consents = await alice.list<{ hospital: string; inForce: boolean }>('patient_consents', {
+      patient: alice.hex,
+    });
     expect(consents).toMatchObject([{ hospital: 'city-general', inForce: true }]);
     const shared = await skin.read<{ body: string; wrappedKey: string; reason: string }>(
       'record_get',
@@ -182,7 +183,7 @@ describe('three roles over JSON-RPC', () => {
       { record: reportId, ...rx.ref, patientKey: rx.keys[0]!, hospitalKey: rx.keys[1]! },
       [rx.body],
     );
-    const rxs = await alice.read<{ id: string; doctorName: string }[]>('patient_prescriptions', {
+    const rxs = await alice.list<{ id: string; doctorName: string }>('patient_prescriptions', {
       patient: alice.hex,
     });
     expect(rxs.map((p) => [p.id, p.doctorName])).toEqual([[rxId, 'Dr. heart']]);
@@ -194,7 +195,7 @@ describe('three roles over JSON-RPC', () => {
     expect(openBody(rxBody.body, rxBody.wrappedKey, alice.secret)).toBe(
       'aspirin 75mg daily, 30 days',
     );
-    const after = await alice.read<{ status: string }[]>('patient_reports', { patient: alice.hex });
+    const after = await alice.list<{ status: string }>('patient_reports', { patient: alice.hex });
     expect(after.map((r) => r.status)).toEqual(['prescribed']);
 
     // The patient revokes: the hospital's doctors are denied, for old and new reports alike.
@@ -221,7 +222,7 @@ describe('three roles over JSON-RPC', () => {
     expect(await denied(heart.read('record_get', { id: laterId }))).toMatchObject({
       reason: 'CONSENT_REVOKED',
     });
-    expect(await heart.read('doctor_reports', { doctor: heart.hex })).toEqual([]);
+    expect(await heart.list('doctor_reports', { doctor: heart.hex })).toEqual([]);
 
     // The audit trail lists every read by someone else that was served, with the reader's name.
     const expected = [
@@ -234,7 +235,7 @@ describe('three roles over JSON-RPC', () => {
     await until(
       'every read recorded',
       async () => {
-        trail = await alice.read<Ev[]>('patient_audit', { patient: alice.hex });
+        trail = await alice.list<Ev>('patient_audit', { patient: alice.hex });
         return trail.length >= expected.length;
       },
       20_000,

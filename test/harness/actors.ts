@@ -141,4 +141,24 @@ export class Actor {
       signRead({ chainId: this.chainId, node }, method, params, this.secret),
     );
   }
+
+  /** Every item of a paged list method: one signed read per page, following the cursors. */
+  async list<T = unknown>(
+    method: string,
+    params: Record<string, unknown> = {},
+    rpc = this.rpc,
+  ): Promise<T[]> {
+    const out: T[] = [];
+    let cursor: string | undefined;
+    do {
+      const page = await this.read<{ items: T[]; cursor?: string }>(
+        method,
+        { ...params, ...(cursor ? { cursor } : {}) },
+        rpc,
+      );
+      out.push(...page.items);
+      cursor = page.cursor;
+    } while (cursor !== undefined);
+    return out;
+  }
 }

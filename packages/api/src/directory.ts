@@ -19,7 +19,7 @@ export class Directory {
   }
 
   hospitals(limit = MAX_LIMIT): Promise<HospitalInfo[]> {
-    return this.s.call<HospitalInfo[]>('hospital_list', { limit });
+    return this.s.all<HospitalInfo>('hospital_list', {}, false, limit);
   }
 
   hospital(id: string): Promise<HospitalInfo> {
@@ -71,7 +71,7 @@ export class Directory {
   }
 
   doctors(hospital: string, limit = MAX_LIMIT): Promise<DoctorInfo[]> {
-    return this.s.call<DoctorInfo[]>('doctor_list', { hospital, limit });
+    return this.s.all<DoctorInfo>('doctor_list', { hospital }, false, limit);
   }
 
   doctor(key: string): Promise<DoctorInfo> {
@@ -79,10 +79,7 @@ export class Directory {
   }
 
   proposals(status?: 'open' | 'applied' | 'failed', limit = MAX_LIMIT): Promise<ProposalInfo[]> {
-    return this.s.call<ProposalInfo[]>('gov_proposals', {
-      ...(status ? { status } : {}),
-      limit,
-    });
+    return this.s.all<ProposalInfo>('gov_proposals', status ? { status } : {}, false, limit);
   }
 
   proposal(id: string): Promise<ProposalInfo> {

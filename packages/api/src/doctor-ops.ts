@@ -52,10 +52,12 @@ export class DoctorOps extends Directory {
 
   /** Patients with a report this doctor may open, or whose profile is shared with the hospital. */
   async patients(limit = MAX_LIMIT): Promise<DoctorPatientInfo[]> {
-    const rows = await this.s.read<(DoctorPatientInfo & { reason?: string })[]>('doctor_patients', {
-      doctor: this.s.key,
+    const rows = await this.s.all<DoctorPatientInfo & { reason?: string }>(
+      'doctor_patients',
+      { doctor: this.s.key },
+      true,
       limit,
-    });
+    );
     // The catalogue documents { patient, reason }; accept either form.
     return rows.map((r) => ({
       patient: r.patient,
@@ -66,7 +68,7 @@ export class DoctorOps extends Directory {
 
   /** Exactly the reports this doctor may open, with why (`access`: PENDING_REPORT, PRESCRIBER or CONSENT). */
   reports(limit = MAX_LIMIT): Promise<RecordInfo[]> {
-    return this.s.read<RecordInfo[]>('doctor_reports', { doctor: this.s.key, limit });
+    return this.s.all<RecordInfo>('doctor_reports', { doctor: this.s.key }, true, limit);
   }
 
   /** Opens a report or document with the hospital's key; the serving node records the read. */

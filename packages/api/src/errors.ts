@@ -52,6 +52,8 @@ export const APP_CODES: Record<string, number> = {
   READ_WRONG_NODE: -32055,
   NOT_READY: -32053,
   NO_LEADER: -32054,
+  INVALID_CURSOR: -32060,
+  INVALID_LIMIT: -32061,
 };
 
 export const appCode = (ehrCode: string): number => APP_CODES[ehrCode] ?? -32000;

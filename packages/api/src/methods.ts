@@ -46,7 +46,19 @@ const purpose = s.oneOf(
 
 const key = (d: string) => s.hex32(d);
 const id = (d: string) => s.hex32(d);
-const limit = s.int('at most this many items (default 100)', 1, 1000);
+const limit = s.int(
+  'at most this many items in this page (default 100, at most 1000); a page may hold fewer and still have a cursor',
+  1,
+  1000,
+);
+/** The `cursor` of the previous page, passed back unchanged (absent: the first page). */
+const cursor: Schema = {
+  type: 'string',
+  minLength: 1,
+  maxLength: 1024,
+  description:
+    'the cursor the previous page returned, unchanged; absent for the first page. A page without a cursor ends the list',
+};
 const r = (name: string, description: string) => ({ name, description });
 
 export const METHODS: MethodSpec[] = [
@@ -71,6 +83,13 @@ export const METHODS: MethodSpec[] = [
       hash: s.hex32('block hash'),
     },
     result: r('block', '{ height, hash, header, signature, txs, raw }'),
+  },
+  {
+    name: 'chain_blocks',
+    summary:
+      'Block headers, newest first (transaction hashes, no raw bytes: chain_getBlock has them)',
+    params: { limit, cursor },
+    result: r('blocks', '{ items: { height, hash, header, signature, txs }[], cursor? }'),
   },
   {
     name: 'chain_getTx',
@@ -125,8 +144,8 @@ export const METHODS: MethodSpec[] = [
   {
     name: 'hospital_list',
     summary: 'Registered hospitals (the public directory)',
-    params: { limit },
-    result: r('hospitals', 'Hospital[]'),
+    params: { limit, cursor },
+    result: r('hospitals', '{ items: Hospital[], cursor? }'),
   },
   {
     name: 'hospital_get',
@@ -138,9 +157,9 @@ export const METHODS: MethodSpec[] = [
   {
     name: 'doctor_list',
     summary: "A hospital's doctors (the public directory)",
-    params: { hospital: s.slug('hospital id'), limit },
+    params: { hospital: s.slug('hospital id'), limit, cursor },
     required: ['hospital'],
-    result: r('doctors', 'Doctor[]'),
+    result: r('doctors', '{ items: Doctor[], cursor? }'),
   },
   {
     name: 'doctor_get',
@@ -152,8 +171,8 @@ export const METHODS: MethodSpec[] = [
   {
     name: 'gov_proposals',
     summary: 'Governance proposals, newest first, optionally by status',
-    params: { status: s.oneOf('proposal status', ['open', 'applied', 'failed']), limit },
-    result: r('proposals', 'Proposal[]'),
+    params: { status: s.oneOf('proposal status', ['open', 'applied', 'failed']), limit, cursor },
+    result: r('proposals', '{ items: Proposal[], cursor? }'),
   },
   {
     name: 'gov_proposal',
@@ -177,69 +196,74 @@ export const METHODS: MethodSpec[] = [
   {
     name: 'patient_reports',
     summary: "A patient's reports (metadata and the data key wrapped for the patient)",
-    params: { patient: key('patient key (must be the reader)'), limit },
+    params: { patient: key('patient key (must be the reader)'), limit, cursor },
     required: ['patient'],
     signed: true,
-    result: r('reports', 'Record[]'),
+    result: r('reports', '{ items: Record[], cursor? }'),
   },
   {
     name: 'patient_documents',
     summary: "A patient's documents, optionally those attached to one report",
-    params: { patient: key('patient key (must be the reader)'), report: id('report id'), limit },
+    params: {
+      patient: key('patient key (must be the reader)'),
+      report: id('report id'),
+      limit,
+      cursor,
+    },
     required: ['patient'],
     signed: true,
-    result: r('documents', 'Record[]'),
+    result: r('documents', '{ items: Record[], cursor? }'),
   },
   {
     name: 'patient_prescriptions',
     summary: "A patient's prescriptions with the prescribing doctor's name",
-    params: { patient: key('patient key (must be the reader)'), limit },
+    params: { patient: key('patient key (must be the reader)'), limit, cursor },
     required: ['patient'],
     signed: true,
-    result: r('prescriptions', 'Prescription[]'),
+    result: r('prescriptions', '{ items: Prescription[], cursor? }'),
   },
   {
     name: 'patient_consents',
     summary: "A patient's consents (in force, expired or revoked)",
-    params: { patient: key('patient key (must be the reader)'), limit },
+    params: { patient: key('patient key (must be the reader)'), limit, cursor },
     required: ['patient'],
     signed: true,
-    result: r('consents', 'Consent[]'),
+    result: r('consents', '{ items: Consent[], cursor? }'),
   },
   {
     name: 'patient_audit',
     summary: "Who read a patient's data: every recorded read, oldest first",
-    params: { patient: key('patient key (must be the reader)'), limit },
+    params: { patient: key('patient key (must be the reader)'), limit, cursor },
     required: ['patient'],
     signed: true,
-    result: r('events', 'AuditEvent[]'),
+    result: r('events', '{ items: AuditEvent[], cursor? }'),
   },
   {
     name: 'doctor_patients',
     summary:
       "A doctor's patients: those with a report the doctor may open (pending for them, prescribed on, or shared by consent), or whose profile is shared with the doctor's hospital",
-    params: { doctor: key('doctor key (must be the reader)'), limit },
+    params: { doctor: key('doctor key (must be the reader)'), limit, cursor },
     required: ['doctor'],
     signed: true,
-    result: r('patients', '{ patient, reasons, reports }[]'),
+    result: r('patients', '{ items: { patient, reasons, reports }[], cursor? }'),
   },
   {
     name: 'doctor_reports',
     summary:
       'Exactly the reports the access rules let a doctor open (record_get): pending for their hospital and specialization, prescribed on by them, or shared by a consent covering the report',
-    params: { doctor: key('doctor key (must be the reader)'), limit },
+    params: { doctor: key('doctor key (must be the reader)'), limit, cursor },
     required: ['doctor'],
     signed: true,
-    result: r('reports', 'Record[] with reason'),
+    result: r('reports', '{ items: Record[] with reason, cursor? }'),
   },
   {
     name: 'record_documents',
     summary:
       'The documents attached to a report, for anyone the access rules let read that report (metadata only; bodies through record_get)',
-    params: { id: id('report id'), limit },
+    params: { id: id('report id'), limit, cursor },
     required: ['id'],
     signed: true,
-    result: r('documents', 'Record[]'),
+    result: r('documents', '{ items: Record[], cursor? }'),
   },
   {
     name: 'record_get',

@@ -70,7 +70,7 @@ export class PatientOps extends Directory {
   }
 
   consents(limit = MAX_LIMIT): Promise<ConsentInfo[]> {
-    return this.s.read<ConsentInfo[]>('patient_consents', { patient: this.s.key, limit });
+    return this.s.all<ConsentInfo>('patient_consents', { patient: this.s.key }, true, limit);
   }
 
   /**
@@ -268,11 +268,11 @@ export class PatientOps extends Directory {
     method: 'patient_reports' | 'patient_documents',
     report?: string,
   ): Promise<RecordInfo[]> {
-    return this.s.read<RecordInfo[]>(method, {
-      patient: this.s.key,
-      ...(report ? { report } : {}),
-      limit: MAX_LIMIT,
-    });
+    return this.s.all<RecordInfo>(
+      method,
+      { patient: this.s.key, ...(report ? { report } : {}) },
+      true,
+    );
   }
 
   /** The patient's reports, oldest first, each with its attached documents. */
@@ -307,10 +307,11 @@ export class PatientOps extends Directory {
 
   /** Prescriptions written for the patient, opened, with the prescribing doctor's name. */
   async prescriptions(): Promise<PrescriptionView[]> {
-    const list = await this.s.read<PrescriptionInfo[]>('patient_prescriptions', {
-      patient: this.s.key,
-      limit: MAX_LIMIT,
-    });
+    const list = await this.s.all<PrescriptionInfo>(
+      'patient_prescriptions',
+      { patient: this.s.key },
+      true,
+    );
     const out: PrescriptionView[] = [];
     for (const p of list) {
       try {
@@ -339,6 +340,6 @@ export class PatientOps extends Directory {
 
   /** Who read the patient's data, oldest first. */
   audit(limit = MAX_LIMIT): Promise<AuditEventInfo[]> {
-    return this.s.read<AuditEventInfo[]>('patient_audit', { patient: this.s.key, limit });
+    return this.s.all<AuditEventInfo>('patient_audit', { patient: this.s.key }, true, limit);
   }
 }

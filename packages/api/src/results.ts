@@ -27,6 +27,21 @@ const list = (description: string, items: Schema): Schema => ({
   items,
   description,
 });
+/** One page of a list: its items and, unless the list ends here, the cursor of the next page. */
+const pageOf = (description: string, items: Schema): Schema =>
+  obj(
+    `one page of ${description}`,
+    {
+      items: list(description, items),
+      cursor: {
+        type: 'string',
+        minLength: 1,
+        maxLength: 1024,
+        description: 'pass it back for the next page; absent on the last page',
+      },
+    },
+    ['cursor'],
+  );
 const orNull = (sc: Schema): Schema => ({ anyOf: [sc, { type: 'null' }] });
 const key = (d: string) => s.hex32(d);
 const bytes = (d: string) => s.hex(d);
@@ -36,6 +51,24 @@ const oneOf = (description: string, values: string[]): Schema => ({
   enum: values,
   description,
 });
+
+const blockFields = {
+  height: int('height'),
+  hash: key('block hash'),
+  header: obj('the signed header', {
+    chainId: str('chain id'),
+    height: int('height'),
+    prevHash: key('previous block hash'),
+    term: int('consensus term'),
+    proposer: key('proposer node id'),
+    time: int('block time (ms since the epoch)'),
+    txCount: int('transactions'),
+    txRoot: key('Merkle root of the transaction hashes'),
+    stateHash: key('state hash after this block'),
+  }),
+  signature: s.hex('proposer signature'),
+  txs: list('transaction hashes, in order', key('transaction hash')),
+};
 
 const hospital = obj('a registered hospital', {
   id: s.slug('hospital id'),
@@ -294,23 +327,10 @@ export const RESULTS: Record<string, Schema> = {
     }),
   }),
   chain_getBlock: obj('a block', {
-    height: int('height'),
-    hash: key('block hash'),
-    header: obj('the signed header', {
-      chainId: str('chain id'),
-      height: int('height'),
-      prevHash: key('previous block hash'),
-      term: int('consensus term'),
-      proposer: key('proposer node id'),
-      time: int('block time (ms since the epoch)'),
-      txCount: int('transactions'),
-      txRoot: key('Merkle root of the transaction hashes'),
-      stateHash: key('state hash after this block'),
-    }),
-    signature: s.hex('proposer signature'),
-    txs: list('transaction hashes, in order', key('transaction hash')),
+    ...blockFields,
     raw: s.hex('the encoded block'),
   }),
+  chain_blocks: pageOf('blocks, newest first', obj('a block', blockFields)),
   chain_getProof: obj('a Merkle inclusion proof', {
     height: int('block height'),
     index: int('position in the block'),
@@ -318,11 +338,11 @@ export const RESULTS: Record<string, Schema> = {
     txRoot: key("the block's txRoot"),
     proof: list('sibling hashes, leaf to root', key('hash')),
   }),
-  hospital_list: list('hospitals', hospital),
+  hospital_list: pageOf('hospitals', hospital),
   hospital_get: hospital,
-  doctor_list: list('doctors', doctor),
+  doctor_list: pageOf('doctors', doctor),
   doctor_get: doctor,
-  gov_proposals: list('proposals, newest first', obj('a proposal', proposalFields)),
+  gov_proposals: pageOf('proposals, newest first', obj('a proposal', proposalFields)),
   gov_proposal: obj('a proposal with its votes', {
     ...proposalFields,
     votes: list(
@@ -344,10 +364,10 @@ export const RESULTS: Record<string, Schema> = {
     members: list('member nodes', member),
     admins: list('admins', obj('an admin', { key: key('admin key'), since: time('admin since') })),
   }),
-  patient_reports: list('reports', record),
-  patient_documents: list('documents', record),
-  patient_prescriptions: list('prescriptions', prescription),
-  patient_consents: list(
+  patient_reports: pageOf('reports', record),
+  patient_documents: pageOf('documents', record),
+  patient_prescriptions: pageOf('prescriptions', prescription),
+  patient_consents: pageOf(
     'consents',
     obj('a consent', {
       patient: key('patient key'),
@@ -362,7 +382,7 @@ export const RESULTS: Record<string, Schema> = {
       inForce: bool('neither revoked nor expired now'),
     }),
   ),
-  patient_audit: list(
+  patient_audit: pageOf(
     'recorded reads, oldest first',
     obj('a recorded read', {
       id: key('audit event id'),
@@ -378,7 +398,7 @@ export const RESULTS: Record<string, Schema> = {
       readerHospital: orNull(s.slug("the reader's hospital when a doctor")),
     }),
   ),
-  doctor_patients: list(
+  doctor_patients: pageOf(
     "a doctor's patients",
     obj('a patient', {
       patient: key('patient key'),
@@ -389,14 +409,14 @@ export const RESULTS: Record<string, Schema> = {
       reports: int('reports the doctor may read'),
     }),
   ),
-  doctor_reports: list(
+  doctor_reports: pageOf(
     'reports the doctor may read',
     obj('a report', {
       ...recordFields,
       access: oneOf('why the doctor may read it', ['PENDING_REPORT', 'PRESCRIBER', 'CONSENT']),
     }),
   ),
-  record_documents: list('documents of the report', record),
+  record_documents: pageOf('documents of the report', record),
   record_get: served('a report or document', 'record', record),
   prescription_get: served('a prescription', 'prescription', prescription),
   patient_profile: served("a patient's profile", 'patient', key('patient key')),

@@ -41,6 +41,12 @@ import {
 
 export type SubmitMode = 'async' | 'sync' | 'commit';
 
+/** One page of a list: its items and, unless the list ends here, the next page's cursor. */
+export type Page<T> = { items: T[]; cursor?: string };
+export type PageRequest = { limit?: number; cursor?: string };
+/** The largest page a gateway serves (methods.ts says the same in the schema). */
+export const MAX_PAGE_LIMIT = 1000;
+
 /** A transaction's default deadline, from signing. */
 export const DEFAULT_DEADLINE_MS = 120_000;
 
@@ -222,6 +228,50 @@ export class Session {
   /** A signed read: the gateway checks the signature, freshness and nonce before serving. */
   async read<T>(method: string, params: Record<string, unknown>): Promise<T> {
     return this.call<T>(method, signRead(await this.#target(), method, params, this.#secretKey));
+  }
+
+  /**
+   * One page of a list method: `{ items, cursor? }`. `signed` lists (a patient's or doctor's)
+   * sign each page's read, as the gateway requires of every page.
+   */
+  page<T>(
+    method: string,
+    params: Record<string, unknown>,
+    opts: PageRequest = {},
+    signed = false,
+  ): Promise<Page<T>> {
+    const p = {
+      ...params,
+      ...(opts.limit !== undefined ? { limit: opts.limit } : {}),
+      ...(opts.cursor !== undefined ? { cursor: opts.cursor } : {}),
+    };
+    return signed ? this.read<Page<T>>(method, p) : this.call<Page<T>>(method, p);
+  }
+
+  /**
+   * Every item of a list method (up to `max`), page by page, following the cursors: pages of up
+   * to MAX_PAGE_LIMIT items, so a long list is many short requests, never one unbounded answer.
+   */
+  async all<T>(
+    method: string,
+    params: Record<string, unknown>,
+    signed = false,
+    max = Number.POSITIVE_INFINITY,
+  ): Promise<T[]> {
+    const out: T[] = [];
+    let cursor: string | undefined;
+    do {
+      const limit = Math.min(MAX_PAGE_LIMIT, Math.max(1, max - out.length));
+      const pg = await this.page<T>(
+        method,
+        params,
+        { limit, ...(cursor ? { cursor } : {}) },
+        signed,
+      );
+      out.push(...pg.items);
+      cursor = pg.cursor;
+    } while (cursor !== undefined && out.length < max);
+    return out.length > max ? out.slice(0, max) : out;
   }
 
   /**

@@ -115,7 +115,12 @@ export class Ctx {
 
   /** Public reads (hospitals, doctors, governance) sign nothing, so they need no --key. */
   directory(): Directory {
-    return new Directory(new Session(this.rpc(), generateSecretKey()));
+    return new Directory(this.publicSession());
+  }
+
+  /** A session for public lists (it signs nothing). */
+  publicSession(): Session {
+    return new Session(this.rpc(), generateSecretKey());
   }
 
   client(opts: { hospitalKey?: string; hospitalPassphraseEnv?: string } = {}): EhrClient {

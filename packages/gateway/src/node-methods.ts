@@ -16,6 +16,7 @@ import {
   toHex,
   txHash,
 } from '@ehr/core';
+import { DEFAULT_PAGE, decodeCursor, encodeCursor, pageLimit, within } from '@ehr/ledger';
 import { type Dispatcher, InvalidParams } from './dispatcher.ts';
 
 export interface NodeService {
@@ -91,6 +92,29 @@ export function registerNodeMethods(d: Dispatcher, node: NodeService): void {
     const bytes = await node.blockBytes(height);
     if (!bytes) throw notFound(`block at height ${height}`);
     return { ...blockJson(bytes), raw: toHex(bytes) };
+  });
+
+  // Newest first; the cursor is the height the previous page stopped at.
+  d.register('chain_blocks', async (params) => {
+    const p = params as P;
+    const limit = pageLimit(p['limit'] ?? DEFAULT_PAGE);
+    const at = decodeCursor('chain_blocks', p['cursor'], 1);
+    const head = node.status().height;
+    let from = head;
+    if (at) {
+      const h = at.keys[0] ?? '';
+      if (!/^[1-9][0-9]{0,15}$/.test(h) || Number(h) > head + 1)
+        within('chain_blocks', undefined, '');
+      from = Number(h) - 1;
+    }
+    const items = [];
+    let h = from;
+    for (; h >= 1 && items.length < limit; h--) {
+      const bytes = await node.blockBytes(h);
+      if (!bytes) throw notFound(`block at height ${h}`);
+      items.push(blockJson(bytes));
+    }
+    return h >= 1 ? { items, cursor: encodeCursor('chain_blocks', 0, [String(h + 1)]) } : { items };
   });
 
   d.register('chain_getTx', async (params) => {

@@ -1,5 +1,7 @@
 /**
- * Queries for each role. Directory data (hospitals, doctors, governance) is public. Everything
+ * Queries for each role. Every list answers one page, `{ items, cursor? }` (see @ehr/ledger
+ * paging.ts): pass `cursor` back for the next page; no cursor means the list is complete. The
+ * read guard checks each page's signed read like any other. Directory data (hospitals, doctors, governance) is public. Everything
  * about a patient needs a signed read by that patient (or, for doctors, by that doctor), and
  * reading a body goes through the ledger's access rules and is recorded on chain by this node.
  */
@@ -7,27 +9,30 @@ import { EhrError } from '@ehr/core';
 import {
   type AccessDecision,
   canRead,
+  DEFAULT_PAGE,
   getDoctor,
   getHospital,
   getMember,
   getPatient,
   getProposal,
   listAdmins,
-  listDoctorPatients,
-  listDoctorReports,
-  listDoctors,
-  listHospitals,
   listMembers,
-  listPatientAudit,
-  listPatientConsentsAt,
-  listPatientDocuments,
-  listPatientPrescriptions,
-  listPatientReports,
-  listProposals,
-  listReadableDocuments,
   listVotes,
   loadChain,
   nextNonce,
+  type PageOpts,
+  type Proposal,
+  pageDoctorPatients,
+  pageDoctorReports,
+  pageDoctors,
+  pageHospitals,
+  pagePatientAudit,
+  pagePatientConsents,
+  pagePatientDocuments,
+  pagePatientPrescriptions,
+  pagePatientReports,
+  pageProposals,
+  pageReadableDocuments,
   roleOf,
   type StateScanner,
 } from '@ehr/ledger';
@@ -65,7 +70,11 @@ function mustBeReader(reader: string, subject: string, role: string): void {
 }
 
 export function registerQueryMethods(d: Dispatcher, q: QueryService, guard: ReadGuard): void {
-  const lim = (p: P) => ({ limit: (p['limit'] as number | undefined) ?? 100 });
+  /** A page request: `limit` (default 100, at most 1000) and the previous page's `cursor`. */
+  const lim = (p: P): PageOpts => ({
+    limit: (p['limit'] as number | undefined) ?? DEFAULT_PAGE,
+    ...(p['cursor'] !== undefined ? { cursor: p['cursor'] as string } : {}),
+  });
   const pub = (name: string, fn: (p: P) => Promise<unknown>) =>
     d.register(name, async (params) => toJson(await fn(params as P)));
   const signed = (name: string, fn: (p: P, reader: string) => Promise<unknown>) =>
@@ -88,7 +97,7 @@ export function registerQueryMethods(d: Dispatcher, q: QueryService, guard: Read
     return { key, nonce, role, pending: q.pending(key) };
   });
   pub('chain_config', () => loadChain(q.state));
-  pub('hospital_list', (p) => listHospitals(q.state, lim(p)));
+  pub('hospital_list', (p) => pageHospitals(q.state, lim(p)));
   pub('hospital_get', async (p) => {
     const h = await getHospital(q.state, p['id'] as string);
     if (!h) throw notFound('UNKNOWN_HOSPITAL', `hospital "${p['id']}"`);
@@ -97,21 +106,16 @@ export function registerQueryMethods(d: Dispatcher, q: QueryService, guard: Read
   pub('doctor_list', async (p) => {
     const h = p['hospital'] as string;
     if (!(await getHospital(q.state, h))) throw notFound('UNKNOWN_HOSPITAL', `hospital "${h}"`);
-    return listDoctors(q.state, h, lim(p));
+    return pageDoctors(q.state, h, lim(p));
   });
   pub('doctor_get', async (p) => {
     const doc = await getDoctor(q.state, p['key'] as string);
     if (!doc) throw notFound('UNKNOWN_ACCOUNT', `doctor ${(p['key'] as string).slice(0, 12)}…`);
     return doc;
   });
-  pub('gov_proposals', async (p) => {
-    const all = await listProposals(q.state, { limit: 10_000 });
-    const st = p['status'];
-    return all
-      .filter((x) => st === undefined || x.status === st)
-      .sort((a, b) => b.createdAt - a.createdAt)
-      .slice(0, lim(p).limit);
-  });
+  pub('gov_proposals', (p) =>
+    pageProposals(q.state, p['status'] as Proposal['status'] | undefined, lim(p)),
+  );
   pub('gov_proposal', async (p) => {
     const id = p['id'] as string;
     const prop = await getProposal(q.state, id);
@@ -134,27 +138,27 @@ export function registerQueryMethods(d: Dispatcher, q: QueryService, guard: Read
 
   signed('patient_reports', async (p, reader) => {
     mustBeReader(reader, p['patient'] as string, 'patient');
-    return listPatientReports(q.state, reader, lim(p));
+    return pagePatientReports(q.state, reader, lim(p));
   });
   signed('patient_documents', async (p, reader) => {
     mustBeReader(reader, p['patient'] as string, 'patient');
     const report = p['report'] as string | undefined;
-    return listPatientDocuments(q.state, reader, { ...lim(p), ...(report ? { report } : {}) });
+    return pagePatientDocuments(q.state, reader, { ...lim(p), ...(report ? { report } : {}) });
   });
   signed('patient_prescriptions', async (p, reader) => {
     mustBeReader(reader, p['patient'] as string, 'patient');
-    return listPatientPrescriptions(q.state, reader, lim(p));
+    return pagePatientPrescriptions(q.state, reader, lim(p));
   });
   signed('patient_consents', async (p, reader) => {
     mustBeReader(reader, p['patient'] as string, 'patient');
-    return listPatientConsentsAt(q.state, reader, q.now(), lim(p));
+    return pagePatientConsents(q.state, reader, q.now(), lim(p));
   });
   signed('patient_audit', async (p, reader) => {
     mustBeReader(reader, p['patient'] as string, 'patient');
-    const events = await listPatientAudit(q.state, reader, lim(p));
+    const events = await pagePatientAudit(q.state, reader, lim(p));
     // Name the readers the patient can recognise (doctors), not just their keys.
-    return Promise.all(
-      events.map(async (e) => {
+    const items = await Promise.all(
+      events.items.map(async (e) => {
         const doc = await getDoctor(q.state, e.reader);
         return {
           ...e,
@@ -163,6 +167,7 @@ export function registerQueryMethods(d: Dispatcher, q: QueryService, guard: Read
         };
       }),
     );
+    return { ...events, items };
   });
 
   // What a doctor is listed is what the access rules let them open (ledger: listDoctorReports).
@@ -173,11 +178,11 @@ export function registerQueryMethods(d: Dispatcher, q: QueryService, guard: Read
   };
   signed('doctor_reports', async (p, reader) => {
     await mustBeDoctor(p, reader);
-    return listDoctorReports(q.state, reader, q.now(), lim(p));
+    return pageDoctorReports(q.state, reader, q.now(), lim(p));
   });
   signed('doctor_patients', async (p, reader) => {
     await mustBeDoctor(p, reader);
-    return listDoctorPatients(q.state, reader, q.now(), lim(p));
+    return pageDoctorPatients(q.state, reader, q.now(), lim(p));
   });
 
   /** Access rules, then the body, then the audit record; denial says why. */
@@ -212,13 +217,7 @@ export function registerQueryMethods(d: Dispatcher, q: QueryService, guard: Read
 
   signed('record_documents', async (p, reader) => {
     const id = p['id'] as string;
-    const { decision, documents } = await listReadableDocuments(
-      q.state,
-      reader,
-      id,
-      q.now(),
-      lim(p),
-    );
+    const { decision, page } = await pageReadableDocuments(q.state, reader, id, q.now(), lim(p));
     if (!decision.allowed || !decision.target) {
       throw new EhrError(decision.reason, decision.message, { reason: decision.reason, id });
     }
@@ -231,7 +230,7 @@ export function registerQueryMethods(d: Dispatcher, q: QueryService, guard: Read
         },
       );
     }
-    return documents;
+    return page;
   });
   signed('record_get', async (p, reader) => {
     const { decision, target, body, audit } = await serve(reader, p['id'] as string, purposeOf(p), [

@@ -67,7 +67,13 @@ async function gatewayOver() {
     }
     return reply;
   };
-  return { ...w, call };
+  const raw = async (method: string, params: Record<string, unknown>) =>
+    JSON.parse(
+      (await d.receive(JSON.stringify({ jsonrpc: '2.0', id: ++id, method, params })))!,
+    ) as Reply;
+  const sign = (who: Account, method: string, params: Record<string, unknown>) =>
+    signRead({ chainId: chain.genesis.chainId, node }, method, params, who.secret);
+  return { ...w, call, raw, sign };
 }
 
 describe('gateway: doctor_reports agrees with record_get', () => {
@@ -125,7 +131,7 @@ describe('gateway: doctor_reports agrees with record_get', () => {
     };
     for (const doc of [heart, skin, river]) {
       const listed = await g.call(doc, 'doctor_reports', { doctor: doc.hex });
-      const rows = listed.result as { id: string; access: string }[];
+      const rows = (listed.result as { items: { id: string; access: string }[] }).items;
       expect(rows.map((r) => [r.id, r.access])).toEqual(want[doc.hex]);
       for (const r of everyReport) {
         const got = await g.call(doc, 'record_get', { id: r.id, purpose: 'TREAT' });
@@ -141,13 +147,53 @@ describe('gateway: doctor_reports agrees with record_get', () => {
         }
       }
     }
-    // Alice's profile opens for city-general's doctors, so she is their patient, with 0 reports.
+    // Alice's profile opens for city-general's doctors, so she is their patient, with 0 reports
+    // (patients are listed by key).
     const pats = await g.call(skin, 'doctor_patients', { doctor: skin.hex });
-    expect(pats.result).toEqual([
-      { patient: bob.hex, reasons: ['PENDING_REPORT'], reports: 1 },
-      { patient: alice.hex, reasons: ['CONSENT'], reports: 0 },
-    ]);
+    expect(pats.result).toEqual({
+      items: [
+        { patient: bob.hex, reasons: ['PENDING_REPORT'], reports: 1 },
+        { patient: alice.hex, reasons: ['CONSENT'], reports: 0 },
+      ].sort((x, y) => (x.patient < y.patient ? -1 : 1)),
+    });
     expect((await g.call(skin, 'patient_profile', { patient: alice.hex })).error).toBeUndefined();
+  });
+
+  it('checks every page as a signed read: a page read is not replayed or re-aimed', async () => {
+    const g = await gatewayOver();
+    const { chain, alice, heart } = g;
+    for (let i = 0; i < 3; i++) {
+      const r = reportPayload(`p${i}`, 'city-general', 'cardiology');
+      expect((await chain.one(chain.tx(alice, 'record.submit', r.payload), [r.body])).ok).toBe(
+        true,
+      );
+    }
+    const first = await g.call(heart, 'doctor_reports', { doctor: heart.hex, limit: 1 });
+    const page = first.result as { items: { id: string }[]; cursor: string };
+    expect(page.items).toHaveLength(1);
+    // The next page, signed afresh, continues; the same signed read again is a replay.
+    const params = g.sign(heart, 'doctor_reports', {
+      doctor: heart.hex,
+      limit: 1,
+      cursor: page.cursor,
+    });
+    const second = await g.raw('doctor_reports', params);
+    expect((second.result as { items: { id: string }[] }).items[0]!.id).not.toBe(page.items[0]!.id);
+    expect((await g.raw('doctor_reports', params)).error?.data).toMatchObject({
+      code: 'READ_REPLAYED',
+    });
+    // A signed read whose cursor is changed after signing does not pass the signature.
+    const again = g.sign(heart, 'doctor_reports', { doctor: heart.hex, limit: 1 });
+    const moved = await g.raw('doctor_reports', { ...again, cursor: page.cursor });
+    expect(moved.result).toBeUndefined();
+    expect(moved.error?.data).toMatchObject({ code: 'BAD_SIGNATURE' });
+    // Alice's own list, paged, with a cursor of the doctor's list: refused with a code.
+    const wrong = await g.call(alice, 'patient_reports', {
+      patient: alice.hex,
+      cursor: page.cursor,
+    });
+    expect(wrong.error?.data).toMatchObject({ code: 'INVALID_CURSOR' });
+    expect(wrong.error?.code).toBe(-32060);
   });
 
   it("refuses hostile doctor reads: someone else's list, unknown doctors, patients", async () => {

@@ -1,26 +1,15 @@
 /**
  * Read helpers for the gateway and tools: typed getters by id, and listings as prefix scans over
  * the index keys (see keys.ts). Listings return entities oldest first where the index carries a
- * block position, otherwise in id order. `limit` bounds the scan.
+ * block position, otherwise in id order. `limit` bounds the scan. The gateway serves the paged
+ * forms (paged-query.ts); the role lists here are every page of those, for tools and tests.
  *
  * The role queries at the end (what a patient or doctor is listed) are built on the access rules
  * (access.ts): a doctor is listed exactly the reports `canRead` lets them open, so a list and a
  * read never disagree.
  */
-import type {
-  AccessReason,
-  ConsentStatus,
-  DoctorAccess,
-  DoctorPatient,
-  DoctorReport,
-} from '@ehr/core';
-import {
-  type AccessDecision,
-  canReaderRead,
-  consentInForce,
-  type Reader,
-  resolveReader,
-} from './access.ts';
+import type { ConsentStatus, DoctorPatient, DoctorReport } from '@ehr/core';
+import { type AccessDecision, consentInForce } from './access.ts';
 import { keys, lastPart, prefixes } from './keys.ts';
 import {
   type Admin,
@@ -38,6 +27,14 @@ import {
   type TxEntry,
   type Vote,
 } from './model.ts';
+import {
+  pageDoctorPatients,
+  pageDoctorReports,
+  pagePatientDocuments,
+  pagePatientReports,
+  pageReadableDocuments,
+} from './paged-query.ts';
+import { all } from './paging.ts';
 import type { StateReader, StateScanner } from './state.ts';
 
 type Opts = { limit?: number };
@@ -167,17 +164,13 @@ export async function listRecordKeys(
   return out;
 }
 
-/** How far the role queries scan an index for candidates (lists have no cursor yet). */
-const SCAN: Opts = { limit: 10_000 };
-
-/** A patient's reports (not their documents), oldest first. */
+/** A patient's reports (not their documents), oldest first (every page of pagePatientReports). */
 export async function listPatientReports(
   s: StateScanner,
   patient: string,
   o: Opts = {},
 ): Promise<HealthRecord[]> {
-  const all = await listPatientRecords(s, patient, SCAN);
-  return all.filter((r) => r.kind === 'report').slice(0, o.limit);
+  return (await all((p) => pagePatientReports(s, patient, p))).slice(0, o.limit);
 }
 
 /** A patient's documents, oldest first: all of them, or those attached to one of their reports. */
@@ -186,12 +179,11 @@ export async function listPatientDocuments(
   patient: string,
   o: Opts & { report?: string } = {},
 ): Promise<HealthRecord[]> {
-  if (o.report !== undefined) {
-    const docs = await listDocuments(s, o.report, { limit: o.limit });
-    return docs.filter((r) => r.patient === patient);
-  }
-  const all = await listPatientRecords(s, patient, SCAN);
-  return all.filter((r) => r.kind === 'document').slice(0, o.limit);
+  const report = o.report === undefined ? {} : { report: o.report };
+  return (await all((p) => pagePatientDocuments(s, patient, { ...p, ...report }))).slice(
+    0,
+    o.limit,
+  );
 }
 
 /** A patient's consents, with whether each is in force at `now` (the rule canRead applies). */
@@ -207,43 +199,10 @@ export async function listPatientConsentsAt(
   }));
 }
 
-/** canRead's reasons that let a doctor read a report. */
-const isDoctorAccess = (r: AccessReason): r is DoctorAccess =>
-  r === 'PENDING_REPORT' || r === 'PRESCRIBER' || r === 'CONSENT';
-
-/**
- * Ids canRead may allow a doctor, in list order: the pending reports of their hospital and
- * specialization, the reports they prescribed on, then the records of every patient whose
- * consent to their hospital is in force. Every rule of canRead that lets a doctor read a report
- * starts from one of these indexes, so nothing openable is missed; canRead then decides each.
- */
-async function* doctorCandidates(
-  s: StateScanner,
-  doctor: Doctor,
-  now: number,
-): AsyncGenerator<string> {
-  yield* await listIds(s, prefixes.pending(doctor.hospital, doctor.specialization), SCAN);
-  yield* await listIds(s, prefixes.doctorRecords(doctor.key), SCAN);
-  for (const c of await listHospitalConsents(s, doctor.hospital, SCAN)) {
-    if (consentInForce(c, now)) yield* await listIds(s, prefixes.patientRecords(c.patient), SCAN);
-  }
-}
-
-/** An active doctor at an active hospital, resolved once; anyone else reads nothing here. */
-async function activeDoctor(
-  s: StateScanner,
-  key: string,
-): Promise<{ reader: Reader; doctor: Doctor } | undefined> {
-  const reader = await resolveReader(s, key);
-  const doctor = reader.doctor;
-  return doctor?.active && reader.hospital?.active ? { reader, doctor } : undefined;
-}
-
 /**
  * The reports a doctor may open at `now` (ms): exactly those `canRead(state, doctor, id, now)`
- * allows, each with its reason (PENDING_REPORT, PRESCRIBER or CONSENT). Pending ones first,
- * then those prescribed on, then those shared by consent. A consent scoped to the patient's own
- * id covers the profile only, as in canRead; an erased report is not listed (it cannot be read).
+ * allows, each with its reason (PENDING_REPORT, PRESCRIBER or CONSENT), in the order of
+ * pageDoctorReports (every page of it).
  */
 export async function listDoctorReports(
   s: StateScanner,
@@ -251,50 +210,17 @@ export async function listDoctorReports(
   now: number,
   o: Opts = {},
 ): Promise<DoctorReport[]> {
-  const limit = o.limit ?? Number.POSITIVE_INFINITY;
-  const d = await activeDoctor(s, doctor);
-  const out: DoctorReport[] = [];
-  if (!d || limit <= 0) return out;
-  const seen = new Set<string>();
-  for await (const id of doctorCandidates(s, d.doctor, now)) {
-    if (seen.has(id)) continue;
-    seen.add(id);
-    // canRead itself, with the reader resolved once for the whole list.
-    const decision: AccessDecision = await canReaderRead(s, d.reader, id, now);
-    const t = decision.target;
-    if (!decision.allowed || t?.type !== 'report' || !isDoctorAccess(decision.reason)) continue;
-    out.push({ ...t.record, access: decision.reason });
-    if (out.length >= limit) break;
-  }
-  return out;
+  return (await all((p) => pageDoctorReports(s, doctor, now, p))).slice(0, o.limit);
 }
 
-/**
- * A doctor's patients at `now`: those with a report the doctor may open (listDoctorReports),
- * then those whose profile only the doctor may open (a consent scoped to it), in that order.
- */
+/** A doctor's patients at `now` (every page of pageDoctorPatients). */
 export async function listDoctorPatients(
   s: StateScanner,
   doctor: string,
   now: number,
   o: Opts = {},
 ): Promise<DoctorPatient[]> {
-  const d = await activeDoctor(s, doctor);
-  if (!d) return [];
-  const out = new Map<string, DoctorPatient>();
-  const note = (patient: string, reason: DoctorAccess, reports: number) => {
-    const e = out.get(patient) ?? { patient, reasons: [], reports: 0 };
-    e.reports += reports;
-    if (!e.reasons.includes(reason)) e.reasons.push(reason);
-    out.set(patient, e);
-  };
-  for (const r of await listDoctorReports(s, doctor, now, SCAN)) note(r.patient, r.access, 1);
-  for (const c of await listHospitalConsents(s, d.doctor.hospital, SCAN)) {
-    if (out.has(c.patient) || !consentInForce(c, now)) continue;
-    const decision = await canReaderRead(s, d.reader, c.patient, now);
-    if (decision.allowed && isDoctorAccess(decision.reason)) note(c.patient, decision.reason, 0);
-  }
-  return [...out.values()].slice(0, o.limit);
+  return (await all((p) => pageDoctorPatients(s, doctor, now, p))).slice(0, o.limit);
 }
 
 /**
@@ -308,12 +234,11 @@ export async function listReadableDocuments(
   now: number,
   o: Opts = {},
 ): Promise<{ decision: AccessDecision; documents: HealthRecord[] }> {
-  const who = await resolveReader(s, reader);
-  const decision = await canReaderRead(s, who, report, now);
-  if (!decision.allowed || decision.target?.type !== 'report') return { decision, documents: [] };
-  const documents: HealthRecord[] = [];
-  for (const doc of await listDocuments(s, report, { limit: o.limit })) {
-    if ((await canReaderRead(s, who, doc.id, now)).allowed) documents.push(doc);
-  }
-  return { decision, documents };
+  let decision: AccessDecision | undefined;
+  const documents = await all(async (p) => {
+    const r = await pageReadableDocuments(s, reader, report, now, p);
+    decision = r.decision;
+    return r.page;
+  });
+  return { decision: decision!, documents: documents.slice(0, o.limit) };
 }

@@ -6,6 +6,7 @@
  * touch disk here, so the rules stay pure: same state + same block => same writes, on every node.
  */
 import { compareBytes, utf8, type Value } from '@ehr/core';
+import { deriveIndexWrites, isIndexKey } from './query-index.ts';
 
 export interface StateReader {
   get(key: string): Promise<Value | undefined>;
@@ -25,7 +26,27 @@ export type WriteSet = [key: string, value: Value | null][];
  * the index keys in keys.ts. The store implements it over LevelDB; MapState over a Map.
  */
 export interface StateScanner extends StateReader {
-  scan(prefix: string, opts?: { limit?: number }): AsyncIterable<[key: string, value: Value]>;
+  scan(prefix: string, opts?: ScanOpts): AsyncIterable<[key: string, value: Value]>;
+}
+
+/**
+ * A range inside a prefix: `after` starts strictly after that key (a page's cursor), `before`
+ * stops strictly before it, `reverse` walks newest-first (descending keys). `limit` bounds it.
+ */
+export type ScanOpts = { limit?: number; after?: string; before?: string; reverse?: boolean };
+
+/** Keys under `prefix` within `opts`, in scan order (shared by MapState and tests). */
+export function selectKeys(all: Iterable<string>, prefix: string, opts: ScanOpts): string[] {
+  const keys = [...all]
+    .filter(
+      (k) =>
+        k.startsWith(prefix) &&
+        (opts.after === undefined || compareKeys(k, opts.after) > 0) &&
+        (opts.before === undefined || compareKeys(k, opts.before) < 0),
+    )
+    .sort(compareKeys);
+  if (opts.reverse) keys.reverse();
+  return opts.limit === undefined ? keys : keys.slice(0, Math.max(0, opts.limit));
 }
 
 /** Orders keys by their UTF-8 bytes: the order LevelDB iterates in and the write-set order. */
@@ -35,32 +56,55 @@ export function compareKeys(a: string, b: string): number {
 
 /**
  * Committed state held in a Map: the in-memory StateScanner (tests, tools, light clients).
- * `applyWrites` is what a store does with a block's write set, minus the disk.
+ * `applyWrites` is what a store does with a block's write set, minus the disk: the state, and
+ * the query indexes derived from it (query-index.ts, keys under `qx/`, kept in `index`, apart
+ * from the state the state hash covers), in one step.
  */
 export class MapState implements StateScanner {
   readonly map: Map<string, Value>;
+  /** The derived query indexes (`qx/...`): never part of the state hash. */
+  readonly index = new Map<string, Value>();
 
   constructor(entries?: Iterable<[string, Value]>) {
     this.map = new Map(entries);
+    if (this.map.size > 0) {
+      const all: WriteSet = [...this.map.entries()];
+      this.applyIndex(
+        deriveIndexWrites(
+          all,
+          () => undefined,
+          (k) => this.index.get(k),
+        ),
+      );
+    }
   }
 
   async get(key: string): Promise<Value | undefined> {
-    return this.map.get(key);
+    return isIndexKey(key) ? this.index.get(key) : this.map.get(key);
   }
 
   applyWrites(writes: WriteSet): void {
+    const derived = deriveIndexWrites(
+      writes,
+      (k) => this.map.get(k),
+      (k) => this.index.get(k),
+    );
     for (const [key, value] of writes) {
       if (value === null) this.map.delete(key);
       else this.map.set(key, value);
     }
+    this.applyIndex(derived);
   }
 
-  async *scan(prefix: string, opts: { limit?: number } = {}): AsyncIterable<[string, Value]> {
-    const keys = [...this.map.keys()].filter((k) => k.startsWith(prefix)).sort(compareKeys);
-    const limit = opts.limit ?? Number.POSITIVE_INFINITY;
-    for (let i = 0; i < keys.length && i < limit; i++) {
-      const key = keys[i]!;
-      yield [key, this.map.get(key)!];
+  private applyIndex(writes: WriteSet): void {
+    for (const [key, value] of writes) {
+      if (value === null) this.index.delete(key);
+      else this.index.set(key, value);
     }
+  }
+
+  async *scan(prefix: string, opts: ScanOpts = {}): AsyncIterable<[string, Value]> {
+    const m = isIndexKey(prefix) ? this.index : this.map;
+    for (const key of selectKeys(m.keys(), prefix, opts)) yield [key, m.get(key)!];
   }
 }

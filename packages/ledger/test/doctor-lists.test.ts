@@ -16,6 +16,10 @@ import {
   listDoctorReports,
   listPatientRecords,
   listReadableDocuments,
+  type Page,
+  type PageOpts,
+  pageDoctorPatients,
+  pageDoctorReports,
 } from '../src/index.ts';
 import {
   type Account,
@@ -37,6 +41,19 @@ const HOSPITALS: [string, string[]][] = [
   ['river-clinic', ['cardiology']],
   ['hill-hospital', ['dermatology', 'neurology']],
 ];
+
+/** Every page, following cursors (at most 10,000 pages: a cursor that never ends fails). */
+async function pagesOf<T>(fetch: (o: PageOpts) => Promise<Page<T>>): Promise<T[]> {
+  const out: T[] = [];
+  let cursor: string | undefined;
+  for (let i = 0; i < 10_000; i++) {
+    const pg = await fetch(cursor ? { cursor } : {});
+    out.push(...pg.items);
+    cursor = pg.cursor;
+    if (cursor === undefined) return out;
+  }
+  throw new Error('the cursor never ended');
+}
 
 type Tally = {
   reasons: Map<string, number>;
@@ -87,6 +104,13 @@ async function checkAgreement(
     // A limit cuts the same list, never another one.
     const two = await listDoctorReports(s, reader, now, { limit: 2 });
     expect(two.map((r) => r.id)).toEqual(ids.slice(0, 2));
+    // Small pages, cursor to cursor, concatenate to exactly the same list.
+    for (const limit of [1, 3]) {
+      const paged = await pagesOf((o) => pageDoctorReports(s, reader, now, { ...o, limit }));
+      expect(paged.map((r) => r.id)).toEqual(ids);
+      const pp = await pagesOf((o) => pageDoctorPatients(s, reader, now, { ...o, limit }));
+      expect(pp).toEqual(await listDoctorPatients(s, reader, now));
+    }
 
     // Patients: those with an openable report (counted), then those whose profile opens.
     const pats = await listDoctorPatients(s, reader, now);

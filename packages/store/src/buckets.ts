@@ -14,6 +14,8 @@ export const Bucket = {
   raftState: 0x09,
   /** Payload hash -> raft index of the entry that carried its body (for erasure). */
   payloadEntry: 0x0a,
+  /** Query indexes derived from the state (`qx/...` keys; see @ehr/ledger query-index.ts). */
+  queryIndex: 0x0b,
 } as const;
 export type Bucket = (typeof Bucket)[keyof typeof Bucket];
 

@@ -50,6 +50,12 @@ export class Db {
     return v === undefined ? undefined : new Uint8Array(v);
   }
 
+  /** The same read, synchronously (for derivations that read what a batch is about to change). */
+  getSync(key: Uint8Array): Uint8Array | undefined {
+    const v = this.level.getSync(key);
+    return v === undefined ? undefined : new Uint8Array(v);
+  }
+
   put(key: Uint8Array, value: Uint8Array, sync = false): Promise<void> {
     return this.level.put(key, value, { sync } as never);
   }
@@ -78,8 +84,19 @@ export class Db {
       values: opts.values ?? true,
     });
     const none = new Uint8Array(0);
+    // Entries come in batches, one trip to LevelDB's thread each (iterating one by one costs a
+    // trip for the first entry and another for the rest): a short scan, such as one page of a
+    // list, is one trip. The first batch is the limit, or 64. A batch may come back shorter
+    // than asked (a byte budget) without the end being reached; once the end was seen, asking
+    // again costs no trip.
+    let want = Math.min(opts.limit !== undefined && opts.limit > 0 ? opts.limit : 64, 1000);
     try {
-      for await (const [k, v] of it) yield [new Uint8Array(k), v ? new Uint8Array(v) : none];
+      for (;;) {
+        const batch = await it.nextv(want);
+        for (const [k, v] of batch) yield [new Uint8Array(k), v ? new Uint8Array(v) : none];
+        if (batch.length === 0) break;
+        want = 1000;
+      }
     } finally {
       await it.close();
     }

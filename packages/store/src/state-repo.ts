@@ -1,14 +1,32 @@
 /**
  * The ledger's key/value state over the `state` bucket: the StateScanner the rules read through,
- * plus the batch ops that apply a block's write set.
+ * plus the batch ops that apply a block's write set. Keys under `qx/` are the query indexes
+ * derived from the state (@ehr/ledger query-index.ts): they live in their own bucket, apart from
+ * the state that store verification replays, and `get`/`scan` route them there, so the lists
+ * read state and index through one scanner.
  */
-import { decode, encode, fromUtf8, utf8, type Value } from '@ehr/core';
-import type { StateScanner, WriteSet } from '@ehr/ledger';
-import { Bucket, key } from './buckets.ts';
+import { compareBytes, decode, encode, fromUtf8, utf8, type Value } from '@ehr/core';
+import {
+  deriveIndexWrites,
+  isIndexKey,
+  type ScanOpts,
+  type StateScanner,
+  type WriteSet,
+} from '@ehr/ledger';
+import { Bucket, key, prefixEnd } from './buckets.ts';
 import type { Db, Op } from './db.ts';
 
 export const stateKey = (k: string): Uint8Array => key(Bucket.state, utf8(k));
+export const indexKey = (k: string): Uint8Array => key(Bucket.queryIndex, utf8(k));
+/** The stored key of a state or index key. */
+const storedKey = (k: string): Uint8Array => (isIndexKey(k) ? indexKey(k) : stateKey(k));
 const keyOf = (stored: Uint8Array): string => fromUtf8(stored.subarray(1));
+/** The smallest key after `k` (LevelDB ranges are inclusive at the start). */
+const justAfter = (k: Uint8Array): Uint8Array => {
+  const out = new Uint8Array(k.length + 1);
+  out.set(k);
+  return out;
+};
 
 export class StateRepo implements StateScanner {
   private readonly db: Db;
@@ -29,6 +47,10 @@ export class StateRepo implements StateScanner {
   }
 
   async get(k: string): Promise<Value | undefined> {
+    if (isIndexKey(k)) {
+      const v = this.db.getSync(indexKey(k));
+      return v === undefined ? undefined : decode(v);
+    }
     let raw = this.cache.get(k);
     if (raw === undefined) {
       const epoch = this.epoch;
@@ -58,6 +80,7 @@ export class StateRepo implements StateScanner {
       const out = await batch();
       for (const op of ops) {
         const k = keyOf(op.key);
+        if (isIndexKey(k)) continue;
         this.cache.delete(k);
         this.remember(k, op.type === 'put' ? op.value : null);
       }
@@ -72,17 +95,46 @@ export class StateRepo implements StateScanner {
     }
   }
 
-  async *scan(prefix: string, opts: { limit?: number } = {}): AsyncIterable<[string, Value]> {
-    const p = stateKey(prefix);
-    const limit = opts.limit === undefined ? {} : { limit: opts.limit };
-    for await (const [k, v] of this.db.range(p, limit)) yield [keyOf(k), decode(v)];
+  async *scan(prefix: string, opts: ScanOpts = {}): AsyncIterable<[string, Value]> {
+    const p = storedKey(prefix);
+    const range: { gte?: Uint8Array; lt?: Uint8Array; limit?: number; reverse?: boolean } = {};
+    if (opts.limit !== undefined) range.limit = Math.max(0, opts.limit);
+    // Clamped to the prefix: a range never leaves it, whatever `after` and `before` say.
+    if (opts.after !== undefined) {
+      const from = justAfter(storedKey(opts.after));
+      if (compareBytes(from, p) > 0) range.gte = from;
+    }
+    if (opts.before !== undefined) {
+      const to = storedKey(opts.before);
+      if (compareBytes(to, prefixEnd(p)) < 0) range.lt = to;
+    }
+    if (opts.reverse) range.reverse = true;
+    if (range.limit === 0) return;
+    for await (const [k, v] of this.db.range(p, range)) yield [keyOf(k), decode(v)];
   }
 
+  /** Ops for a write set: state keys into the state bucket, `qx/` keys into the index bucket. */
   static ops(writes: WriteSet): Op[] {
     return writes.map(([k, v]) =>
       v === null
-        ? { type: 'del', key: stateKey(k) }
-        : { type: 'put', key: stateKey(k), value: encode(v) },
+        ? { type: 'del', key: storedKey(k) }
+        : { type: 'put', key: storedKey(k), value: encode(v) },
+    );
+  }
+
+  /**
+   * The index writes that go with a block's state writes, read against the store as it is before
+   * them (call before the batch that applies them).
+   */
+  indexWrites(writes: WriteSet): WriteSet {
+    const read = (bucketKey: Uint8Array): Value | undefined => {
+      const v = this.db.getSync(bucketKey);
+      return v === undefined ? undefined : decode(v);
+    };
+    return deriveIndexWrites(
+      writes,
+      (k) => read(stateKey(k)),
+      (k) => read(indexKey(k)),
     );
   }
 }

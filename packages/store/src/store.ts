@@ -21,6 +21,7 @@ import {
   utf8,
 } from '@ehr/core';
 import {
+  deriveIndexWrites,
   encodeWriteSet,
   type Genesis,
   genesisBlockHash,
@@ -28,7 +29,9 @@ import {
   genesisStateHash,
   genesisToJson,
   genesisWrites,
+  INDEX_VERSION,
   parseGenesis,
+  rebuildIndexWrites,
   type WriteSet,
 } from '@ehr/ledger';
 import { Bucket, key, readU64, u64 } from './buckets.ts';
@@ -95,6 +98,9 @@ export interface CommitInput {
 }
 
 const HEAD = key(Bucket.meta, utf8('head'));
+/** Version of the query index in the store (absent: built before indexes existed). */
+const INDEX_VERSION_KEY = key(Bucket.meta, utf8('index-version'));
+const none = (): undefined => undefined;
 const GENESIS = key(Bucket.meta, utf8('genesis'));
 export const blockKey = (h: number) => key(Bucket.blockByHeight, u64(h));
 export const hashKey = (hash: Uint8Array) => key(Bucket.heightByHash, hash);
@@ -163,9 +169,11 @@ export class Store {
           applied: 0,
         };
         const writes = genesisWrites(genesis);
+        const index = deriveIndexWrites(writes, none, none);
         await db.batch(
           [
-            ...StateRepo.ops(writes),
+            ...StateRepo.ops([...writes, ...index]),
+            { type: 'put', key: INDEX_VERSION_KEY, value: u64(INDEX_VERSION) },
             { type: 'put', key: writeSetKey(0), value: encodeWriteSet(writes) },
             { type: 'put', key: GENESIS, value: utf8(genesisToJson(genesis)) },
             { type: 'put', key: HEAD, value: encodeHead(head) },
@@ -191,6 +199,7 @@ export class Store {
         head = decodeHead(h);
       }
       const store = new Store(db, genesis, head);
+      await store.ensureIndex();
       await store.raft.load();
       await store.checkConsensusLog(dir, logs);
       return store;
@@ -258,6 +267,38 @@ export class Store {
     return this.current;
   }
 
+  /** The version of the query index this store holds (undefined: none, a store made before). */
+  async indexVersion(): Promise<number | undefined> {
+    const v = await this.db.get(INDEX_VERSION_KEY);
+    return v === undefined ? undefined : readU64(v);
+  }
+
+  /**
+   * Builds the query index from the state when it is missing (a store written before it existed)
+   * or of another version: clears it, writes it in batches, and only then records its version,
+   * so a crash midway starts the rebuild over. Returns the index keys written, or null if the
+   * index was current.
+   */
+  async ensureIndex(): Promise<number | null> {
+    if ((await this.indexVersion()) === INDEX_VERSION) return null;
+    const bucket = new Uint8Array([Bucket.queryIndex]);
+    for (;;) {
+      const del: Op[] = [];
+      for await (const [k] of this.db.range(bucket, { limit: 10_000, values: false })) {
+        del.push({ type: 'del', key: k });
+      }
+      if (del.length === 0) break;
+      await this.db.batch(del, false);
+    }
+    let n = 0;
+    for await (const writes of rebuildIndexWrites(this.state)) {
+      await this.db.batch(StateRepo.ops(writes), false);
+      n += writes.length;
+    }
+    await this.db.batch([{ type: 'put', key: INDEX_VERSION_KEY, value: u64(INDEX_VERSION) }], true);
+    return n;
+  }
+
   async commitBlock(c: CommitInput): Promise<void> {
     if (c.height !== this.current.height + 1) {
       throw new EhrError(
@@ -293,7 +334,8 @@ export class Store {
     }
     ops.push(...RaftRepo.rewriteOps(c.redactions ?? []));
     for (const h of c.erased) ops.push({ type: 'del', key: payloadKey(fromHex(h)) });
-    const stateOps = StateRepo.ops(c.writes);
+    // The query indexes the writes change, in the same batch: state and index never disagree.
+    const stateOps = StateRepo.ops([...c.writes, ...this.state.indexWrites(c.writes)]);
     ops.push(...stateOps);
     ops.push({ type: 'put', key: writeSetKey(c.height), value: encodeWriteSet(c.writes) });
     ops.push({ type: 'put', key: HEAD, value: encodeHead(head) });

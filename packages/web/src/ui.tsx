@@ -169,3 +169,92 @@ export function Scroll(props: { label: string; children: ComponentChildren }) {
     </section>
   );
 }
+
+/** One page of a list as the gateway serves it. */
+export interface PageOf<T> {
+  items: T[];
+  cursor?: string;
+}
+
+/**
+ * A paged list: the first page, then `more()` appends the next one (following the cursor).
+ * `reload()` reads the first page again, as long as what is shown (up to 1000), so a new block
+ * refreshes the list without folding it back.
+ */
+export function usePages<T>(
+  fetch: (cursor: string | undefined, limit: number) => Promise<PageOf<T>>,
+  deps: unknown[],
+  pageSize = 20,
+) {
+  const items = useSignal<T[] | null>(null);
+  const cursor = useSignal<string | undefined>(undefined);
+  const error = useSignal<Shown | null>(null);
+  const loading = useSignal(true);
+  const tick = useSignal(0);
+  useEffect(() => {
+    let live = true;
+    loading.value = true;
+    const limit = Math.min(1000, Math.max(pageSize, items.value?.length ?? 0));
+    fetch(undefined, limit).then(
+      (p) => {
+        if (!live) return;
+        items.value = p.items;
+        cursor.value = p.cursor;
+        error.value = null;
+        loading.value = false;
+      },
+      (err) => {
+        if (!live) return;
+        error.value = explain(err);
+        loading.value = false;
+      },
+    );
+    return () => {
+      live = false;
+    };
+  }, [...deps, tick.value]);
+  return {
+    items,
+    cursor,
+    error,
+    loading,
+    reload: () => (tick.value += 1),
+    async more(): Promise<void> {
+      if (cursor.value === undefined || loading.value) return;
+      loading.value = true;
+      try {
+        const p = await fetch(cursor.value, pageSize);
+        items.value = [...(items.value ?? []), ...p.items];
+        cursor.value = p.cursor;
+        error.value = null;
+      } catch (err) {
+        error.value = explain(err);
+      } finally {
+        loading.value = false;
+      }
+    },
+  };
+}
+
+/** "Show more" under a paged list, and how many are shown (announced to screen readers). */
+export function More(props: { pages: ReturnType<typeof usePages<unknown>>; what: string }) {
+  const p = props.pages;
+  const n = p.items.value?.length ?? 0;
+  return (
+    <div class="row more">
+      <span role="status" aria-live="polite">
+        {n > 0 ? `Showing ${n} ${props.what}${p.cursor.value ? '' : ' (all)'}` : ''}
+      </span>
+      {p.cursor.value !== undefined && (
+        <button
+          type="button"
+          disabled={p.loading.value}
+          aria-busy={p.loading.value ? 'true' : 'false'}
+          onClick={() => void p.more()}
+        >
+          Show more {props.what}
+        </button>
+      )}
+    </div>
+  );
+}

@@ -1,9 +1,10 @@
 /** `ehr admin`: hospitals, doctors and governance (membership proposals and approvals). */
-import type { EhrClient, ProposalInfo } from '@ehr/api';
+import type { Directory, EhrClient, ProposalInfo } from '@ehr/api';
 import type { Command } from 'commander';
 import { type Ctx, intArg, publicKeyArg } from '../context.ts';
 import { usage } from '../errors.ts';
 import { fields, short, table, when } from '../output.ts';
+import { listPage, noteMore, type PageFlags, pagingOptions } from '../paging.ts';
 import { txLine } from './tx-output.ts';
 
 const example = (lines: string) => `\nExample:\n${lines}\n`;
@@ -112,12 +113,18 @@ export function registerAdmin(program: Command, ctx: Ctx): void {
         ctx.print({ ...tx, id: o.id }, () => txLine(tx, `hospital ${o.id}`));
       },
     );
-  hospital
-    .command('list')
-    .description('registered hospitals')
-    .addHelpText('after', example('  ehr admin hospital list --json'))
-    .action(async () => {
-      const list = await ctx.directory().hospitals();
+  pagingOptions(hospital.command('list').description('registered hospitals'))
+    .addHelpText('after', example('  ehr admin hospital list --all --json'))
+    .action(async (o: PageFlags) => {
+      const page = await listPage<Awaited<ReturnType<Directory['hospitals']>>[number]>(
+        ctx.publicSession(),
+        'hospital_list',
+        {},
+        false,
+        o,
+      );
+      const list = page.items;
+      noteMore(page, 'ehr admin hospital list');
       ctx.print(list, () =>
         table(
           ['id', 'name', 'specializations', 'active', 'registered'],
@@ -328,16 +335,22 @@ export function registerAdmin(program: Command, ctx: Ctx): void {
     .argument('<proposal>', 'proposal id')
     .addHelpText('after', example('  ehr admin approve 7d1c…a2 --key admin2.key.json'))
     .action(async (id: string) => approve(ctx, id));
-  admin
-    .command('proposals')
-    .description('governance proposals, newest first')
+  pagingOptions(admin.command('proposals').description('governance proposals, newest first'))
     .option('--status <status>', 'open, applied or failed')
     .addHelpText('after', example('  ehr admin proposals --status open'))
-    .action(async (o: { status?: string }) => {
+    .action(async (o: { status?: string } & PageFlags) => {
       if (o.status && !['open', 'applied', 'failed'].includes(o.status)) {
         throw usage(`--status: expected open, applied or failed, got "${o.status}"`);
       }
-      const list = await ctx.directory().proposals(o.status as 'open' | undefined);
+      const page = await listPage<ProposalInfo>(
+        ctx.publicSession(),
+        'gov_proposals',
+        o.status ? { status: o.status } : {},
+        false,
+        o,
+      );
+      const list = page.items;
+      noteMore(page, 'ehr admin proposals');
       ctx.print(list, () => proposalsTable(list));
     });
   admin

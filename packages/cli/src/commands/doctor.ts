@@ -11,6 +11,7 @@ import { type Command, InvalidArgumentError } from 'commander';
 import { contentArg, contentJson, contentText, saveContent } from '../content.ts';
 import type { Ctx } from '../context.ts';
 import { fields, short, table, when } from '../output.ts';
+import { listPage, noteMore, type PageFlags, pagingOptions } from '../paging.ts';
 import { txLine } from './tx-output.ts';
 
 export const PURPOSE_HELP = `why you read it, recorded on chain as an HL7 PurposeOfUse code: ${PURPOSE_CODES.map((c) => `${c} (${PURPOSES[c]})`).join(', ')}`;
@@ -80,29 +81,57 @@ export function registerDoctor(program: Command, ctx: Ctx): void {
       );
     });
 
-  doctor
-    .command('patients')
-    .description('patients with a report you may read, or sharing their profile with your hospital')
-    .addHelpText('after', example('  ehr doctor patients --key heart.key.json'))
-    .action(async () => {
-      const list = await ctx.client().doctor.patients();
+  pagingOptions(
+    doctor
+      .command('patients')
+      .description(
+        'patients with a report you may read, or sharing their profile with your hospital',
+      ),
+  )
+    .addHelpText('after', example('  ehr doctor patients --key heart.key.json --limit 50'))
+    .action(async (o: PageFlags) => {
+      const c = ctx.client();
+      const page = await listPage<{ patient: string; reasons: string[]; reports: number }>(
+        c.session,
+        'doctor_patients',
+        { doctor: c.key },
+        true,
+        o,
+      );
+      const list = page.items;
+      noteMore(page, 'ehr doctor patients');
       ctx.print(list, () =>
         table(
           ['patient', 'why', 'reports'],
-          list.map((p) => [p.patient, p.reasons.map((r) => WHY[r]).join(', '), p.reports]),
+          list.map((p) => [
+            p.patient,
+            p.reasons.map((r) => WHY[r as keyof typeof WHY]).join(', '),
+            p.reports,
+          ]),
           '(no patients)',
         ),
       );
     });
 
-  doctor
-    .command('reports')
-    .description(
-      'reports you may read: pending for your specialization, prescribed on by you, or shared with your hospital',
-    )
-    .addHelpText('after', example('  ehr doctor reports --key heart.key.json --json'))
-    .action(async () => {
-      const list = await ctx.client().doctor.reports();
+  pagingOptions(
+    doctor
+      .command('reports')
+      .description(
+        'reports you may read: pending for your specialization, prescribed on by you, or shared with your hospital',
+      ),
+  )
+    .addHelpText('after', example('  ehr doctor reports --key heart.key.json --all --json'))
+    .action(async (o: PageFlags) => {
+      const c = ctx.client();
+      const page = await listPage<Awaited<ReturnType<typeof c.doctor.reports>>[number]>(
+        c.session,
+        'doctor_reports',
+        { doctor: c.key },
+        true,
+        o,
+      );
+      const list = page.items;
+      noteMore(page, 'ehr doctor reports');
       ctx.print(list, () =>
         table(
           ['id', 'patient', 'specialization', 'status', 'access', 'submitted'],

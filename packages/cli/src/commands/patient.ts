@@ -7,6 +7,7 @@ import { contentArg, contentJson, contentText, fileContent, saveContent } from '
 import { type Ctx, timeArg } from '../context.ts';
 import { usage } from '../errors.ts';
 import { fields, short, table, when } from '../output.ts';
+import { listPage, noteMore, type PageFlags, pagingOptions } from '../paging.ts';
 import { txLine } from './tx-output.ts';
 
 const example = (lines: string) => `\nExample:\n${lines}\n`;
@@ -190,12 +191,21 @@ export function registerPatient(program: Command, ctx: Ctx): void {
       );
     });
 
-  patient
-    .command('consents')
-    .description('your consents: in force, expired or revoked')
+  pagingOptions(
+    patient.command('consents').description('your consents: in force, expired or revoked'),
+  )
     .addHelpText('after', example('  ehr patient consents --key alice.key.json --json'))
-    .action(async () => {
-      const list = await ctx.client().patient.consents();
+    .action(async (o: PageFlags) => {
+      const c = ctx.client();
+      const page = await listPage<Awaited<ReturnType<typeof c.patient.consents>>[number]>(
+        c.session,
+        'patient_consents',
+        { patient: c.key },
+        true,
+        o,
+      );
+      const list = page.items;
+      noteMore(page, 'ehr patient consents');
       ctx.print(list, () =>
         table(
           ['hospital', 'scope', 'granted', 'expires', 'revoked', 'in force'],
@@ -261,12 +271,19 @@ export function registerPatient(program: Command, ctx: Ctx): void {
       );
     });
 
-  patient
-    .command('audit')
-    .description('who read your data, when, and why')
-    .addHelpText('after', example('  ehr patient audit --key alice.key.json'))
-    .action(async () => {
-      const list = await ctx.client().patient.audit();
+  pagingOptions(patient.command('audit').description('who read your data, when, and why'))
+    .addHelpText('after', example('  ehr patient audit --key alice.key.json --limit 20'))
+    .action(async (o: PageFlags) => {
+      const c = ctx.client();
+      const page = await listPage<Awaited<ReturnType<typeof c.patient.audit>>[number]>(
+        c.session,
+        'patient_audit',
+        { patient: c.key },
+        true,
+        o,
+      );
+      const list = page.items;
+      noteMore(page, 'ehr patient audit');
       ctx.print(list, () =>
         table(
           ['read at', 'reader', 'hospital', 'what', 'purpose', 'served by'],

@@ -5,13 +5,23 @@
 import type { DoctorInfo, HospitalInfo, ProposalInfo } from '@ehr/api';
 import { generateKeyPair, keyFileJsonAsync, toHex } from '@ehr/core';
 import { useSignal } from '@preact/signals';
+import type { JSX } from 'preact';
 import { useEffect } from 'preact/hooks';
 import type { Account } from '../account.ts';
 import { download, shortKey, when } from '../download.ts';
 import { checkNewPassphrase } from '../keystore.ts';
 import { formError } from '../messages.ts';
 import { events } from '../net.ts';
-import { ActionStatus, Empty, ErrorBox, Field, useAction, useLoad } from '../ui.tsx';
+import {
+  ActionStatus,
+  Empty,
+  ErrorBox,
+  Field,
+  More,
+  useAction,
+  useLoad,
+  usePages,
+} from '../ui.tsx';
 
 const ID = /^[a-z0-9][a-z0-9-]{1,62}$/;
 const KEY = /^[0-9a-f]{64}$/;
@@ -19,20 +29,32 @@ const KEY = /^[0-9a-f]{64}$/;
 export function AdminPage(props: { me: Account }) {
   const c = props.me.client;
   const hospitals = useLoad(() => c.directory.hospitals(), [c]);
+  // The directory as a list: 20 at a time, more on request.
+  const listed = usePages<HospitalInfo>(
+    (cursor, limit) =>
+      c.session.page<HospitalInfo>('hospital_list', {}, { limit, ...(cursor ? { cursor } : {}) }),
+    [c],
+  );
   const proposals = useLoad(() => c.directory.proposals(), [c]);
   useEffect(
     () =>
       events.onBlock(() => {
         hospitals.reload();
+        listed.reload();
         proposals.reload();
       }),
     [],
   );
   return (
     <>
-      <AddHospital me={props.me} onDone={hospitals.reload} />
-      <Hospitals list={hospitals.data.value} me={props.me} loading={hospitals.loading.value} />
-      <ErrorBox error={hospitals.error.value} />
+      <AddHospital me={props.me} onDone={listed.reload} />
+      <Hospitals
+        list={listed.items.value}
+        me={props.me}
+        loading={listed.loading.value}
+        more={<More pages={listed as ReturnType<typeof usePages<unknown>>} what="hospitals" />}
+      />
+      <ErrorBox error={listed.error.value ?? hospitals.error.value} />
       <AddDoctor me={props.me} hospitals={hospitals.data.value ?? []} />
       <Governance me={props.me} list={proposals.data.value ?? []} reload={proposals.reload} />
     </>
@@ -177,7 +199,12 @@ function AddHospital(props: { me: Account; onDone: () => void }) {
   );
 }
 
-function Hospitals(props: { list: HospitalInfo[] | null; me: Account; loading: boolean }) {
+function Hospitals(props: {
+  list: HospitalInfo[] | null;
+  me: Account;
+  loading: boolean;
+  more: JSX.Element;
+}) {
   const open = useSignal<string | null>(null);
   return (
     <section class="card" aria-labelledby="hospitals-h">
@@ -204,6 +231,7 @@ function Hospitals(props: { list: HospitalInfo[] | null; me: Account; loading: b
           </li>
         ))}
       </ul>
+      {props.more}
     </section>
   );
 }

@@ -9,7 +9,16 @@ import { useSignal } from '@preact/signals';
 import { useEffect } from 'preact/hooks';
 import { shortKey, when } from '../download.ts';
 import { anonymous, events } from '../net.ts';
-import { ActionStatus, Empty, ErrorBox, Scroll, useAction, useLoad } from '../ui.tsx';
+import {
+  ActionStatus,
+  Empty,
+  ErrorBox,
+  More,
+  Scroll,
+  useAction,
+  useLoad,
+  usePages,
+} from '../ui.tsx';
 import { type VerifyResult, verifyChain } from '../verify.ts';
 
 interface BlockJson {
@@ -21,25 +30,42 @@ interface BlockJson {
 const getBlock = (height: number) =>
   anonymous().session.call<BlockJson>('chain_getBlock', { height });
 
+interface BlockSummary {
+  height: number;
+  hash: string;
+  header: { time: number; txCount: number; proposer: string };
+}
+
 export function ChainPage() {
   const status = useLoad(() => anonymous().session.call<NodeStatus>('status'), []);
   useEffect(() => events.onBlock(() => status.reload()), []);
   const height = status.data.value?.height ?? 0;
-  const latest = useLoad(async () => {
-    const out: { height: number; hash: string; time: number; txs: number; proposer: string }[] = [];
-    for (let h = height; h >= Math.max(1, height - 9); h--) {
-      const b = await getBlock(h);
-      const d = decodeBlock(fromHex(b.raw));
-      out.push({
-        height: h,
+  // Newest first, ten at a time; older ones page by page (chain_blocks).
+  const pages = usePages<BlockSummary>(
+    (cursor, limit) =>
+      anonymous().session.page<BlockSummary>(
+        'chain_blocks',
+        {},
+        {
+          limit,
+          ...(cursor ? { cursor } : {}),
+        },
+      ),
+    [height],
+    10,
+  );
+  const latest = {
+    error: pages.error,
+    data: {
+      value: pages.items.value?.map((b) => ({
+        height: b.height,
         hash: b.hash,
-        time: d.header.time,
-        txs: d.txs.length,
-        proposer: toHex(d.header.proposer),
-      });
-    }
-    return out;
-  }, [height]);
+        time: b.header.time,
+        txs: b.header.txCount,
+        proposer: b.header.proposer,
+      })),
+    },
+  };
   const shown = useSignal<number | null>(null);
   return (
     <>
@@ -84,6 +110,7 @@ export function ChainPage() {
             </tbody>
           </table>
         </Scroll>
+        <More pages={pages as ReturnType<typeof usePages<unknown>>} what="blocks" />
         {shown.value !== null && <BlockTxs height={shown.value} />}
       </section>
       <Verify height={height} />

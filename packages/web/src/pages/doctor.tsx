@@ -194,10 +194,7 @@ function ReportItem(props: { r: RecordInfo; me: Account }) {
             e.preventDefault();
             void act.run('Opening the report…', async (progress) => {
               const o = await c.doctor.readReport(r.id, purpose.value);
-              const docs = await c.session.read<RecordInfo[]>('record_documents', {
-                id: r.id,
-                limit: 100,
-              });
+              const docs = await c.session.all<RecordInfo>('record_documents', { id: r.id }, true);
               const out: OpenedReport = {
                 text: o.content.type === 'text' ? o.content.text : '(not text)',
                 docs: [],
