@@ -43,6 +43,8 @@ export class TestCluster {
   readonly plan: NetworkPlan;
   readonly netns: NetnsLab | undefined;
   private readonly procs = new Map<string, ChildProcess>();
+  /** Node.js flags for every daemon started from now on (e.g. `--cpu-prof`). */
+  nodeArgs: string[] = [];
 
   private constructor(dir: string, plan: NetworkPlan, netns: NetnsLab | undefined) {
     this.dir = dir;
@@ -84,7 +86,7 @@ export class TestCluster {
   start(name: string, configFile = this.node(name).config): void {
     const log = join(this.dir, `${name}.log`);
     const fd = openSync(log, 'a');
-    const argv = [process.execPath, BIN, 'node', 'start', '--config', configFile];
+    const argv = [process.execPath, ...this.nodeArgs, BIN, 'node', 'start', '--config', configFile];
     // `ip netns exec` execs the command in place, so the child's pid is the daemon's.
     const [cmd, args] = this.netns ? this.netns.command(name, argv) : [argv[0]!, argv.slice(1)];
     const child = spawn(cmd, args, { stdio: ['ignore', fd, fd] });
