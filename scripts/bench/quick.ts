@@ -71,7 +71,7 @@ try {
             .submitEncoded(tx, { mode: 'commit', payloads: [body], timeoutMs: 20_000 })
             .catch((err: unknown) => {
               if ((err as { data?: { code?: string } }).data?.code !== 'TX_TIMEOUT') throw err;
-              if (++timeouts > 20) throw err;
+              if (++timeouts > 500) throw err;
               return undefined;
             });
         }
