@@ -57,6 +57,8 @@ const FORWARD_EVERY_MS = 10_000;
 const FORWARD_BATCH = 256;
 /** At most this many transactions in one gossip message. */
 const GOSSIP_BATCH = 256;
+/** A received batch yields to the event loop after this many transactions. */
+const GOSSIP_YIELD_EVERY = 16;
 const FORWARD_CHECK_MS = 1000;
 /** How often what the chain moved past, and what passed its deadline, leaves the mempool. */
 const HYGIENE_MS = 5000;
@@ -347,7 +349,9 @@ export class TxIntake {
     }
     let admitted = 0;
     let bad = 0;
-    for (const msg of items) {
+    for (const [i, msg] of items.entries()) {
+      // A big batch is many signature checks: let timers and I/O (the consensus tick) run.
+      if (i > 0 && i % GOSSIP_YIELD_EVERY === 0) await new Promise((r) => setImmediate(r));
       if (msg instanceof Error) {
         bad++;
         continue;
