@@ -43,6 +43,8 @@ export class TestCluster {
   readonly plan: NetworkPlan;
   readonly netns: NetnsLab | undefined;
   private readonly procs = new Map<string, ChildProcess>();
+  /** Node.js flags for every daemon started from now on (e.g. `--cpu-prof`). */
+  nodeArgs: string[] = [];
 
   private constructor(dir: string, plan: NetworkPlan, netns: NetnsLab | undefined) {
     this.dir = dir;
@@ -89,6 +91,7 @@ export class TestCluster {
     const prof = process.env['EHR_E2E_CPU_PROF'];
     const argv = [
       process.execPath,
+      ...this.nodeArgs,
       ...(prof ? ['--cpu-prof', '--cpu-prof-dir', prof] : []),
       BIN,
       'node',
@@ -162,7 +165,9 @@ export class TestCluster {
   }
 
   async stop(): Promise<void> {
-    const signal = process.env['EHR_E2E_CPU_PROF'] ? 'SIGTERM' : 'SIGKILL';
+    const profiling =
+      process.env['EHR_E2E_CPU_PROF'] || this.nodeArgs.some((a) => a.startsWith('--cpu-prof'));
+    const signal = profiling ? 'SIGTERM' : 'SIGKILL';
     await Promise.all([...this.procs.keys()].map((n) => this.kill(n, signal)));
     if (process.env.KEEP_E2E) console.log(`kept ${this.dir}`);
     else rmSync(this.dir, { recursive: true, force: true });

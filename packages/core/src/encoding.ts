@@ -56,6 +56,32 @@ class Writer {
     this.len += b.length;
   }
 
+  /** A text string: short ASCII is written byte by byte (no TextEncoder round trip). */
+  text(s: string): void {
+    const n = s.length;
+    if (n <= ASCII_FAST_MAX) {
+      let ascii = true;
+      for (let i = 0; i < n; i++) {
+        if (s.charCodeAt(i) > 0x7f) {
+          ascii = false;
+          break;
+        }
+      }
+      if (ascii) {
+        this.head(MAJOR_TEXT, n);
+        this.reserve(n);
+        const buf = this.buf;
+        let at = this.len;
+        for (let i = 0; i < n; i++) buf[at++] = s.charCodeAt(i);
+        this.len = at;
+        return;
+      }
+    }
+    const b = utf8(s);
+    this.head(MAJOR_TEXT, b.length);
+    this.bytes(b);
+  }
+
   head(major: number, n: number): void {
     const m = major << 5;
     if (n < 24) this.byte(m | n);
@@ -85,30 +111,62 @@ class Writer {
   }
 }
 
-function writeValue(w: Writer, v: Value, depth: number, path: string): void {
-  if (depth > MAX_DEPTH) throw new EncodingError(`nesting deeper than ${MAX_DEPTH}`, { path });
+/** Strings up to this length take the ASCII fast paths (longer ones go through TextEncoder). */
+const ASCII_FAST_MAX = 64;
+
+/** Encoded map keys (head and UTF-8), by key: the same few field names recur in every value. */
+const keyCache = new Map<string, Uint8Array>();
+const KEY_CACHE_LIMIT = 4096;
+
+function encodedKey(key: string): Uint8Array {
+  let kb = keyCache.get(key);
+  if (!kb) {
+    const kw = new Writer();
+    kw.text(key);
+    kb = kw.result();
+    if (keyCache.size < KEY_CACHE_LIMIT) keyCache.set(key, kb);
+  }
+  return kb;
+}
+
+/** An encoding failure deep in a value: the path is assembled on the way out, never before. */
+class PathError extends Error {
+  readonly reason: string;
+  /** Innermost first. */
+  readonly segments: string[] = [];
+  constructor(reason: string) {
+    super(reason);
+    this.reason = reason;
+  }
+}
+
+function writeValue(w: Writer, v: Value, depth: number): void {
+  if (depth > MAX_DEPTH) throw new PathError(`nesting deeper than ${MAX_DEPTH}`);
   if (v === null) return w.byte(NULL);
   if (v === true) return w.byte(TRUE);
   if (v === false) return w.byte(FALSE);
   if (typeof v === 'number') {
     if (!Number.isSafeInteger(v)) {
-      throw new EncodingError(`only safe integers are encodable, got ${v}`, { path });
+      throw new PathError(`only safe integers are encodable, got ${v}`);
     }
     if (Object.is(v, -0)) return w.head(MAJOR_UINT, 0);
     return v >= 0 ? w.head(MAJOR_UINT, v) : w.head(MAJOR_NEGINT, -1 - v);
   }
-  if (typeof v === 'string') {
-    const b = utf8(v);
-    w.head(MAJOR_TEXT, b.length);
-    return w.bytes(b);
-  }
+  if (typeof v === 'string') return w.text(v);
   if (v instanceof Uint8Array) {
     w.head(MAJOR_BYTES, v.length);
     return w.bytes(v);
   }
   if (Array.isArray(v)) {
     w.head(MAJOR_ARRAY, v.length);
-    for (let i = 0; i < v.length; i++) writeValue(w, v[i] as Value, depth + 1, `${path}[${i}]`);
+    for (let i = 0; i < v.length; i++) {
+      try {
+        writeValue(w, v[i] as Value, depth + 1);
+      } catch (err) {
+        if (err instanceof PathError) err.segments.push(`[${i}]`);
+        throw err;
+      }
+    }
     return;
   }
   const proto = typeof v === 'object' ? Object.getPrototypeOf(v) : undefined;
@@ -118,26 +176,33 @@ function writeValue(w: Writer, v: Value, depth: number, path: string): void {
     for (const key of Object.keys(v)) {
       const item = v[key];
       if (item === undefined) continue;
-      const kw = new Writer();
-      const kb = utf8(key);
-      kw.head(MAJOR_TEXT, kb.length);
-      kw.bytes(kb);
-      entries.push([kw.result(), key, item]);
+      entries.push([encodedKey(key), key, item]);
     }
     entries.sort((a, b) => compareBytes(a[0], b[0]));
     w.head(MAJOR_MAP, entries.length);
     for (const [kb, key, item] of entries) {
       w.bytes(kb);
-      writeValue(w, item, depth + 1, `${path}.${key}`);
+      try {
+        writeValue(w, item, depth + 1);
+      } catch (err) {
+        if (err instanceof PathError) err.segments.push(`.${key}`);
+        throw err;
+      }
     }
     return;
   }
-  throw new EncodingError(`value of type ${typeof v} is not encodable`, { path });
+  throw new PathError(`value of type ${typeof v} is not encodable`);
 }
 
 export function encode(value: Value): Uint8Array {
   const w = new Writer();
-  writeValue(w, value, 0, '$');
+  try {
+    writeValue(w, value, 0);
+  } catch (err) {
+    if (!(err instanceof PathError)) throw err;
+    const path = `$${err.segments.reverse().join('')}`;
+    throw new EncodingError(err.reason, { path });
+  }
   return w.result();
 }
 
@@ -148,6 +213,26 @@ class Reader {
   constructor(buf: Uint8Array) {
     this.buf = buf;
     this.view = new DataView(buf.buffer, buf.byteOffset, buf.byteLength);
+  }
+
+  /** UTF-8 text of `n` bytes at `at` (short ASCII without TextDecoder); undefined if invalid. */
+  text(at: number, n: number): string | undefined {
+    const buf = this.buf;
+    if (n <= ASCII_FAST_MAX) {
+      let s = '';
+      let i = 0;
+      for (; i < n; i++) {
+        const c = buf[at + i]!;
+        if (c > 0x7f) break;
+        s += String.fromCharCode(c);
+      }
+      if (i === n) return s;
+    }
+    try {
+      return fromUtf8(buf.subarray(at, at + n));
+    } catch {
+      return undefined;
+    }
   }
 
   fail(message: string): never {
@@ -216,14 +301,13 @@ class Reader {
       }
       case MAJOR_TEXT: {
         this.need(n);
-        const b = this.buf.subarray(this.pos, this.pos + n);
-        this.pos += n;
-        try {
-          return fromUtf8(b);
-        } catch {
+        const text = this.text(this.pos, n);
+        if (text === undefined) {
           this.pos = start;
           return this.fail('invalid UTF-8 in text string');
         }
+        this.pos += n;
+        return text;
       }
       case MAJOR_ARRAY: {
         // Each element takes at least one byte: a cheap bound against huge declared lengths.
@@ -245,32 +329,23 @@ class Reader {
           }
           this.need(kn);
           const keyEnc = this.buf.subarray(keyStart, this.pos + kn);
-          let key: string;
-          try {
-            key = fromUtf8(this.buf.subarray(this.pos, this.pos + kn));
-          } catch {
-            return this.fail('invalid UTF-8 in map key');
-          }
+          const key = this.text(this.pos, kn);
+          if (key === undefined) return this.fail('invalid UTF-8 in map key');
           this.pos += kn;
           if (prev && compareBytes(prev, keyEnc) >= 0) {
             this.pos = keyStart;
             this.fail('map keys out of canonical order or duplicated');
           }
           prev = keyEnc;
-          // defineProperty keeps a key named __proto__ an ordinary own property; any other key
-          // is assigned (defineProperty on every key leaves objects in V8's slow dictionary
-          // mode: decoding state values took ~3x longer).
-          const v = this.value(depth + 1);
+          // defineProperty keeps a key named __proto__ an ordinary own property.
           if (key === '__proto__') {
             Object.defineProperty(out, key, {
-              value: v,
+              value: this.value(depth + 1),
               enumerable: true,
               writable: true,
               configurable: true,
             });
-          } else {
-            out[key] = v;
-          }
+          } else out[key] = this.value(depth + 1);
         }
         return out;
       }

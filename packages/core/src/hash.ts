@@ -1,7 +1,6 @@
 /**
- * SHA-256; domain tags keep hashes of different things apart. @noble/hashes by default (the
- * browser); the Node entry installs node:crypto's (hash-native.ts), an order of magnitude
- * faster on multi-MiB document bodies. Both give the same bytes (test/hash.test.ts).
+ * SHA-256 (@noble/hashes, or node:crypto's once the Node entry installed it); domain tags keep
+ * hashes of different things apart.
  */
 import { sha256 as nobleSha256 } from '@noble/hashes/sha2.js';
 import { concatBytes, utf8 } from './bytes.ts';
@@ -10,13 +9,18 @@ export const HASH_LENGTH = 32;
 
 let backend: (data: Uint8Array) => Uint8Array = nobleSha256;
 
-/** Installs the SHA-256 implementation (hash-native.ts does, for Node). */
-export function useHashBackend(fn: (data: Uint8Array) => Uint8Array): void {
+/** Installs another SHA-256 (the Node entry installs node:crypto's; see hash-native.ts). */
+export function useSha256(fn: (data: Uint8Array) => Uint8Array): void {
   backend = fn;
 }
 
 export function sha256(data: Uint8Array): Uint8Array {
   return backend(data);
+}
+
+/** SHA-256 through @noble/hashes, whatever backend is installed (tests compare the two). */
+export function sha256Noble(data: Uint8Array): Uint8Array {
+  return nobleSha256(data);
 }
 
 /** SHA-256 over a domain tag followed by the data. */

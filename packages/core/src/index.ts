@@ -1,6 +1,7 @@
 /**
  * The Node entry of @ehr/core: the browser-safe modules plus key files on disk and the native
- * (node:crypto) signature, X25519 and SHA-256 backends, which importing installs. Browsers get browser.ts.
+ * (node:crypto) signature, X25519 and SHA-256 backends, which importing installs. Browsers get
+ * browser.ts.
  */
 export * from './browser.ts';
 export * from './hash-native.ts';

@@ -18,6 +18,33 @@ describe('canonical encoding', () => {
   it('rejects a non-minimal head', () => {
     expect(() => decode(fromHex('1805'))).toThrow(/non-minimal/);
   });
+  it('names the path of what cannot be encoded', () => {
+    const err = (() => {
+      try {
+        encode({ a: [1, { b: 1.5 }] });
+      } catch (e) {
+        return e;
+      }
+    })();
+    expect(err).toBeInstanceOf(EncodingError);
+    expect(err).toMatchObject({ code: 'ENCODING_INVALID', data: { path: '$.a[1].b' } });
+    expect(() => encode([undefined as unknown as Value])).toThrow(/not encodable/);
+  });
+  it('short ASCII, long and non-ASCII text encode as UTF-8 alike, keys in canonical order', () => {
+    const long = 'x'.repeat(200);
+    const v = { é: 'ü', [long]: long, b: 'plain', aa: '\u{1F600}', a: '' };
+    const bytes = encode(v);
+    expect(decode(bytes)).toEqual(v);
+    // Keys sort by encoded bytes: shorter heads first, then bytewise.
+    expect(Object.keys(decode(bytes) as object)).toEqual(['a', 'b', 'aa', 'é', long]);
+    expect(toHex(encode('é'))).toBe('62c3a9');
+    expect(toHex(encode('ab'))).toBe('626162');
+    // A lone surrogate is written as U+FFFD, as TextEncoder does.
+    expect(toHex(encode('\ud800'))).toBe('63efbfbd');
+    // Invalid UTF-8 in a short text string is still refused.
+    expect(() => decode(fromHex('62c328'))).toThrow(/invalid UTF-8/);
+    expect(() => decode(fromHex('a162c32801'))).toThrow(/invalid UTF-8 in map key/);
+  });
 });
 
 describe('nesting depth (no input sets the recursion depth)', () => {

@@ -17,7 +17,15 @@
  *  - rejected by the rules: the author's nonce advances and `tx/<hash>` records the failure code
  *    (the author did sign it, so it must not be replayable), nothing else changes.
  */
-import { type Block, checkBlockBody, EhrError, type SignedTx, toHex, txHash } from '@ehr/core';
+import {
+  type Block,
+  checkBlockBody,
+  EhrError,
+  fromHex,
+  type SignedTx,
+  toHex,
+  txHash,
+} from '@ehr/core';
 import { BlockErrorCode, RejectCode, Rejection } from './codes.ts';
 import { keys, pos } from './keys.ts';
 import { type Payloads, parseTxPayload, type TxKind } from './kinds.ts';
@@ -48,7 +56,7 @@ import {
 } from './rules/registry.ts';
 import type { StateReader, WriteSet } from './state.ts';
 import { stateHashAfter } from './state-hash.ts';
-import { checkTxSignature, decodeForChain } from './tx-auth.ts';
+import { checkTxSignature, decodeForChain, type TxDecoder } from './tx-auth.ts';
 import { short } from './words.ts';
 
 type Handler<K extends TxKind> = (ctx: RuleCtx, p: Payloads[K]) => Promise<void>;
@@ -73,6 +81,11 @@ const handlers: { [K in TxKind]: Handler<K> } = {
 /** Transactions whose signature was already verified (e.g. the mempool), by tx hash hex. */
 export interface VerifiedTxs {
   has(txHashHex: string): boolean;
+  /**
+   * The decoded form of a verified transaction (decoded from exactly the bytes of that hash),
+   * if held: it is not decoded again.
+   */
+  decoded?(txHashHex: string): SignedTx | undefined;
 }
 
 export type TxContext = {
@@ -88,6 +101,10 @@ export type TxContext = {
   verified?: VerifiedTxs;
   /** Chain config, if the caller has it loaded (saves a read per transaction). */
   chain?: ChainConfig;
+  /** The transaction's hash hex, if the caller computed it (SHA-256 of exactly these bytes). */
+  hash?: string;
+  /** How to decode what `verified` does not hold decoded (default core's decodeTx). */
+  decode?: TxDecoder;
 };
 
 export type Receipt = {
@@ -162,8 +179,13 @@ async function authenticate(
   chain: ChainConfig,
   verified: VerifiedTxs | undefined,
   time: number,
+  decode: TxDecoder | undefined,
 ): Promise<SignedTx> {
-  const tx = decodeForChain(bytes, { chainId: chain.chainId, maxTxBytes: chain.limits.maxTxBytes });
+  const tx = decodeForChain(
+    bytes,
+    { chainId: chain.chainId, maxTxBytes: chain.limits.maxTxBytes },
+    { decoded: verified?.decoded?.(hash), decode },
+  );
   // Block times never go back (checkPosition), so once a block is past the deadline no later
   // block can include the transaction: its expiry is final.
   if (tx.expires !== undefined && time > tx.expires) {
@@ -207,10 +229,10 @@ async function executeTx(
   mode: Mode,
 ): Promise<TxResult> {
   const index = env.index ?? 0;
-  const hash = toHex(txHash(bytes));
+  const hash = env.hash ?? toHex(txHash(bytes));
   let tx: SignedTx;
   try {
-    tx = await authenticate(overlay, bytes, hash, env.chain, env.verified, env.time);
+    tx = await authenticate(overlay, bytes, hash, env.chain, env.verified, env.time, env.decode);
   } catch (err) {
     if (err instanceof Rejection) return failed(index, hash, null, err, false);
     throw err;
@@ -344,29 +366,26 @@ export class BlockBuilder {
   readonly chain: ChainConfig;
   /** Encoded transactions kept so far, in block order. */
   readonly txs: Uint8Array[] = [];
+  /** Their hashes (SHA-256), in block order. */
+  readonly txHashes: Uint8Array[] = [];
   private bytes = 0;
   private readonly results: TxResult[] = [];
   private readonly payloads: PayloadBodies | undefined;
   private readonly verified: VerifiedTxs | undefined;
+  private readonly decode: TxDecoder | undefined;
 
-  private constructor(
-    overlay: Overlay,
-    chain: ChainConfig,
-    env: { height: number; time: number; payloads?: PayloadBodies; verified?: VerifiedTxs },
-  ) {
+  private constructor(overlay: Overlay, chain: ChainConfig, env: BuilderEnv) {
     this.overlay = overlay;
     this.chain = chain;
     this.height = env.height;
     this.time = env.time;
     this.payloads = env.payloads;
     this.verified = env.verified;
+    this.decode = env.decode;
   }
 
   /** `base`: committed state, or an Overlay holding the blocks still in flight. */
-  static async open(
-    base: StateReader,
-    env: { height: number; time: number; payloads?: PayloadBodies; verified?: VerifiedTxs },
-  ): Promise<BlockBuilder> {
+  static async open(base: StateReader, env: BuilderEnv): Promise<BlockBuilder> {
     await checkPosition(base, env.height, env.time);
     return new BlockBuilder(new Overlay(base), await loadChain(base), env);
   }
@@ -382,9 +401,10 @@ export class BlockBuilder {
   /**
    * Tries a transaction: kept (applied, or refused by the rules with a failed receipt and its
    * nonce used: `nonceConsumed`), or left out (authentication or bodies; state untouched).
-   * Returns 'full' without trying when the block has no room for it.
+   * Returns 'full' without trying when the block has no room for it. `hash`: its hash hex, if
+   * the caller has it (of exactly these bytes).
    */
-  async add(tx: Uint8Array, payloads?: PayloadBodies): Promise<TxResult | 'full'> {
+  async add(tx: Uint8Array, payloads?: PayloadBodies, hash?: string): Promise<TxResult | 'full'> {
     if (!this.fits(tx.length)) return 'full';
     const result = await executeTx(
       this.overlay,
@@ -397,11 +417,14 @@ export class BlockBuilder {
         requirePayloads: true,
         verified: this.verified,
         chain: this.chain,
+        ...(hash !== undefined ? { hash } : {}),
+        decode: this.decode,
       },
       'build',
     );
     if (result.ok || result.nonceConsumed) {
       this.txs.push(tx);
+      this.txHashes.push(fromHex(result.hash));
       this.bytes += tx.length;
       this.results.push(result);
     }
@@ -416,10 +439,20 @@ export class BlockBuilder {
   }
 }
 
+type BuilderEnv = {
+  height: number;
+  time: number;
+  payloads?: PayloadBodies;
+  verified?: VerifiedTxs;
+  decode?: TxDecoder;
+};
+
 export type ApplyOptions = {
   /** State hash after the previous block (the previous header's stateHash). */
   prevStateHash: Uint8Array;
   verified?: VerifiedTxs;
+  /** How to decode what `verified` does not hold decoded (default core's decodeTx). */
+  decode?: TxDecoder;
   /** Compare the result with header.stateHash and throw STATE_MISMATCH (default true). */
   checkStateHash?: boolean;
 };
@@ -443,7 +476,9 @@ export async function applyBlock(
   if (header.chainId !== chain.chainId) {
     throw blockError(`block is for chain "${header.chainId}", this chain is "${chain.chainId}"`);
   }
-  const bodyProblem = checkBlockBody(block);
+  // Each transaction hashed once: for the body's Merkle root and for executing it.
+  const hashes = block.txs.map(txHash);
+  const bodyProblem = checkBlockBody(block, hashes);
   if (bodyProblem) throw blockError(`block ${header.height}: ${bodyProblem}`);
   if (block.txs.length > chain.limits.maxTxsPerBlock) {
     throw blockError(
@@ -472,6 +507,8 @@ export async function applyBlock(
           payloads,
           verified: opts.verified,
           chain,
+          hash: toHex(hashes[i]!),
+          decode: opts.decode,
         },
         'commit',
       ),

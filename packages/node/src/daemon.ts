@@ -17,7 +17,13 @@ import {
   toHex,
   verifyBlockSignature,
 } from '@ehr/core';
-import { applyBlock, type BlockResult, type WireLimits } from '@ehr/ledger';
+import {
+  applyBlock,
+  type BlockResult,
+  type TxDecoder,
+  type VerifiedTxs,
+  type WireLimits,
+} from '@ehr/ledger';
 import { decodeBlockEntry } from './block-entry.ts';
 import type { NodeConfig } from './config.ts';
 import { ConsensusRefusals } from './consensus-refusals.ts';
@@ -56,6 +62,8 @@ export interface DaemonParts {
   /** Byte limits from the genesis limits (wireLimits): bodies, block content, frames. */
   wire: Pick<WireLimits, 'blockContentBytes'>;
   now?: () => number;
+  /** How transactions the mempool does not hold are decoded (default core's decodeTx). */
+  decodeTx?: TxDecoder;
 }
 
 /** How long connections to a removed member outlive the change (its last messages drain). */
@@ -81,6 +89,7 @@ export class Daemon extends EventEmitter {
   private leavingCount = 0;
   /** Held at start until catch-up has looked for peers: the engine neither ticks nor listens. */
   private paused = false;
+  private readonly verified: VerifiedTxs;
   /** Results of blocks catch-up sync already executed to verify them, by block hash. */
   private readonly preverified = new Map<string, BlockResult>();
 
@@ -99,13 +108,16 @@ export class Daemon extends EventEmitter {
     this.nodeId = toHex(publicKeyOf(parts.secretKey));
     this.refusals = new ConsensusRefusals({ logger: parts.logger, metrics: parts.metrics });
     const { store, config, txs } = parts;
+    // What this node admitted was decoded and its signature checked then: never again.
+    this.verified = { has: (h) => txs.mempool.has(h), decoded: (h) => txs.mempool.decoded(h) };
     this.proposer = new Proposer({
       chainId: parts.chainId,
       secretKey: parts.secretKey,
       committedState: store.state,
       committedTip: () => store.head(),
       mempool: txs.mempool,
-      verified: { has: (h) => txs.mempool.has(h) },
+      verified: this.verified,
+      ...(parts.decodeTx ? { decodeTx: parts.decodeTx } : {}),
       maxBlockTxs: config.consensus.maxBlockTxs,
       maxBlockBytes: config.consensus.maxBlockBytes,
       // Bodies count: a block with its bodies stays one consensus entry within a frame.
@@ -385,7 +397,8 @@ export class Daemon extends EventEmitter {
       // stop rather than serve a forked state (applyBlock throws STATE_MISMATCH).
       result = await applyBlock(store.state, entry.block, entry.payloads, {
         prevStateHash: head.stateHash,
-        verified: { has: (h) => txs.mempool.has(h) },
+        verified: this.verified,
+        ...(this.parts.decodeTx ? { decode: this.parts.decodeTx } : {}),
       });
     }
     const { erased, referenced } = result.payloads;

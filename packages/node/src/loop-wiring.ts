@@ -3,7 +3,7 @@
  * `leadership`, `wake` and `halted`), and the loop as catch-up sync sees it. One place for what
  * start.ts builds and what tests build around a node without libp2p.
  */
-import type { WireLimits } from '@ehr/ledger';
+import type { TxDecoder, WireLimits } from '@ehr/ledger';
 import type { SyncPort } from './catch-up.ts';
 import type { NodeConfig } from './config.ts';
 import { Daemon } from './daemon.ts';
@@ -37,6 +37,8 @@ export interface LoopWiring {
   /** The read barrier: intake waits on it before refusing (see TxIntakeDeps.caughtUp). */
   caughtUp?: () => Promise<void>;
   now?: () => number;
+  /** How transactions are decoded (default the ledger's; tests count calls). */
+  decodeTx?: TxDecoder;
 }
 
 export interface WiredLoop {
@@ -48,7 +50,7 @@ export interface WiredLoop {
 }
 
 export function wireLoop(w: LoopWiring): WiredLoop {
-  const now = w.now ? { now: w.now } : {};
+  const now = { ...(w.now ? { now: w.now } : {}), ...(w.decodeTx ? { decodeTx: w.decodeTx } : {}) };
   let daemon: Daemon | undefined;
   const txs = new TxIntake({
     chainId: w.chainId,

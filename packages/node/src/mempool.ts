@@ -10,7 +10,7 @@
  * ever commit, since a nonce is used once.
  */
 import { EhrError, type SignedTx, toHex, txHash } from '@ehr/core';
-import { checkTxSignature, decodeForChain } from '@ehr/ledger';
+import { checkTxSignature, decodeForChain, type TxDecoder } from '@ehr/ledger';
 
 export interface MempoolLimits {
   maxTxs: number;
@@ -51,11 +51,19 @@ export class Mempool {
   private readonly limits: MempoolLimits;
   private readonly chainId: string;
   private readonly nextNonce: NonceSource;
+  private readonly decodeTx: { decode?: TxDecoder };
 
-  constructor(chainId: string, limits: MempoolLimits, nextNonce: NonceSource) {
+  /** `opts.decodeTx`: how transactions are decoded (core's decodeTx; tests count calls). */
+  constructor(
+    chainId: string,
+    limits: MempoolLimits,
+    nextNonce: NonceSource,
+    opts: { decodeTx?: TxDecoder } = {},
+  ) {
     this.chainId = chainId;
     this.limits = limits;
     this.nextNonce = nextNonce;
+    this.decodeTx = opts.decodeTx ? { decode: opts.decodeTx } : {};
   }
 
   get size(): number {
@@ -70,12 +78,19 @@ export class Mempool {
     return this.byHash.has(hash);
   }
 
-  /** Stateless checks shared by admission and gossip validation. Throws on failure. */
-  precheck(bytes: Uint8Array): { tx: SignedTx; hash: string } {
+  /**
+   * Stateless checks shared by admission and gossip validation. Throws on failure. `hash`: the
+   * transaction's hash hex, if the caller computed it already (of exactly these bytes).
+   */
+  precheck(bytes: Uint8Array, hash?: string): { tx: SignedTx; hash: string } {
     // The ledger's own checks, so admission refuses for the reasons a block would.
-    const tx = decodeForChain(bytes, { chainId: this.chainId, maxTxBytes: this.limits.maxTxBytes });
+    const tx = decodeForChain(
+      bytes,
+      { chainId: this.chainId, maxTxBytes: this.limits.maxTxBytes },
+      this.decodeTx,
+    );
     checkTxSignature(tx);
-    return { tx, hash: toHex(txHash(bytes)) };
+    return { tx, hash: hash ?? toHex(txHash(bytes)) };
   }
 
   /**
@@ -197,6 +212,11 @@ export class Mempool {
 
   get(hash: string): PendingTx | undefined {
     return this.byHash.get(hash);
+  }
+
+  /** A pending transaction as decoded (and verified) at admission: never decoded again. */
+  decoded(hash: string): SignedTx | undefined {
+    return this.byHash.get(hash)?.tx;
   }
 
   remove(hash: string): PendingTx | undefined {

@@ -12,10 +12,10 @@ import {
   type BlockHeader,
   blockHash,
   encodeBlock,
+  merkleRoot,
   publicKeyOf,
   signBlock,
   toHex,
-  txRootOf,
 } from '@ehr/core';
 import {
   BlockBuilder,
@@ -23,6 +23,7 @@ import {
   nextNonce,
   Overlay,
   type StateReader,
+  type TxDecoder,
   type VerifiedTxs,
   type WriteSet,
 } from '@ehr/ledger';
@@ -54,6 +55,8 @@ export interface ProposerDeps {
   committedTip: () => ChainTip;
   mempool: Mempool;
   verified: VerifiedTxs;
+  /** How transactions the mempool does not hold are decoded (default core's decodeTx). */
+  decodeTx?: TxDecoder;
   maxBlockTxs: number;
   /** Transaction bytes per block (the consensus rule caps them at the genesis maxBlockBytes). */
   maxBlockBytes: number;
@@ -129,12 +132,17 @@ export class Proposer {
       (a) => nonces.get(a),
     );
     if (candidates.length === 0) return { built: null, rejected };
-    const builder = await BlockBuilder.open(base, { height, time, verified: this.deps.verified });
+    const builder = await BlockBuilder.open(base, {
+      height,
+      time,
+      verified: this.deps.verified,
+      ...(this.deps.decodeTx ? { decode: this.deps.decodeTx } : {}),
+    });
     const included: PendingTx[] = [];
     const failedAuthors = new Set<string>();
     for (const c of candidates) {
       if (failedAuthors.has(c.author)) continue;
-      const r = await builder.add(c.bytes, c.payloads);
+      const r = await builder.add(c.bytes, c.payloads, c.hash);
       if (r === 'full') break;
       if (r.ok || r.nonceConsumed) {
         // Applied, or refused by the rules: a failed receipt in the block makes the refusal
@@ -157,7 +165,7 @@ export class Proposer {
       proposer: this.proposer,
       time,
       txCount: builder.txs.length,
-      txRoot: txRootOf(builder.txs),
+      txRoot: merkleRoot(builder.txHashes),
       stateHash: result.stateHash,
     };
     const block = signBlock(header, builder.txs, this.deps.secretKey);

@@ -3,7 +3,9 @@
  * settles it. Submissions are dry-run against committed state (what the rules refuse is
  * answered at once, never admitted or gossiped), admitted to the mempool, gossiped, and
  * forwarded to the leader when they wait too long; gossip from other members is admitted the
- * same way. The tracker says what became of each; a block's receipts and the leader's refusals
+ * same way. Gossip is coalesced: what was admitted within one event-loop turn goes out as one
+ * message (under load, many submissions finish in the same turn; alone, one goes out at once),
+ * so the per-message cost of the p2p stack is paid once per batch. The tracker says what became of each; a block's receipts and the leader's refusals
  * come in from the consensus loop (`settled`, `refused`), and the loop is woken (`wake`) when
  * there is something to propose. Owns the mempool and the tracker.
  */
@@ -25,12 +27,18 @@ import {
   toHex,
   txHash,
 } from '@ehr/core';
-import { checkTx, nextNonce, Overlay, type WireLimits } from '@ehr/ledger';
+import { checkTx, nextNonce, Overlay, type TxDecoder, type WireLimits } from '@ehr/ledger';
 import type { Logger } from './logger.ts';
 import { Mempool, type MempoolLimits, type PendingTx } from './mempool.ts';
 import type { NodeMetrics } from './metrics.ts';
 import type { Network, NodeStore } from './ports.ts';
-import { decodeTxMessage, encodeTxMessage } from './tx-message.ts';
+import {
+  decodeTxGossip,
+  decodeTxMessage,
+  encodeTxBatch,
+  encodeTxMessage,
+  type TxMessage,
+} from './tx-message.ts';
 import { refusal, statusView } from './tx-status.ts';
 import { TxTracker } from './tx-tracker.ts';
 
@@ -59,6 +67,10 @@ export const GOSSIP_MAX_BODY_BYTES = 64 * 1024;
 const FORWARD_TIMEOUT_MS = 5000;
 const FORWARD_BYTES_PER_MS = 1024;
 const FORWARD_BATCH = 256;
+/** At most this many transactions in one gossip message. */
+const GOSSIP_BATCH = 256;
+/** A received batch yields to the event loop after this many transactions. */
+const GOSSIP_YIELD_EVERY = 16;
 const FORWARD_CHECK_MS = 1000;
 /** How often what the chain moved past, and what passed its deadline, leaves the mempool. */
 const HYGIENE_MS = 5000;
@@ -108,6 +120,8 @@ export interface TxIntakeDeps {
   logger: Logger;
   metrics: NodeMetrics;
   now?: () => number;
+  /** How transactions are decoded (default core's decodeTx; tests count calls). */
+  decodeTx?: TxDecoder;
 }
 
 export class TxIntake {
@@ -119,12 +133,19 @@ export class TxIntake {
   private forwarding = false;
   /** When each pending transaction was last forwarded, and to which leader. */
   private readonly forwardedAt = new Map<string, { at: number; to: string }>();
+  /** Admitted here, waiting for the end of this event-loop turn to be gossiped together. */
+  private outbox: Uint8Array[] = [];
+  private outboxBytes = 0;
+  private flushTimer: NodeJS.Immediate | undefined;
 
   constructor(deps: TxIntakeDeps) {
     this.deps = deps;
     this.now = deps.now ?? Date.now;
-    this.mempool = new Mempool(deps.chainId, deps.limits, (author) =>
-      nextNonce(deps.store.state, author),
+    this.mempool = new Mempool(
+      deps.chainId,
+      deps.limits,
+      (author) => nextNonce(deps.store.state, author),
+      deps.decodeTx ? { decodeTx: deps.decodeTx } : {},
     );
   }
 
@@ -154,6 +175,7 @@ export class TxIntake {
   stop(): void {
     for (const t of this.timers) clearInterval(t);
     this.timers = [];
+    this.flushGossip();
   }
 
   /**
@@ -180,7 +202,9 @@ export class TxIntake {
     if (known?.status === 'committed') return { hash, status: { ...known, duplicate: true } };
     if (known && known.status !== 'pending' && known.final) return { hash, status: known };
     if (!this.mempool.has(hash)) {
-      const checked = this.mempool.precheck(tx);
+      // Decoded, hashed and verified once here; the dry run, the block and its application
+      // take the decoded form from the mempool.
+      const checked = this.mempool.precheck(tx, hash);
       let refused = await this.dryRun(tx, bodies, hash, checked.tx);
       if (refused && this.deps.caughtUp) {
         // Judged against this node's state, which may trail the leader's: catch up, ask again.
@@ -192,11 +216,8 @@ export class TxIntake {
       }
       if (refused) return { hash, status: refused };
       this.admitted(await this.mempool.add(tx, this.now(), bodies, checked));
-      if (bodyBytes(payloads) <= GOSSIP_MAX_BODY_BYTES) {
-        void this.deps.network.publish(TX_TOPIC, encodeTxMessage(tx, payloads)).catch((err) => {
-          this.deps.logger.debug({ err: (err as Error).message }, 'gossip publish failed');
-        });
-      } else void this.forwardPending();
+      if (bodyBytes(payloads) <= GOSSIP_MAX_BODY_BYTES) this.gossip(encodeTxMessage(tx, payloads));
+      else void this.forwardPending();
       this.deps.wake();
     }
     const started = performance.now();
@@ -276,7 +297,8 @@ export class TxIntake {
       height: head.height + 1,
       time: Math.max(this.now(), head.time),
       payloads,
-      verified: { has: (h) => h === hash },
+      hash,
+      verified: { has: (h) => h === hash, decoded: (h) => (h === hash ? decoded : undefined) },
     });
     if (r.ok) return null;
     const code = r.code ?? 'REJECTED';
@@ -299,26 +321,78 @@ export class TxIntake {
     return this.view(status);
   }
 
+  /**
+   * Queues one admitted transaction's message for gossip; everything queued within this
+   * event-loop turn goes out together (within a block's content bytes and GOSSIP_BATCH).
+   */
+  private gossip(msg: Uint8Array): void {
+    if (
+      this.outbox.length > 0 &&
+      (this.outbox.length >= GOSSIP_BATCH ||
+        this.outboxBytes + msg.length > this.deps.wire.blockContentBytes)
+    ) {
+      this.flushGossip();
+    }
+    this.outbox.push(msg);
+    this.outboxBytes += msg.length;
+    this.flushTimer ??= setImmediate(() => this.flushGossip());
+  }
+
+  private flushGossip(): void {
+    if (this.flushTimer) clearImmediate(this.flushTimer);
+    this.flushTimer = undefined;
+    const batch = this.outbox;
+    if (batch.length === 0) return;
+    this.outbox = [];
+    this.outboxBytes = 0;
+    // One transaction keeps the single-message shape.
+    const bytes = batch.length === 1 ? batch[0]! : encodeTxBatch(batch);
+    void this.deps.network.publish(TX_TOPIC, bytes).catch((err) => {
+      this.deps.logger.debug({ err: (err as Error).message }, 'gossip publish failed');
+    });
+  }
+
+  /**
+   * A gossiped transaction or batch. Relayed ('accept') when something in it was admitted here;
+   * 'reject' (not relayed, the relay is suspect) when it does not decode or anything in it fails
+   * for a reason no honest relay would send on; otherwise 'ignore' (already held, committed,
+   * or refused for a benign reason: the relay was ahead, behind or full).
+   */
   private async onGossip(from: string, bytes: Uint8Array): Promise<'accept' | 'reject' | 'ignore'> {
-    let msg: { tx: Uint8Array; payloads: Map<string, Uint8Array> };
+    let items: (TxMessage | Error)[];
     try {
-      msg = decodeTxMessage(bytes);
+      items = decodeTxGossip(bytes, GOSSIP_BATCH);
     } catch {
       return 'reject';
     }
-    try {
-      this.admitted(await this.mempool.add(msg.tx, this.now(), msg.payloads));
-      this.deps.wake();
-      return 'accept';
-    } catch (err) {
-      // Not admitted here: not relayed either (gossipsub forwards accepted messages only).
-      if (isEhrError(err) && BENIGN_GOSSIP_REFUSALS.includes(err.code)) return 'ignore';
-      this.deps.logger.debug(
-        { from, code: (err as EhrError).code },
-        'rejected gossiped transaction',
-      );
-      return 'reject';
+    let admitted = 0;
+    let bad = 0;
+    for (const [i, msg] of items.entries()) {
+      // A big batch is many signature checks: let timers and I/O (the consensus tick) run.
+      if (i > 0 && i % GOSSIP_YIELD_EVERY === 0) await new Promise((r) => setImmediate(r));
+      if (msg instanceof Error) {
+        bad++;
+        continue;
+      }
+      const hash = toHex(txHash(msg.tx));
+      // Held or settled already: not decoded or verified again.
+      if (this.mempool.has(hash) || this.tracker.get(hash)?.status === 'committed') continue;
+      try {
+        const checked = this.mempool.precheck(msg.tx, hash);
+        this.admitted(await this.mempool.add(msg.tx, this.now(), msg.payloads, checked));
+        admitted++;
+      } catch (err) {
+        if (isEhrError(err) && BENIGN_GOSSIP_REFUSALS.includes(err.code)) continue;
+        bad++;
+        this.deps.logger.debug(
+          { from, code: (err as EhrError).code },
+          'rejected gossiped transaction',
+        );
+      }
     }
+    if (admitted > 0) this.deps.wake();
+    // Not admitted here: not relayed either (gossipsub forwards accepted messages only).
+    return bad > 0 ? 'reject' : admitted > 0 ? 'accept' : 'ignore';
   }
 
   /** Sends transactions pending here for a while straight to the leader. */
@@ -326,7 +400,7 @@ export class TxIntake {
     const { leader, leading } = this.deps.leadership();
     if (this.forwarding || leading || !leader || this.mempool.size === 0) return;
     const now = this.now();
-    const batch: PendingTx[] = [];
+    const batch: { hash: string; msg: Uint8Array }[] = [];
     // One request stays within a block's content (a transaction with the largest body fits).
     let bytes = 0;
     for (const p of this.mempool.all()) {
@@ -336,7 +410,7 @@ export class TxIntake {
       const last = this.forwardedAt.get(p.hash);
       if (last && last.to === leader && now - last.at < FORWARD_EVERY_MS) continue;
       if (batch.length > 0 && bytes + p.size > this.deps.wire.blockContentBytes) continue;
-      batch.push(p);
+      batch.push({ hash: p.hash, msg: encodeTxMessage(p.bytes, [...p.payloads.values()]) });
       bytes += p.size;
       if (batch.length >= FORWARD_BATCH) break;
     }
@@ -349,9 +423,7 @@ export class TxIntake {
     // FORWARD_EVERY_MS, instead of every follower resending it every second.
     for (const b of batch) this.forwardedAt.set(b.hash, { at: now, to: leader });
     try {
-      const msg = encode({
-        txs: batch.map((b) => encodeTxMessage(b.bytes, [...b.payloads.values()])),
-      });
+      const msg = encodeTxBatch(batch.map((b) => b.msg));
       await this.deps.network.request(
         leader,
         TX_FORWARD,
@@ -385,7 +457,8 @@ export class TxIntake {
         const msg = decodeTxMessage(expectBytes(raw, `tx-forward.txs[${i}]`));
         const hash = toHex(txHash(msg.tx));
         if (this.mempool.has(hash) || this.tracker.get(hash)?.status === 'committed') continue;
-        this.admitted(await this.mempool.add(msg.tx, this.now(), msg.payloads));
+        const checked = this.mempool.precheck(msg.tx, hash);
+        this.admitted(await this.mempool.add(msg.tx, this.now(), msg.payloads, checked));
         admitted++;
       } catch (err) {
         // Already committed (nonce used), full, or invalid: the submitter's node reports it.

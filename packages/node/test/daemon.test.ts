@@ -4,9 +4,29 @@
  * committed blocks it is handed - and stops, naming the block, when one is forged or computes
  * to another state.
  */
-import { encodeTx, generateSecretKey, publicKeyOf, sha256, signTx, toHex, utf8 } from '@ehr/core';
-import { makeGenesis } from '@ehr/ledger';
+import {
+  decodeTx as coreDecodeTx,
+  encodeBlock,
+  encodeTx,
+  generateSecretKey,
+  publicKeyOf,
+  sha256,
+  signBlock,
+  signTx,
+  toHex,
+  txRootOf,
+  utf8,
+} from '@ehr/core';
+import {
+  applyBlock,
+  genesisStateHash,
+  genesisWrites,
+  MapState,
+  makeGenesis,
+  type TxDecoder,
+} from '@ehr/ledger';
 import { afterEach, describe, expect, it } from 'vitest';
+import { decodeBlockEntry, encodeBlockEntry } from '../src/block-entry.ts';
 import type { BlockEvent } from '../src/ports.ts';
 import { buildLog, hospitalTx, resign, tamperTx } from './log.ts';
 import { type OneNode, oneNode, until } from './one-node.ts';
@@ -198,5 +218,113 @@ describe('Daemon apply: a follower handed committed blocks', () => {
     // Everything before it applied; the lie did not.
     expect(n.store.head().height).toBe(log.tip.height - 1);
     expect(n.daemon.halted()!.message).toMatch(/state/i);
+  }, 30_000);
+});
+
+/** A decoder that counts how often each transaction (by its bytes) is decoded. */
+function countingDecoder() {
+  const counts = new Map<string, number>();
+  const decodeTx: TxDecoder = (bytes) => {
+    const k = toHex(bytes);
+    counts.set(k, (counts.get(k) ?? 0) + 1);
+    return coreDecodeTx(bytes);
+  };
+  return { decodeTx, of: (tx: Uint8Array) => counts.get(toHex(tx)) ?? 0 };
+}
+
+describe('Daemon: a transaction is decoded and verified once per node', () => {
+  it('submitted here: decoded at admission only; the dry run, the block and its application reuse it', async () => {
+    const admin = generateSecretKey();
+    const key = generateSecretKey();
+    const genesis = makeGenesis({
+      chainId: 'decode-once',
+      genesisTime: Date.now() - 1000,
+      admins: [publicKeyOf(admin)],
+      validators: [publicKeyOf(key)],
+    });
+    const c = countingDecoder();
+    const n = await oneNode(genesis, key, { decodeTx: c.decodeTx });
+    nodes.push(n);
+    await until(() => n.daemon.consensus.status().canPropose);
+    const txs = [0, 1, 2].map((k) => hospital(admin, k, `h${k}`, genesis.chainId));
+    const results = await Promise.all(txs.map((tx) => n.txs.submit(tx, [], 'commit', 5000)));
+    for (const r of results) expect(r.status).toMatchObject({ status: 'committed', ok: true });
+    expect(txs.map((tx) => c.of(tx))).toEqual([1, 1, 1]);
+    // Submitted in one event-loop turn: gossiped as one batch.
+    expect(n.net.published.filter((p) => p.topic === 'tx')).toHaveLength(1);
+  }, 30_000);
+
+  it('a follower applies what it admitted without decoding it again; what it never saw is decoded once', async () => {
+    const log = await buildLog(2, 3);
+    const c = countingDecoder();
+    const n = await oneNode(log.genesis, generateSecretKey(), {
+      learner: true,
+      now: () => log.genesis.genesisTime + 1000,
+      decodeTx: c.decodeTx,
+    });
+    nodes.push(n);
+    const first = decodeBlockEntry(log.entries.find((e) => e.type === 'block')!.data).block.txs;
+    // This node admitted block 1's transactions (as gossip would have brought them).
+    for (const tx of first) await n.txs.submit(tx, [], 'async');
+    expect(n.txs.mempool.size).toBe(3);
+    const blockTxs = log.entries
+      .filter((e) => e.type === 'block')
+      .flatMap((e) => decodeBlockEntry(e.data).block.txs);
+    const before = blockTxs.map((tx) => c.of(tx));
+    await n.daemon.ingestWith(async () => ({ entries: log.entries, results: new Map() }));
+    expect(toHex(n.store.head().stateHash)).toBe(toHex(log.tip.stateHash));
+    const onApply = blockTxs.map((tx, i) => c.of(tx) - before[i]!);
+    expect(onApply).toEqual([0, 0, 0, 1, 1, 1]);
+    expect(n.txs.mempool.size).toBe(0);
+  }, 30_000);
+
+  it('a block whose transaction was tampered is refused even when this node admitted the original', async () => {
+    const log = await buildLog(2, 3);
+    const n = await oneNode(log.genesis, generateSecretKey(), {
+      learner: true,
+      now: () => log.genesis.genesisTime + 1000,
+    });
+    nodes.push(n);
+    const at = log.entries.findIndex((e) => e.type === 'block');
+    const entry = decodeBlockEntry(log.entries[at]!.data);
+    const original = entry.block.txs[0]!;
+    await n.txs.submit(original, [], 'async');
+    expect(n.txs.mempool.size).toBe(1);
+    // The leader swaps in a copy with a damaged signature (same author, nonce and payload: its
+    // hash differs from what this node verified), commits to it in the header, signs the
+    // header, and claims the state reached by taking it as signed.
+    const forged = original.slice();
+    forged[forged.length - 1]! ^= 0x01;
+    const txs = [forged, ...entry.block.txs.slice(1)];
+    const unsigned = { ...entry.block.header, txRoot: txRootOf(txs) };
+    // The state a node reaches if it takes the forged transaction as verified.
+    const genesisState = new MapState();
+    genesisState.applyWrites(genesisWrites(log.genesis));
+    const skipped = await applyBlock(
+      genesisState,
+      { header: unsigned, txs, signature: new Uint8Array(64) },
+      entry.payloads,
+      {
+        prevStateHash: genesisStateHash(log.genesis),
+        verified: { has: () => true },
+        checkStateHash: false,
+      },
+    );
+    expect(skipped.receipts.every((r) => r.ok)).toBe(true);
+    const header = { ...unsigned, stateHash: skipped.stateHash };
+    const block = signBlock(header, txs, log.validator);
+    // Up to that block (the next one links to the honest header).
+    const entries = log.entries
+      .slice(0, at + 1)
+      .map((e, i) =>
+        i === at
+          ? { ...e, data: encodeBlockEntry(encodeBlock(block), entry.payloads.values()) }
+          : e,
+      );
+    const err = await n.daemon
+      .ingestWith(async () => ({ entries, results: new Map() }))
+      .catch((e: unknown) => e);
+    expect(err).toMatchObject({ code: 'STATE_MISMATCH' });
+    expect(n.store.head().height).toBe(0);
   }, 30_000);
 });

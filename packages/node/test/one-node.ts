@@ -7,7 +7,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { RaftNode } from '@ehr/consensus';
 import { publicKeyOf, toHex } from '@ehr/core';
-import { type Genesis, genesisBlockHash, wireLimits } from '@ehr/ledger';
+import { type Genesis, genesisBlockHash, type TxDecoder, wireLimits } from '@ehr/ledger';
 import { Store } from '@ehr/store';
 import { blockVerifier, raftPort, storePort } from '../src/adapters.ts';
 import { parseConfig } from '../src/config.ts';
@@ -32,7 +32,7 @@ export interface OneNode {
 export async function oneNode(
   genesis: Genesis,
   key: Uint8Array,
-  opts: { learner?: boolean; now?: () => number } = {},
+  opts: { learner?: boolean; now?: () => number; decodeTx?: TxDecoder } = {},
 ): Promise<OneNode> {
   const dir = mkdtempSync(join(tmpdir(), 'ehr-daemon-'));
   const store = await Store.open(dir, genesis);
@@ -77,6 +77,7 @@ export async function oneNode(
     logger,
     metrics,
     ...(opts.now ? { now: opts.now } : {}),
+    ...(opts.decodeTx ? { decodeTx: opts.decodeTx } : {}),
   });
   txs.start();
   loop.start();

@@ -9,6 +9,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import {
   decode,
+  decodeTx,
   encode,
   encodeSealed,
   encodeTx,
@@ -25,6 +26,7 @@ import {
   genesisWrites,
   MapState,
   makeGenesis,
+  type TxDecoder,
   wireLimits,
 } from '@ehr/ledger';
 import { Store } from '@ehr/store';
@@ -33,7 +35,13 @@ import { patientSignup } from '../../../test/harness/load.ts';
 import { storePort } from '../src/adapters.ts';
 import { nodeMetrics } from '../src/metrics.ts';
 import { GOSSIP_MAX_BODY_BYTES, TX_FORWARD, TX_TOPIC, TxIntake } from '../src/tx-intake.ts';
-import { decodeTxMessage, encodeTxMessage } from '../src/tx-message.ts';
+import {
+  decodeTxGossip,
+  decodeTxMessage,
+  encodeTxBatch,
+  encodeTxMessage,
+  type TxMessage,
+} from '../src/tx-message.ts';
 import { capturingLogger } from './capture.ts';
 import { hospitalTx } from './log.ts';
 import { MemNet } from './mem-net.ts';
@@ -51,7 +59,17 @@ const genesis = makeGenesis({
   validators: [publicKeyOf(generateSecretKey())],
 });
 
-async function intake(opts: { leader?: string | null; now?: () => number } = {}) {
+/** core's decodeTx, calling `seen` on every call. */
+function countDecodes(seen: () => void): TxDecoder {
+  return (bytes) => {
+    seen();
+    return decodeTx(bytes);
+  };
+}
+
+async function intake(
+  opts: { leader?: string | null; now?: () => number; decodeTx?: TxDecoder } = {},
+) {
   const dir = mkdtempSync(join(tmpdir(), 'ehr-intake-'));
   const store = await Store.open(dir, genesis);
   const all = new Map<string, MemNet>();
@@ -79,6 +97,7 @@ async function intake(opts: { leader?: string | null; now?: () => number } = {})
     logger,
     metrics,
     ...(opts.now ? { now: opts.now } : {}),
+    ...(opts.decodeTx ? { decodeTx: opts.decodeTx } : {}),
   });
   txs.start();
   cleanup.push(async () => {
@@ -196,6 +215,8 @@ describe('TxIntake', () => {
     // A small one is still gossiped, and not forwarded before its wait.
     const small = hospitalTx(t2.admin, 0, t2.expires(), t2.genesis.chainId);
     await t2.txs.submit(small, [], 'async');
+    // Gossip goes out at the end of the event-loop turn (batched with whatever else came in).
+    await new Promise((res) => setImmediate(res));
     expect(t2.net.published.map((p) => p.topic)).toEqual([TX_TOPIC]);
   });
 
@@ -235,6 +256,58 @@ describe('TxIntake', () => {
     t.txs.refused([{ hash: second.hash, code: 'BAD_SIGNATURE', message: 'forged' }]);
     expect(await t.txs.txStatus(second.hash)).toMatchObject({ status: 'rejected', final: true });
     expect(t.txs.mempool.size).toBe(0);
+  });
+
+  it('gossip batches: what is admitted in one turn goes out as one message; a batch admits each valid element, skips what is held without checking it again, and a bad element makes the relay suspect', async () => {
+    const t = await intake({ leader: null });
+    const submitted = [0, 1, 2].map((k) => hospitalTx(t.admin, k, t.expires(), t.genesis.chainId));
+    await Promise.all(submitted.map((tx) => t.txs.submit(tx, [], 'async')));
+    await new Promise((r) => setImmediate(r));
+    expect(t.net.published).toHaveLength(1);
+    const sent = decodeTxGossip(t.net.published[0]!.bytes, 256) as TxMessage[];
+    expect(sent.map((m) => toHex(m.tx)).sort()).toEqual(submitted.map((tx) => toHex(tx)).sort());
+    // Alone, a transaction keeps the one-transaction shape.
+    await t.txs.submit(hospitalTx(t.admin, 3, t.expires(), t.genesis.chainId), [], 'async');
+    await new Promise((r) => setImmediate(r));
+    expect(t.net.published).toHaveLength(2);
+    expect(decode(t.net.published[1]!.bytes)).toHaveProperty('tx');
+
+    // Another node receives the batch.
+    let decodes = 0;
+    const other = await intake({ leader: null, decodeTx: countDecodes(() => decodes++) });
+    const validate = other.net.topics.get(TX_TOPIC)!;
+    const batch = encodeTxBatch(submitted.map((tx) => encodeTxMessage(tx, [])));
+    expect(await validate('peer', batch)).toBe('accept');
+    expect(other.txs.mempool.size).toBe(3);
+    expect(decodes).toBe(3);
+    // The same batch again (another relay): everything is held, nothing decoded again.
+    expect(await validate('peer2', batch)).toBe('ignore');
+    expect(decodes).toBe(3);
+    // A forged element among valid ones: the valid one is admitted, the relay is suspect.
+    const forged = hospitalTx(t.admin, 4, t.expires(), t.genesis.chainId);
+    forged[forged.length - 3]! ^= 0x80;
+    const fresh = hospitalTx(t.admin, 5, t.expires(), t.genesis.chainId);
+    expect(
+      await validate(
+        'peer',
+        encodeTxBatch([encodeTxMessage(forged, []), encodeTxMessage(fresh, [])]),
+      ),
+    ).toBe('reject');
+    expect(other.txs.mempool.has(toHex(sha256(fresh)))).toBe(true);
+    expect(other.txs.mempool.has(toHex(sha256(forged)))).toBe(false);
+    // Malformed batches: empty, too many, an element that is not a message.
+    expect(await validate('peer', encode({ txs: [] }))).toBe('reject');
+    expect(
+      await validate(
+        'peer',
+        encodeTxBatch(Array.from({ length: 257 }, () => batch.subarray(0, 4))),
+      ),
+    ).toBe('reject');
+    expect(await validate('peer', encodeTxBatch([new Uint8Array([1, 2, 3])]))).toBe('reject');
+    expect(await validate('peer', encode({ txs: [encodeTxMessage(fresh, [])], extra: 1 }))).toBe(
+      'reject',
+    );
+    expect(other.txs.mempool.size).toBe(4);
   });
 
   it('the gossip message keeps bodies keyed by their hash', () => {
