@@ -7,6 +7,20 @@
  * the offset while the file is still there.
  */
 import { readdirSync, readFileSync } from 'node:fs';
+
+/**
+ * A file's bytes, or undefined when it is gone: the directory may belong to an open database,
+ * whose compactions delete files between the listing and the read (a file that vanished is not
+ * damaged; reporting its ENOENT hid the real refusal).
+ */
+function readIfPresent(file: string): Uint8Array | undefined {
+  try {
+    return new Uint8Array(readFileSync(file));
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code === 'ENOENT') return undefined;
+    throw err;
+  }
+}
 import { join } from 'node:path';
 import { crc32c, unmask } from './crc32c.ts';
 
@@ -29,7 +43,8 @@ export interface LogScan {
 }
 
 function scanLog(file: string): LogDamage[] {
-  const b = new Uint8Array(readFileSync(file));
+  const b = readIfPresent(file);
+  if (!b) return [];
   const found: { offset: number; what: string }[] = [];
   let lastGood = -1;
   let pos = 0;
@@ -170,7 +185,8 @@ function readBlock(b: Uint8Array, offset: number, size: number, what: string): U
 const TABLE_MAGIC = 0xdb4775248b80fb57n;
 
 function checkTable(file: string): string | undefined {
-  const b = new Uint8Array(readFileSync(file));
+  const b = readIfPresent(file);
+  if (!b) return undefined;
   if (b.length < 48)
     return `the file is ${b.length} bytes, shorter than a table footer (truncated)`;
   const footer = b.subarray(b.length - 48);

@@ -12,12 +12,15 @@ import {
   rmSync,
   truncateSync,
   unlinkSync,
+  symlinkSync,
   writeFileSync,
 } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { EhrError } from '@ehr/core';
 import { afterAll, describe, expect, it } from 'vitest';
+import { damagedFiles } from '../src/damage.ts';
+import { findDamagedTables, scanWriteAheadLogs } from '../src/leveldb-files.ts';
 import { MARKER_FILE } from '../src/raft-marker.ts';
 import { Store } from '../src/store.ts';
 import { verifyStore } from '../src/verify.ts';
@@ -249,5 +252,19 @@ describe('damaged tables (.ldb)', () => {
     unlinkSync(ldb!);
     const err = await refusal(dir);
     expectClear(err, dir, ldb!.split('/').at(-1));
+  });
+
+  it('a file listed and then gone (a compaction of the open database) is not reported, nor does it hide the rest', async () => {
+    const dir = await storeWithTable();
+    // Listed by readdir, gone at read: what a compaction does between the two.
+    symlinkSync(join(dir, 'gone-1.ldb'), join(dir, '999998.ldb'));
+    symlinkSync(join(dir, 'gone-2.log'), join(dir, '999999.log'));
+    expect(findDamagedTables(dir)).toEqual([]);
+    expect(scanWriteAheadLogs(dir).damage).toEqual([]);
+    expect(damagedFiles(dir)).toBeUndefined();
+    // A real damage beside it is still found and named.
+    const [ldb] = files(dir, '.ldb').filter((f) => !f.includes('99999'));
+    truncateSync(ldb!, Math.floor(readFileSync(ldb!).length / 2));
+    expect(findDamagedTables(dir).map((d) => d.file)).toEqual([ldb]);
   });
 });
