@@ -8,6 +8,9 @@
  */
 import { readdirSync, readFileSync } from 'node:fs';
 
+import { join } from 'node:path';
+import { crc32c, unmask } from './crc32c.ts';
+
 /**
  * A file's bytes, or undefined when it is gone: the directory may belong to an open database,
  * whose compactions delete files between the listing and the read (a file that vanished is not
@@ -21,8 +24,6 @@ function readIfPresent(file: string): Uint8Array | undefined {
     throw err;
   }
 }
-import { join } from 'node:path';
-import { crc32c, unmask } from './crc32c.ts';
 
 const BLOCK = 32 * 1024;
 const HEADER = 7;
