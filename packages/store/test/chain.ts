@@ -57,36 +57,49 @@ export function patientTx(patient: Uint8Array, profile: Uint8Array): Uint8Array 
   });
 }
 
-/** Applies `txs` as the next block and commits it; returns the block's height. */
-export async function commitNext(
+/**
+ * Builds the next block of `txs` on `store` through the ledger's rules (BlockBuilder), signs it
+ * as `proposer` and commits it as a node's apply path does (bodies the block does not name are
+ * dropped). Throws naming the first transaction refused. Used by these tests and by the chain
+ * generator (scripts/bench/gen-chain.ts).
+ */
+export async function commitTxs(
   store: Store,
-  keys: ReturnType<typeof testKeys>,
-  txs: Uint8Array[],
-  payloads: Uint8Array[] = [],
-): Promise<number> {
+  o: {
+    chainId: string;
+    proposer: Uint8Array;
+    txs: Uint8Array[];
+    bodies?: Map<string, Uint8Array>;
+    /** The consensus log index of the block's entry (default height + 1, after the no-op). */
+    raftIndex?: number;
+    durable?: boolean;
+  },
+): Promise<{ height: number; hashes: string[] }> {
   const head = store.head();
-  const bodies = new Map(payloads.map((p) => [toHex(sha256(p)), p]));
+  const bodies = o.bodies ?? new Map<string, Uint8Array>();
   const height = head.height + 1;
   const time = head.time + 1000;
   const b = await BlockBuilder.open(store.state, { height, time, payloads: bodies });
-  for (const t of txs) {
+  const hashes: string[] = [];
+  for (const t of o.txs) {
     const r = await b.add(t);
-    if (r === 'full' || !r.ok)
-      throw new Error(`test tx rejected: ${r === 'full' ? 'full' : r.message}`);
+    if (r === 'full') throw new Error('block full: commit fewer transactions at once');
+    if (!r.ok) throw new Error(`${r.kind} refused: ${r.code} ${r.message}`);
+    hashes.push(r.hash);
   }
   const result = b.finish(head.stateHash);
   const header = {
-    chainId: CHAIN_ID,
+    chainId: o.chainId,
     height,
     prevHash: head.hash,
     term: 1,
-    proposer: publicKeyOf(keys.node),
+    proposer: publicKeyOf(o.proposer),
     time,
     txCount: b.txs.length,
     txRoot: txRootOf(b.txs),
     stateHash: result.stateHash,
   };
-  const block = signBlock(header, b.txs, keys.node);
+  const block = signBlock(header, b.txs, o.proposer);
   const keep = new Map([...bodies].filter(([h]) => result.payloads.referenced.includes(h)));
   await store.commitBlock({
     blockBytes: encodeBlock(block),
@@ -98,7 +111,25 @@ export async function commitNext(
     writes: result.writes,
     payloads: keep,
     erased: result.payloads.erased,
-    raftIndex: height + 1,
+    raftIndex: o.raftIndex ?? height + 1,
+    ...(o.durable !== undefined ? { durable: o.durable } : {}),
+  });
+  return { height, hashes };
+}
+
+/** Applies `txs` as the next block and commits it; returns the block's height. */
+export async function commitNext(
+  store: Store,
+  keys: ReturnType<typeof testKeys>,
+  txs: Uint8Array[],
+  payloads: Uint8Array[] = [],
+): Promise<number> {
+  const bodies = new Map(payloads.map((p) => [toHex(sha256(p)), p]));
+  const { height } = await commitTxs(store, {
+    chainId: CHAIN_ID,
+    proposer: keys.node,
+    txs,
+    bodies,
   });
   return height;
 }
