@@ -3,7 +3,7 @@
  * after a cursor, or every page. When more follows, the command says how to get it (on stderr,
  * so --json output stays the items alone).
  */
-import { MAX_PAGE_LIMIT, type Page, type Session } from '@ehr/api';
+import { MAX_PAGE_LIMIT, type Session } from '@ehr/api';
 import { EhrError } from '@ehr/core';
 import type { Command } from 'commander';
 
@@ -29,32 +29,33 @@ function limitOf(v: string | undefined): number | undefined {
   return n;
 }
 
-/** The page (or with --all every item) of a list method, as the flags ask. */
-export async function listPage<T>(
+/**
+ * The page (or with --all every item) of a list method, as the flags ask. When more follows,
+ * says where the next page is (on stderr, naming `command`).
+ */
+export async function listItems<T>(
   session: Session,
   method: string,
   params: Record<string, unknown>,
   signed: boolean,
   flags: PageFlags,
-): Promise<Page<T>> {
+  command: string,
+): Promise<T[]> {
   const limit = limitOf(flags.limit);
   if (flags.all) {
     if (flags.cursor !== undefined) {
       throw new EhrError('INVALID_CURSOR', '--all starts from the first page: drop --cursor', {});
     }
-    return { items: await session.all<T>(method, params, signed) };
+    return session.all<T>(method, params, signed);
   }
-  return session.page<T>(
+  const page = await session.page<T>(
     method,
     params,
     { limit: limit ?? 100, ...(flags.cursor !== undefined ? { cursor: flags.cursor } : {}) },
     signed,
   );
-}
-
-/** Tells where the next page is, if there is one. */
-export function noteMore(page: Page<unknown>, command: string): void {
   if (page.cursor !== undefined) {
     process.stderr.write(`more: ${command} --cursor ${page.cursor}   (or --all)\n`);
   }
+  return page.items;
 }

@@ -4,7 +4,7 @@ import type { Command } from 'commander';
 import { type Ctx, intArg, publicKeyArg } from '../context.ts';
 import { usage } from '../errors.ts';
 import { fields, short, table, when } from '../output.ts';
-import { listPage, noteMore, type PageFlags, pagingOptions } from '../paging.ts';
+import { listItems, type PageFlags, pagingOptions } from '../paging.ts';
 import { txLine } from './tx-output.ts';
 
 const example = (lines: string) => `\nExample:\n${lines}\n`;
@@ -116,15 +116,14 @@ export function registerAdmin(program: Command, ctx: Ctx): void {
   pagingOptions(hospital.command('list').description('registered hospitals'))
     .addHelpText('after', example('  ehr admin hospital list --all --json'))
     .action(async (o: PageFlags) => {
-      const page = await listPage<Awaited<ReturnType<Directory['hospitals']>>[number]>(
+      const list = await listItems<Awaited<ReturnType<Directory['hospitals']>>[number]>(
         ctx.publicSession(),
         'hospital_list',
         {},
         false,
         o,
+        'ehr admin hospital list',
       );
-      const list = page.items;
-      noteMore(page, 'ehr admin hospital list');
       ctx.print(list, () =>
         table(
           ['id', 'name', 'specializations', 'active', 'registered'],
@@ -342,15 +341,14 @@ export function registerAdmin(program: Command, ctx: Ctx): void {
       if (o.status && !['open', 'applied', 'failed'].includes(o.status)) {
         throw usage(`--status: expected open, applied or failed, got "${o.status}"`);
       }
-      const page = await listPage<ProposalInfo>(
+      const list = await listItems<ProposalInfo>(
         ctx.publicSession(),
         'gov_proposals',
         o.status ? { status: o.status } : {},
         false,
         o,
+        'ehr admin proposals',
       );
-      const list = page.items;
-      noteMore(page, 'ehr admin proposals');
       ctx.print(list, () => proposalsTable(list));
     });
   admin

@@ -11,7 +11,7 @@ import { type Command, InvalidArgumentError } from 'commander';
 import { contentArg, contentJson, contentText, saveContent } from '../content.ts';
 import type { Ctx } from '../context.ts';
 import { fields, short, table, when } from '../output.ts';
-import { listPage, noteMore, type PageFlags, pagingOptions } from '../paging.ts';
+import { listItems, type PageFlags, pagingOptions } from '../paging.ts';
 import { txLine } from './tx-output.ts';
 
 export const PURPOSE_HELP = `why you read it, recorded on chain as an HL7 PurposeOfUse code: ${PURPOSE_CODES.map((c) => `${c} (${PURPOSES[c]})`).join(', ')}`;
@@ -91,15 +91,14 @@ export function registerDoctor(program: Command, ctx: Ctx): void {
     .addHelpText('after', example('  ehr doctor patients --key heart.key.json --limit 50'))
     .action(async (o: PageFlags) => {
       const c = ctx.client();
-      const page = await listPage<{ patient: string; reasons: string[]; reports: number }>(
+      const list = await listItems<{ patient: string; reasons: string[]; reports: number }>(
         c.session,
         'doctor_patients',
         { doctor: c.key },
         true,
         o,
+        'ehr doctor patients',
       );
-      const list = page.items;
-      noteMore(page, 'ehr doctor patients');
       ctx.print(list, () =>
         table(
           ['patient', 'why', 'reports'],
@@ -123,15 +122,14 @@ export function registerDoctor(program: Command, ctx: Ctx): void {
     .addHelpText('after', example('  ehr doctor reports --key heart.key.json --all --json'))
     .action(async (o: PageFlags) => {
       const c = ctx.client();
-      const page = await listPage<Awaited<ReturnType<typeof c.doctor.reports>>[number]>(
+      const list = await listItems<Awaited<ReturnType<typeof c.doctor.reports>>[number]>(
         c.session,
         'doctor_reports',
         { doctor: c.key },
         true,
         o,
+        'ehr doctor reports',
       );
-      const list = page.items;
-      noteMore(page, 'ehr doctor reports');
       ctx.print(list, () =>
         table(
           ['id', 'patient', 'specialization', 'status', 'access', 'submitted'],

@@ -7,7 +7,7 @@ import { contentArg, contentJson, contentText, fileContent, saveContent } from '
 import { type Ctx, timeArg } from '../context.ts';
 import { usage } from '../errors.ts';
 import { fields, short, table, when } from '../output.ts';
-import { listPage, noteMore, type PageFlags, pagingOptions } from '../paging.ts';
+import { listItems, type PageFlags, pagingOptions } from '../paging.ts';
 import { txLine } from './tx-output.ts';
 
 const example = (lines: string) => `\nExample:\n${lines}\n`;
@@ -197,15 +197,14 @@ export function registerPatient(program: Command, ctx: Ctx): void {
     .addHelpText('after', example('  ehr patient consents --key alice.key.json --json'))
     .action(async (o: PageFlags) => {
       const c = ctx.client();
-      const page = await listPage<Awaited<ReturnType<typeof c.patient.consents>>[number]>(
+      const list = await listItems<Awaited<ReturnType<typeof c.patient.consents>>[number]>(
         c.session,
         'patient_consents',
         { patient: c.key },
         true,
         o,
+        'ehr patient consents',
       );
-      const list = page.items;
-      noteMore(page, 'ehr patient consents');
       ctx.print(list, () =>
         table(
           ['hospital', 'scope', 'granted', 'expires', 'revoked', 'in force'],
@@ -275,15 +274,14 @@ export function registerPatient(program: Command, ctx: Ctx): void {
     .addHelpText('after', example('  ehr patient audit --key alice.key.json --limit 20'))
     .action(async (o: PageFlags) => {
       const c = ctx.client();
-      const page = await listPage<Awaited<ReturnType<typeof c.patient.audit>>[number]>(
+      const list = await listItems<Awaited<ReturnType<typeof c.patient.audit>>[number]>(
         c.session,
         'patient_audit',
         { patient: c.key },
         true,
         o,
+        'ehr patient audit',
       );
-      const list = page.items;
-      noteMore(page, 'ehr patient audit');
       ctx.print(list, () =>
         table(
           ['read at', 'reader', 'hospital', 'what', 'purpose', 'served by'],
