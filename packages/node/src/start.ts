@@ -180,8 +180,14 @@ async function wire_(
     store: nodeStore,
     network: host,
     engine,
-    // Declared below: the barrier reads the loop's view.
-    caughtUp: (): Promise<void> => reads.wait(3000),
+    // Declared below: the barrier reads the loop's view. Long enough to outlast a leader change
+    // (two of the longest election timeouts, then the new leader's first commit): a refusal
+    // judged on a follower that has not applied what was acknowledged before the old leader
+    // froze would be wrong (consent-finality e2e, after the election timeout grew to 1-2 s).
+    caughtUp: (): Promise<void> => {
+      const { electionTicks, tickMs } = config.consensus;
+      return reads.wait(Math.max(3000, 4 * electionTicks * tickMs + 1000));
+    },
     logger,
     metrics,
   });
