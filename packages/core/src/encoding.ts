@@ -206,6 +206,11 @@ export function encode(value: Value): Uint8Array {
   return w.result();
 }
 
+const KEY_INTERN_MAX = 24;
+const KEY_INTERN_SLOTS = 509;
+const internBytes: (Uint8Array | undefined)[] = new Array(KEY_INTERN_SLOTS).fill(undefined);
+const internText: (string | undefined)[] = new Array(KEY_INTERN_SLOTS).fill(undefined);
+
 class Reader {
   pos = 0;
   private readonly view: DataView;
@@ -219,20 +224,49 @@ class Reader {
   text(at: number, n: number): string | undefined {
     const buf = this.buf;
     if (n <= ASCII_FAST_MAX) {
-      let s = '';
-      let i = 0;
-      for (; i < n; i++) {
-        const c = buf[at + i]!;
-        if (c > 0x7f) break;
-        s += String.fromCharCode(c);
+      let ascii = true;
+      for (let i = at, end = at + n; i < end; i++) {
+        if (buf[i]! > 0x7f) {
+          ascii = false;
+          break;
+        }
       }
-      if (i === n) return s;
+      // One call builds the string (field names, hex ids): no intermediate string per character.
+      if (ascii) return String.fromCharCode.apply(null, buf.subarray(at, at + n) as never);
     }
     try {
       return fromUtf8(buf.subarray(at, at + n));
     } catch {
       return undefined;
     }
+  }
+
+  /**
+   * A map key: field names repeat in every record, so short ones come from a direct-mapped table
+   * (compared byte for byte) instead of building the same string again.
+   */
+  keyText(at: number, n: number): string | undefined {
+    const buf = this.buf;
+    let h = n;
+    for (let i = at, end = at + n; i < end; i++) h = (Math.imul(h, 31) + buf[i]!) | 0;
+    const slot = (h >>> 0) % KEY_INTERN_SLOTS;
+    const hit = internBytes[slot];
+    if (hit !== undefined && hit.length === n) {
+      let same = true;
+      for (let i = 0; i < n; i++) {
+        if (hit[i] !== buf[at + i]) {
+          same = false;
+          break;
+        }
+      }
+      if (same) return internText[slot];
+    }
+    const text = this.text(at, n);
+    if (text !== undefined) {
+      internBytes[slot] = buf.slice(at, at + n);
+      internText[slot] = text;
+    }
+    return text;
   }
 
   fail(message: string): never {
@@ -243,14 +277,21 @@ class Reader {
     if (this.pos + n > this.buf.length) this.fail('unexpected end of input');
   }
 
-  /** Reads a head, returning [major, argument]; rejects non-minimal and indefinite forms. */
-  head(): [number, number] {
+  /** The major type of the head `head()` read last (kept in a field: no tuple per value). */
+  major = 0;
+
+  /**
+   * Reads a head: sets `major` and returns its argument (for major 7, the initial byte); rejects
+   * non-minimal and indefinite forms.
+   */
+  head(): number {
     this.need(1);
     const ib = this.buf[this.pos++]!;
     const major = ib >> 5;
     const info = ib & 0x1f;
-    if (major === 7) return [7, ib];
-    if (info < 24) return [major, info];
+    this.major = major;
+    if (major === 7) return ib;
+    if (info < 24) return info;
     let n: number;
     if (info === 24) {
       this.need(1);
@@ -279,14 +320,14 @@ class Reader {
         `unsupported additional info ${info} (indefinite lengths are not canonical)`,
       );
     }
-    return [major, n];
+    return n;
   }
 
   value(depth: number): Value {
     if (depth > MAX_DEPTH) this.fail(`nesting deeper than ${MAX_DEPTH}`);
     const start = this.pos;
-    const [major, n] = this.head();
-    switch (major) {
+    const n = this.head();
+    switch (this.major) {
       case MAJOR_UINT:
         return n;
       case MAJOR_NEGINT:
@@ -322,14 +363,16 @@ class Reader {
         let prev: Uint8Array | undefined;
         for (let i = 0; i < n; i++) {
           const keyStart = this.pos;
-          const [km, kn] = this.head();
+          const kn = this.head();
+          // A fresh read: `this.major` is narrowed to the map's by the switch above.
+          const km: number = this.major;
           if (km !== MAJOR_TEXT) {
             this.pos = keyStart;
             this.fail('map keys must be text strings');
           }
           this.need(kn);
           const keyEnc = this.buf.subarray(keyStart, this.pos + kn);
-          const key = this.text(this.pos, kn);
+          const key = kn <= KEY_INTERN_MAX ? this.keyText(this.pos, kn) : this.text(this.pos, kn);
           if (key === undefined) return this.fail('invalid UTF-8 in map key');
           this.pos += kn;
           if (prev && compareBytes(prev, keyEnc) >= 0) {

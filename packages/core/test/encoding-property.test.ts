@@ -113,3 +113,47 @@ describe('canonical encoding (properties)', () => {
     }
   });
 });
+
+describe('map keys read through the decoder intern table', () => {
+  // Keys up to 24 bytes come from a direct-mapped table of 509 slots: many distinct keys share
+  // slots, so a table that trusted its hash (or length) would hand back another key's string.
+  const key = fc.oneof(
+    fc.string({ minLength: 0, maxLength: 26 }),
+    fc.string({ unit: 'grapheme', maxLength: 8 }),
+    fc.constantFrom('__proto__', 'constructor', 'toString', 'a'.repeat(24), 'a'.repeat(25)),
+  );
+
+  it('decode(encode(x)) = x for maps of many short keys, decoded one after another', () => {
+    fc.assert(
+      fc.property(
+        fc.array(fc.dictionary(key, fc.nat(), { maxKeys: 40, noNullPrototype: true }), {
+          minLength: 1,
+          maxLength: 8,
+        }),
+        (maps) => {
+          for (const m of maps) expect(decode(encode(m))).toEqual(m);
+        },
+      ),
+      { numRuns: 300 },
+    );
+  });
+
+  it('keys that share a slot and a length stay distinct', () => {
+    // 2,000 distinct 6-byte keys over 509 slots: collisions are certain.
+    const keys = Array.from({ length: 2000 }, (_, i) => `k${String(i).padStart(5, '0')}`);
+    const m = Object.fromEntries(keys.map((k, i) => [k, i]));
+    for (let round = 0; round < 2; round++) {
+      const back = decode(encode(m)) as Record<string, number>;
+      expect(Object.keys(back)).toEqual([...keys].sort());
+      for (const k of keys) expect(back[k]).toBe(m[k]);
+    }
+  });
+
+  it('a key with invalid UTF-8 is still refused after a valid key filled its slot', () => {
+    const ok = encode({ ab: 1 });
+    expect(decode(ok)).toEqual({ ab: 1 });
+    const bad = Uint8Array.from(ok);
+    bad[2] = 0xff; // the key's first byte: 0xff 'b' is not UTF-8
+    expect(() => decode(bad)).toThrow(/UTF-8/);
+  });
+});

@@ -223,14 +223,32 @@ export async function canRead(
   return canReaderRead(state, await resolveReader(state, reader), id, now);
 }
 
-/** canRead for a reader resolved once: lists decide many items for one reader with it. */
+/**
+ * canRead for a reader resolved once: lists decide many items for one reader with it. A list that
+ * serves no keys passes `withKey: false`: the decision is the same, `wrappedKey` is then null
+ * without being looked up (one state read less per item).
+ */
 export async function canReaderRead(
   state: StateReader,
   reader: Reader,
   id: string,
   now: number,
+  o: { withKey?: boolean } = {},
+): Promise<AccessDecision> {
+  const d = await decide(state, reader, id, now, o.withKey !== false);
+  return o.withKey === false && d.wrappedKey !== null ? { ...d, wrappedKey: null } : d;
+}
+
+async function decide(
+  state: StateReader,
+  reader: Reader,
+  id: string,
+  now: number,
+  withKey: boolean,
 ): Promise<AccessDecision> {
   const who = reader.key;
+  const keyFor = async (rid: string, hospital: string) =>
+    withKey ? hospitalKey(state, rid, hospital) : null;
   const target = await resolveTarget(state, id);
   if (!target)
     return deny(
@@ -319,7 +337,7 @@ export async function canReaderRead(
         `pending ${report.specialization} report submitted to "${at}"`,
         target,
         at,
-        await hospitalKey(state, r.id, at),
+        await keyFor(r.id, at),
       );
     }
     if (
@@ -335,7 +353,7 @@ export async function canReaderRead(
           `the doctor prescribed on this report at "${at}"`,
           target,
           at,
-          await hospitalKey(state, r.id, at),
+          await keyFor(r.id, at),
         );
       }
     }
@@ -347,6 +365,6 @@ export async function canReaderRead(
   const key =
     target.type === 'prescription'
       ? target.prescription.hospitalKey
-      : await hospitalKey(state, target.id, at);
+      : await keyFor(target.id, at);
   return allow(state, AccessReason.CONSENT, `the patient shared with "${at}"`, target, at, key);
 }

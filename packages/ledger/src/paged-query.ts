@@ -194,6 +194,9 @@ function pageReader(s: StateScanner): StateScanner {
   };
 }
 
+/** Lists decide access but serve no data keys. */
+const NO_KEY = { withKey: false } as const;
+
 /** A patient's report ids, oldest first. */
 async function reportIds(s: StateScanner, patient: string): Promise<string[]> {
   return ((await s.get(qx.patientReportIds(patient))) as string[] | undefined) ?? [];
@@ -229,7 +232,7 @@ export async function pageDoctorReports(
   if (!d) return { items: [] };
   const { reader } = d;
   const decide = async (id: string, reason: DoctorAccess): Promise<DoctorReport | undefined> => {
-    const decision: AccessDecision = await canReaderRead(s, reader, id, now);
+    const decision: AccessDecision = await canReaderRead(s, reader, id, now, NO_KEY);
     const t = decision.target;
     if (!decision.allowed || t?.type !== 'report' || decision.reason !== reason) return undefined;
     return { ...t.record, access: reason };
@@ -303,13 +306,13 @@ export async function pageDoctorPatients(
   const entry = async (patient: string): Promise<DoctorPatient | undefined> => {
     const e: DoctorPatient = { patient, reasons: [], reports: 0 };
     for (const id of await reportIds(s, patient)) {
-      const decision = await canReaderRead(s, reader, id, now);
+      const decision = await canReaderRead(s, reader, id, now, NO_KEY);
       if (!decision.allowed || !isDoctorAccess(decision.reason)) continue;
       e.reports++;
       if (!e.reasons.includes(decision.reason)) e.reasons.push(decision.reason);
     }
     if (e.reports === 0) {
-      const decision = await canReaderRead(s, reader, patient, now);
+      const decision = await canReaderRead(s, reader, patient, now, NO_KEY);
       if (!decision.allowed || !isDoctorAccess(decision.reason)) return undefined;
       e.reasons.push(decision.reason);
     }
@@ -370,7 +373,7 @@ export async function pageReadableDocuments(
     [
       scanPhase(s, 'record_documents', prefixes.reportDocuments(report), async (k) => {
         const id = lastPart(k);
-        if (!(await canReaderRead(s, who, id, now)).allowed) return undefined;
+        if (!(await canReaderRead(s, who, id, now, NO_KEY)).allowed) return undefined;
         return getRecord(s, id);
       }),
     ],

@@ -10,6 +10,7 @@ import { sha256, toHex, type ValueMap } from '@ehr/core';
 import { describe, expect, it } from 'vitest';
 import {
   canRead,
+  canReaderRead,
   getRecord,
   type HealthRecord,
   listDoctorPatients,
@@ -20,6 +21,7 @@ import {
   type PageOpts,
   pageDoctorPatients,
   pageDoctorReports,
+  resolveReader,
 } from '../src/index.ts';
 import {
   type Account,
@@ -72,6 +74,15 @@ async function openable(chain: TestChain, patients: Account[], reader: string, n
     for (const r of await listPatientRecords(chain.state, p.hex, { limit: 100_000 })) {
       if (r.kind !== 'report') continue;
       const d = await canRead(chain.state, reader, r.id, now);
+      // The lists decide without looking up keys: the same decision, only the key left out.
+      const keyless = await canReaderRead(
+        chain.state,
+        await resolveReader(chain.state, reader),
+        r.id,
+        now,
+        { withKey: false },
+      );
+      expect(keyless).toEqual({ ...d, wrappedKey: null });
       if (d.allowed && d.reason !== 'PATIENT_OWN') out.set(r.id, d.reason);
     }
   }

@@ -129,9 +129,11 @@ export function ActionStatus(props: { action: Action }) {
   );
 }
 
-/** Loads data, reloading whenever `deps` change or `reload()` is called. */
-export function useLoad<T>(fn: () => Promise<T>, deps: unknown[]) {
-  const data = useSignal<T | null>(null);
+/**
+ * Runs `fn` whenever `deps` change or `reload()` is called, handing its value to `take`; a result
+ * that arrives after the deps changed again is dropped. The one loader under useLoad and usePages.
+ */
+function useLoader<T>(fn: () => Promise<T>, deps: unknown[], take: (v: T) => void) {
   const error = useSignal<Shown | null>(null);
   const loading = useSignal(true);
   const tick = useSignal(0);
@@ -141,7 +143,7 @@ export function useLoad<T>(fn: () => Promise<T>, deps: unknown[]) {
     fn().then(
       (v) => {
         if (!live) return;
-        data.value = v;
+        take(v);
         error.value = null;
         loading.value = false;
       },
@@ -155,7 +157,14 @@ export function useLoad<T>(fn: () => Promise<T>, deps: unknown[]) {
       live = false;
     };
   }, [...deps, tick.value]);
-  return { data, error, loading, reload: () => (tick.value += 1) };
+  return { error, loading, reload: () => (tick.value += 1) };
+}
+
+/** Loads data, reloading whenever `deps` change or `reload()` is called. */
+export function useLoad<T>(fn: () => Promise<T>, deps: unknown[]) {
+  const data = useSignal<T | null>(null);
+  const load = useLoader(fn, deps, (v) => (data.value = v));
+  return { data, ...load };
 }
 
 export const liveConnected = signal(false);
@@ -188,37 +197,19 @@ export function usePages<T>(
 ) {
   const items = useSignal<T[] | null>(null);
   const cursor = useSignal<string | undefined>(undefined);
-  const error = useSignal<Shown | null>(null);
-  const loading = useSignal(true);
-  const tick = useSignal(0);
-  useEffect(() => {
-    let live = true;
-    loading.value = true;
-    const limit = Math.min(1000, Math.max(pageSize, items.value?.length ?? 0));
-    fetch(undefined, limit).then(
-      (p) => {
-        if (!live) return;
-        items.value = p.items;
-        cursor.value = p.cursor;
-        error.value = null;
-        loading.value = false;
-      },
-      (err) => {
-        if (!live) return;
-        error.value = explain(err);
-        loading.value = false;
-      },
-    );
-    return () => {
-      live = false;
-    };
-  }, [...deps, tick.value]);
+  const load = useLoader(
+    () => fetch(undefined, Math.min(1000, Math.max(pageSize, items.value?.length ?? 0))),
+    deps,
+    (p) => {
+      items.value = p.items;
+      cursor.value = p.cursor;
+    },
+  );
+  const { error, loading } = load;
   return {
     items,
     cursor,
-    error,
-    loading,
-    reload: () => (tick.value += 1),
+    ...load,
     async more(): Promise<void> {
       if (cursor.value === undefined || loading.value) return;
       loading.value = true;
