@@ -363,8 +363,6 @@ async function decide(
   const consent = await checkConsent(state, target.patient, at, now, covering);
   if (!consent.ok) return deny(consent.reason, consent.message, target);
   const key =
-    target.type === 'prescription'
-      ? target.prescription.hospitalKey
-      : await keyFor(target.id, at);
+    target.type === 'prescription' ? target.prescription.hospitalKey : await keyFor(target.id, at);
   return allow(state, AccessReason.CONSENT, `the patient shared with "${at}"`, target, at, key);
 }
