@@ -4,6 +4,7 @@ import {
   decodeConfChange,
   decodeMessage,
   encodeMessage,
+  type Message,
   type RaftNode,
   type Ready,
 } from '@ehr/consensus';
@@ -32,12 +33,21 @@ export const blockVerifier: BlockVerifier = {
   hashOf: (data) => blockHash(decodeBlockEntryBlock(data).block.header),
 };
 
-export function raftPort(raft: RaftNode): Raft {
+/**
+ * `outgoing` rewrites each message before it is encoded (the leader's compact block entries,
+ * see compact-entry.ts).
+ */
+export function raftPort(raft: RaftNode, o: { outgoing?: (m: Message) => Message } = {}): Raft {
+  const out = o.outgoing ?? ((m: Message) => m);
   return {
     tick: () => raft.tick(),
     step(from, bytes) {
       const m = decodeMessage(bytes);
       // The transport authenticated the sender; a message claiming another sender is dropped.
+      if (m.from !== from) return;
+      raft.step(m);
+    },
+    stepMessage(from, m) {
       if (m.from !== from) return;
       raft.step(m);
     },
@@ -57,7 +67,7 @@ export function raftPort(raft: RaftNode): Raft {
         raw: rd,
         ...(rd.hardState ? { hardState: rd.hardState } : {}),
         entries: rd.entries,
-        messages: rd.messages.map((m) => ({ to: m.to, bytes: encodeMessage(m) })),
+        messages: rd.messages.map((m) => ({ to: m.to, bytes: encodeMessage(out(m)) })),
         committed: rd.committed,
       };
     },

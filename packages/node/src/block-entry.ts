@@ -56,6 +56,20 @@ export function decodeBlockEntryBlock(data: Uint8Array): Pick<BlockEntry, 'block
   return { block, blockBytes };
 }
 
+/** An entry's block and its bodies in the order they travel (compact-entry.ts rebuilds it). */
+export function decodeBlockEntryParts(data: Uint8Array): {
+  block: Block;
+  blockBytes: Uint8Array;
+  bodies: Uint8Array[];
+} {
+  const { block, blockBytes, bodies } = decodeEntry(data);
+  return {
+    block,
+    blockBytes,
+    bodies: bodies.map((p, i) => expectBytes(p, `entry.payloads[${i}]`)),
+  };
+}
+
 function decodeEntry(data: Uint8Array) {
   if (data[0] !== CODEC_VERSION)
     throw new EncodingError(`unsupported block entry version ${data[0]}`);

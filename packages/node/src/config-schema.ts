@@ -134,6 +134,10 @@ export const CONFIG_SCHEMA: ConfigSchema = section(
       maxBlockTxs: int('transactions per block at most', 2000, 1, 100_000),
       maxBlockBytes: int('bytes per block at most', 4 * 1024 * 1024, 1024, 64 << 20),
       maxInflightBlocks: int('proposed blocks awaiting commit at once', 1, 1, 64),
+      compactEntries: bool(
+        'as leader, send block entries with the transactions and bodies that went out by gossip as their hashes; followers fill them from their mempool (default true; false while older nodes that cannot read them are members)',
+        true,
+      ),
     }),
     mempool: section('bounds of the transaction pool', {
       maxTxs: int('transactions waiting at most', 50_000, 1, 10_000_000),

@@ -40,6 +40,8 @@ export interface NodeConfig {
     maxBlockTxs: number;
     maxBlockBytes: number;
     maxInflightBlocks: number;
+    /** As leader, send gossiped transactions and bodies in block entries by hash. */
+    compactEntries: boolean;
   };
   mempool: { maxTxs: number; maxBytes: number; maxPerAccount: number };
   /**

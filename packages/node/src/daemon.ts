@@ -26,6 +26,7 @@ import {
 } from '@ehr/ledger';
 import { decodeBlockEntry } from './block-entry.ts';
 import type { NodeConfig } from './config.ts';
+import { ConsensusInbound } from './consensus-inbound.ts';
 import { ConsensusRefusals } from './consensus-refusals.ts';
 import { redactionsFor } from './erasure.ts';
 import type { Logger } from './logger.ts';
@@ -53,7 +54,7 @@ export interface DaemonParts {
   store: NodeStore;
   network: Pick<
     Network,
-    'send' | 'onConsensusMessage' | 'refreshMembership' | 'onPeerDisconnected'
+    'send' | 'onConsensusMessage' | 'refreshMembership' | 'onPeerDisconnected' | 'request'
   >;
   raft: Raft;
   txs: TxSink;
@@ -74,6 +75,8 @@ export class Daemon extends EventEmitter {
   private readonly parts: DaemonParts;
   private readonly proposer: Proposer;
   private readonly refusals: ConsensusRefusals;
+  /** Consensus messages in: decoded, compact entries filled, stepped (consensus-inbound.ts). */
+  private readonly inbound: ConsensusInbound;
   private tickTimer: NodeJS.Timeout | undefined;
   private offDisconnect: () => void = () => {};
   private looping = false;
@@ -125,6 +128,15 @@ export class Daemon extends EventEmitter {
       now: parts.now ?? Date.now,
     });
     const raft = parts.raft;
+    this.inbound = new ConsensusInbound({
+      step: (from, m) => raft.stepMessage(from, m),
+      source: { tx: (h) => txs.mempool.get(h) },
+      network: parts.network,
+      refused: (from, err) => this.refusals.refused(from, err),
+      delivered: () => this.wake(),
+      live: () => !this.stopped && !this.paused,
+      metrics: parts.metrics,
+    });
     this.consensus = {
       status: () => raft.status(),
       view: () => raft.view(),
@@ -148,16 +160,8 @@ export class Daemon extends EventEmitter {
   start(opts: { paused?: boolean } = {}): void {
     const { network, config } = this.parts;
     this.paused = opts.paused === true;
-    network.onConsensusMessage((from, bytes) => {
-      // Dropped while held at start: Raft retransmits.
-      if (this.stopped || this.paused) return;
-      try {
-        this.parts.raft.step(from, bytes);
-      } catch (err) {
-        this.refusals.refused(from, err as Error);
-      }
-      this.wake();
-    });
+    // Dropped while held at start: Raft retransmits.
+    network.onConsensusMessage((from, bytes) => this.inbound.receive(from, bytes));
     // A crashed leader's connections close at once: campaign soon instead of after a full
     // election timeout (pre-vote keeps a flapping link from disturbing anyone).
     this.offDisconnect = network.onPeerDisconnected((id) => {

@@ -6,6 +6,7 @@
 import type { TxDecoder, WireLimits } from '@ehr/ledger';
 import type { SyncPort } from './catch-up.ts';
 import type { NodeConfig } from './config.ts';
+import { serveEntryFetch } from './consensus-inbound.ts';
 import { Daemon } from './daemon.ts';
 import type { Logger } from './logger.ts';
 import type { NodeMetrics } from './metrics.ts';
@@ -39,6 +40,8 @@ export interface LoopWiring {
   now?: () => number;
   /** How transactions are decoded (default the ledger's; tests count calls). */
   decodeTx?: TxDecoder;
+  /** Where intake notes what went out by gossip (the leader's compact entries read it). */
+  gossiped?: { add(hashHex: string): void };
 }
 
 export interface WiredLoop {
@@ -67,8 +70,11 @@ export function wireLoop(w: LoopWiring): WiredLoop {
     ...(w.caughtUp ? { caughtUp: w.caughtUp } : {}),
     logger: w.logger,
     metrics: w.metrics,
+    ...(w.gossiped ? { gossiped: w.gossiped } : {}),
     ...now,
   });
+  // Followers fetch here the whole entries they cannot fill from their mempool.
+  serveEntryFetch(w.network, (from, to) => w.store.raftEntries(from, to));
   const loop = new Daemon({
     config: w.config,
     chainId: w.chainId,

@@ -159,6 +159,11 @@ export function nodeMetrics(registry = new Registry()) {
       'ehr_tx_forward_failures_total',
       'Forwards of pending transactions to the leader that failed (each is tried again later until the transaction commits or expires)',
     ),
+    compactEntries: registry.counter(
+      'ehr_compact_entries_total',
+      'Compact block entries received: filled from the mempool, fetched whole from the leader, or dropped (the leader resends)',
+      ['outcome'],
+    ),
     commitLatency: registry.histogram(
       'ehr_commit_latency_seconds',
       'Time from mempool admission to block commit on this node',

@@ -3,7 +3,7 @@
  * calls. Adapters bind the real @ehr/consensus, @ehr/store and @ehr/p2p to these, so the
  * consensus loop reads as the protocol, not as library plumbing.
  */
-import type { ConfChange, Entry, HardState, Membership, Role } from '@ehr/consensus';
+import type { ConfChange, Entry, HardState, Membership, Message, Role } from '@ehr/consensus';
 import type { BlockResult, StateScanner } from '@ehr/ledger';
 import type { CommitInput, Head, TxReceiptRecord } from '@ehr/store';
 
@@ -22,6 +22,8 @@ export interface RaftReady {
 export interface Raft {
   tick(): void;
   step(from: string, bytes: Uint8Array): void;
+  /** A message decoded (and its compact entries filled) by the node: see consensus-inbound.ts. */
+  stepMessage(from: string, m: Message): void;
   /** Appends a block entry when leader; throws a coded error otherwise. */
   proposeBlock(data: Uint8Array): void;
   /** One single-server membership change; throws while another is pending. */

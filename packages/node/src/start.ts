@@ -21,6 +21,7 @@ import { AccessRecorder } from './access-recorder.ts';
 import { blockVerifier, raftPort, storePort } from './adapters.ts';
 import { BlockAnnouncer } from './block-announcer.ts';
 import { CatchUp } from './catch-up.ts';
+import { EntryCompactor, GossipedHashes } from './compact-entry.ts';
 import type { NodeConfig } from './config.ts';
 import type { Daemon } from './daemon.ts';
 import { Lifecycle } from './lifecycle.ts';
@@ -119,6 +120,9 @@ async function wire_(
   }
   const nodeId = toHex(key.publicKey);
   const stored = await store.raft.hardState();
+  // What went out by gossip: the leader's block entries carry those by hash (compact-entry.ts).
+  const gossiped = config.consensus.compactEntries ? new GossipedHashes() : undefined;
+  const compactor = gossiped ? new EntryCompactor((h) => gossiped.has(h)) : undefined;
   const engine = raftPort(
     new RaftNode({
       id: nodeId,
@@ -138,6 +142,7 @@ async function wire_(
       // One append carries at most one block entry's worth of data: it fits a frame.
       maxBytesPerMsg: wire.entryBytes,
     }),
+    compactor ? { outgoing: (m) => compactor.outgoing(m) } : {},
   );
   const members = new MemberList(store.state);
   await members.refresh();
@@ -190,6 +195,7 @@ async function wire_(
     },
     logger,
     metrics,
+    ...(gossiped ? { gossiped } : {}),
   });
   const otherMembers = () => {
     const m = loop.consensus.membership();

@@ -122,6 +122,11 @@ export interface TxIntakeDeps {
   now?: () => number;
   /** How transactions are decoded (default core's decodeTx; tests count calls). */
   decodeTx?: TxDecoder;
+  /**
+   * Told the hashes of each transaction and body that went out or came in by gossip: what the
+   * other members most likely hold, so a leader's block entries can leave them out.
+   */
+  gossiped?: { add(hashHex: string): void };
 }
 
 export class TxIntake {
@@ -216,8 +221,10 @@ export class TxIntake {
       }
       if (refused) return { hash, status: refused };
       this.admitted(await this.mempool.add(tx, this.now(), bodies, checked));
-      if (bodyBytes(payloads) <= GOSSIP_MAX_BODY_BYTES) this.gossip(encodeTxMessage(tx, payloads));
-      else void this.forwardPending();
+      if (bodyBytes(payloads) <= GOSSIP_MAX_BODY_BYTES) {
+        this.gossip(encodeTxMessage(tx, payloads));
+        this.noteGossiped(hash, bodies);
+      } else void this.forwardPending();
       this.deps.wake();
     }
     const started = performance.now();
@@ -321,6 +328,13 @@ export class TxIntake {
     return this.view(status);
   }
 
+  private noteGossiped(hash: string, bodies: ReadonlyMap<string, Uint8Array>): void {
+    const g = this.deps.gossiped;
+    if (!g) return;
+    g.add(hash);
+    for (const h of bodies.keys()) g.add(h);
+  }
+
   /**
    * Queues one admitted transaction's message for gossip; everything queued within this
    * event-loop turn goes out together (within a block's content bytes and GOSSIP_BATCH).
@@ -380,6 +394,7 @@ export class TxIntake {
       try {
         const checked = this.mempool.precheck(msg.tx, hash);
         this.admitted(await this.mempool.add(msg.tx, this.now(), msg.payloads, checked));
+        this.noteGossiped(hash, msg.payloads);
         admitted++;
       } catch (err) {
         if (isEhrError(err) && BENIGN_GOSSIP_REFUSALS.includes(err.code)) continue;
