@@ -116,9 +116,7 @@ describe('run bench', () => {
       }
     }
     // A dated copy beside it, for the next run's --compare.
-    expect(readdirSync(join(dir, 'out')).filter((f) => /^bench-.*\.json$/.test(f))).toHaveLength(
-      1,
-    );
+    expect(readdirSync(join(dir, 'out')).filter((f) => /^bench-.*\.json$/.test(f))).toHaveLength(1);
     // The table replaced the top of the markdown; the people's notes below it stayed.
     const md = readFileSync(markdown, 'utf8');
     expect(md).not.toContain('# old table');
