@@ -125,18 +125,21 @@ export class Mix {
       const i = from + k;
       const rpc = new CountingRpc(this.url(i));
       const patient = new EhrClient(rpc, generateSecretKey(), { timeoutMs: TIMEOUT_MS });
-      await patient.patient.register({ name: `Patient ${i}`, born: '1970-01-01' });
-      const r = await patient.patient.submitReport({
-        content: { type: 'text', text: reportText(1024) },
-        hospital: hospitalOf(i),
-        specialization: specOf(i),
-      });
+      // An overloaded node may refuse a step (a read it cannot vouch for in time): try again.
+      await retried(() => patient.patient.register({ name: `Patient ${i}`, born: '1970-01-01' }));
+      const r = await retried(() =>
+        patient.patient.submitReport({
+          content: { type: 'text', text: reportText(1024) },
+          hospital: hospitalOf(i),
+          specialization: specOf(i),
+        }),
+      );
       const doctor = new EhrClient(rpc, doctorKeys[k]!, {
         timeoutMs: TIMEOUT_MS,
         hospitalSecretKey: this.hospitalSecret,
       });
       // Warm the doctor's session (its record, the hospital, the read target) like an app would.
-      await doctor.doctor.readReport(r.hash);
+      await retried(() => doctor.doctor.readReport(r.hash));
       return { rpc, patient, doctor, report: r.hash, shared: false };
     });
     this.people.push(...created);
@@ -191,6 +194,18 @@ export class Mix {
         else await p.patient.patient.share({ hospital: SECOND });
         p.shared = !p.shared;
         return;
+    }
+  }
+}
+
+/** `f`, tried up to five times (a second apart) while it fails. */
+async function retried<T>(f: () => Promise<T>): Promise<T> {
+  for (let attempt = 1; ; attempt++) {
+    try {
+      return await f();
+    } catch (err) {
+      if (attempt >= 5) throw err;
+      await new Promise((r) => setTimeout(r, 1000));
     }
   }
 }
