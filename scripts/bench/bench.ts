@@ -202,7 +202,23 @@ async function benchOurs(rows: Map<string, Row>) {
       log(`  failover ${k + 1}: ${failovers.at(-1)} ms`);
       cluster.start(leader);
       down.delete(leader);
-      await new Promise((r) => setTimeout(r, 2000));
+      // The next kill measures failover, not restart: a restarted member holds its engine until
+      // its start-up catch-up is done, and two held members of five leave no quorum. Wait until
+      // it has caught up with the others (bounded), as etcd's side waits for its member.
+      const restarted = leader;
+      await until(
+        `${restarted} to catch up after its restart`,
+        async () => {
+          const mine = (await cluster.status(restarted))?.height ?? -1;
+          const lead = await cluster.leader();
+          const theirs = lead ? ((await cluster.status(lead))?.height ?? 0) : Infinity;
+          return mine >= theirs;
+        },
+        120_000,
+      ).catch(() =>
+        log(`  (${restarted} had not caught up after 120 s; killing the next leader anyway)`),
+      );
+      await new Promise((r) => setTimeout(r, 1000));
     }
     if (CATCHUP === 0) return { failoverMs: failovers, rssMb: rss, catchup: null };
     // Catch-up: a node down while CATCHUP transactions commit, then restarted.
