@@ -1,37 +1,66 @@
 /**
  * bench: five ehr-ledger daemons against etcd 3.4 (five members) on this machine, side by side.
- * Committed transactions/s and p50/p99 commit latency at 1 and 64 clients (each client signs
- * real EHR transactions and waits for commitment), failover time over several leader kills,
- * catch-up rate of a node that was down, RSS per node. Writes BENCHMARKS.md and .bench/bench.json.
+ * One table: a row per workload and client count (1, 64, 256 by default), each with committed
+ * operations/s, p50/p99 latency and CPU per operation per node, etcd's columns beside it at the
+ * same concurrency with values as large as what our clients submitted. Workloads: pre-signed
+ * sign-ups (the load generator off the clock) and the realistic mix through the typed client,
+ * signing and sealing inline (reports, documents, prescriptions, audited reads, consents; see
+ * mix.ts). Then failover over several leader kills, RSS per node, catch-up of a node that was
+ * down. Writes the table into BENCHMARKS.md and the numbers to .bench/bench.json (and a dated
+ * copy, for `--compare`).
  *
- *   node scripts/bench/bench.ts [--seconds 8] [--kills 3] [--catchup-txs 3000] [--only ours|etcd]
- *   (or BENCH_SECONDS, BENCH_KILLS, BENCH_CATCHUP_TXS, BENCH_CATCHUP_MAX_SECONDS, BENCH_POOL, BENCH_ONLY)
+ *   node scripts/bench/bench.ts [--seconds 8] [--clients 1,64,256] [--workloads signups,reports]
+ *     [--kills 3] [--catchup-txs 3000] [--only ours|etcd] [--compare .bench/bench-OLD.json]
  */
-import { type ChildProcess, execFileSync, spawn } from 'node:child_process';
-import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import type { ChildProcess } from 'node:child_process';
+import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { loadavg } from 'node:os';
+import { dirname } from 'node:path';
 import { RpcClient } from '@ehr/api';
 import { TestCluster, until } from '../../test/harness/cluster.ts';
 import { patientSignup, runLoad } from '../../test/harness/load.ts';
 import { intFlag, scriptArgs, usageError } from '../args.ts';
+import {
+  type BenchResult,
+  type EtcdRow,
+  type OursRow,
+  type Row,
+  renderCompare,
+  renderTable,
+} from './bench-report.ts';
+import { drive, quantile } from './drive.ts';
+import { EtcdCluster, etcdMissing } from './etcd-side.ts';
+import { MIX_DESCRIPTIONS, MIX_WORKLOADS, Mix, type MixWorkload } from './mix.ts';
+
+const WORKLOADS = ['signups', ...MIX_WORKLOADS] as const;
+type Workload = (typeof WORKLOADS)[number];
 
 const USAGE = `
 usage: node scripts/bench/bench.ts [flags]   (or: pnpm run bench -- [flags])
-  --seconds N              seconds per load phase (default 8; or BENCH_SECONDS)
-  --kills N                leader kills for the failover time (default 3; or BENCH_KILLS)
-  --catchup-txs N          transactions a stopped node catches up on (default 3000; or BENCH_CATCHUP_TXS)
+  --seconds N              seconds per row (default 8; or BENCH_SECONDS)
+  --clients LIST           client counts, comma-separated (default 1,64,256; or BENCH_CLIENTS)
+  --workloads LIST         of ${WORKLOADS.join(',')} (default all; or BENCH_WORKLOADS)
+  --kills N                leader kills for the failover time (default 3, 0 skips; or BENCH_KILLS)
+  --catchup-txs N          transactions a stopped node catches up on (default 3000, 0 skips; or BENCH_CATCHUP_TXS)
   --catchup-max-seconds N  bound on the catch-up phase (default 60; or BENCH_CATCHUP_MAX_SECONDS)
-  --pool N                 pre-signed transactions (default 4000; or BENCH_POOL)
+  --pool N                 pre-signed sign-ups (default 4000; or BENCH_POOL)
   --only ours|etcd         run one side only (or BENCH_ONLY)
+  --json FILE              where the numbers go (default .bench/bench.json; a dated copy beside it)
+  --markdown FILE|none     file whose table is rewritten (default BENCHMARKS.md)
+  --compare FILE           an earlier run's JSON: print then -> now for the rows both have
   --help                   this text`;
 const { values } = scriptArgs(USAGE, {
   seconds: { type: 'string' },
+  clients: { type: 'string' },
+  workloads: { type: 'string' },
   kills: { type: 'string' },
   'catchup-txs': { type: 'string' },
   'catchup-max-seconds': { type: 'string' },
   pool: { type: 'string' },
   only: { type: 'string' },
+  json: { type: 'string' },
+  markdown: { type: 'string' },
+  compare: { type: 'string' },
 });
 const SECONDS = intFlag(USAGE, 'seconds', values.seconds, 8, { env: 'BENCH_SECONDS', min: 1 });
 const KILLS = intFlag(USAGE, 'kills', values.kills, 3, { env: 'BENCH_KILLS' });
@@ -49,11 +78,33 @@ const POOL = intFlag(USAGE, 'pool', values.pool, 4000, { env: 'BENCH_POOL', min:
 const ONLY = values.only ?? process.env.BENCH_ONLY;
 if (ONLY !== undefined && ONLY !== 'ours' && ONLY !== 'etcd')
   usageError(USAGE, `--only: expected ours or etcd, got "${ONLY}"`);
+const CLIENTS = (values.clients ?? process.env.BENCH_CLIENTS ?? '1,64,256').split(',').map((s) => {
+  const n = Number(s.trim());
+  if (!/^\d+$/.test(s.trim()) || n < 1 || n > 4096)
+    usageError(USAGE, `--clients: expected counts from 1 to 4096 separated by commas, got "${s}"`);
+  return n;
+});
+const SELECTED = (values.workloads ?? process.env.BENCH_WORKLOADS ?? WORKLOADS.join(','))
+  .split(',')
+  .map((s) => {
+    const w = s.trim() as Workload;
+    if (!WORKLOADS.includes(w))
+      usageError(USAGE, `--workloads: expected some of ${WORKLOADS.join(',')}, got "${s}"`);
+    return w;
+  });
+// Run in the listed order of WORKLOADS (consents last: sharing changes who later reports are sealed for).
+const RUN = WORKLOADS.filter((w) => SELECTED.includes(w));
+const JSON_OUT = values.json ?? '.bench/bench.json';
+const MARKDOWN = values.markdown ?? 'BENCHMARKS.md';
+let previous: unknown;
+if (values.compare !== undefined) {
+  try {
+    previous = JSON.parse(readFileSync(values.compare, 'utf8'));
+  } catch (err) {
+    usageError(USAGE, `--compare: cannot read ${values.compare}: ${(err as Error).message}`);
+  }
+}
 const log = (s: string) => process.stderr.write(`${s}\n`);
-const q = (xs: number[], p: number) => {
-  const s = [...xs].sort((a, b) => a - b);
-  return +(s[Math.min(s.length - 1, Math.floor(p * s.length))] ?? Number.NaN).toFixed(1);
-};
 const rssMb = (pid: number | undefined) => {
   try {
     const m = /VmRSS:\s+(\d+)/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'));
@@ -62,49 +113,72 @@ const rssMb = (pid: number | undefined) => {
     return null;
   }
 };
+const key = (w: string, c: number) => `${w}@${c}`;
 
-async function benchOurs() {
+async function benchOurs(rows: Map<string, Row>) {
   const cluster = await TestCluster.create({ validators: 5 });
   const names = cluster.plan.nodes.map((n) => n.name);
+  const procs = (cluster as unknown as { procs: Map<string, ChildProcess> }).procs;
+  const pids = () => names.map((n) => procs.get(n)?.pid ?? -1);
   const down = new Set<string>();
   try {
     cluster.startAll();
-    await until('a leader', () => cluster.leader(), 60_000);
-    const throughput: Record<
-      number,
-      { txPerSec: number; p50ms: number; p99ms: number; acked: number }
-    > = {};
-    for (const clients of [1, 64]) {
-      // Clients sign real transactions, but before the clock starts: on this one machine the
-      // load generator would otherwise take CPU from the five daemons it measures (etcd's
-      // client has next to nothing to do). If the pool runs dry they sign inline.
-      const pool = Array.from({ length: clients === 1 ? 800 : POOL }, () =>
-        patientSignup(cluster.plan.chainId),
-      );
-      log(`ehr-ledger: ${clients} client(s) for ${SECONDS} s (${pool.length} pre-signed) ...`);
-      const end = Date.now() + SECONDS * 1000;
-      const t0 = performance.now();
-      const r = await runLoad(cluster, {
-        clients,
-        until: () => Date.now() > end,
-        nodes: () => names,
-        next: () => pool.pop() ?? patientSignup(cluster.plan.chainId),
-      });
-      const wall = (performance.now() - t0) / 1000;
-      throughput[clients] = {
-        txPerSec: Math.round(r.acknowledged.size / wall),
-        p50ms: q(r.latenciesMs, 0.5),
-        p99ms: q(r.latenciesMs, 0.99),
-        acked: r.acknowledged.size,
-      };
-      log(`  ${JSON.stringify(throughput[clients])}`);
+    await until('a leader', () => cluster.leader(), 180_000);
+    const term = async () => (await cluster.status((await cluster.leader())!))!.term;
+    const mix = new Mix(cluster, log);
+    for (const w of RUN) {
+      if (w !== 'signups') await mix.ensure(Math.max(...CLIENTS));
+      for (const clients of CLIENTS) {
+        log(`ehr-ledger: ${w}, ${clients} client(s) for ${SECONDS} s ...`);
+        const term0 = await term();
+        let bytesPerOp: number;
+        let r: Awaited<ReturnType<typeof drive>>;
+        if (w === 'signups') {
+          // Signed before the clock starts: on this one machine the load generator would
+          // otherwise take CPU from the daemons it measures. If the pool runs dry they sign inline.
+          const pool = Array.from({ length: clients === 1 ? 800 : POOL }, () =>
+            patientSignup(cluster.plan.chainId),
+          );
+          bytesPerOp = Math.round(
+            pool.reduce((a, p) => a + p.tx.length + p.body.length, 0) / pool.length,
+          );
+          const rpcs = names.map((n) => new RpcClient(cluster.node(n).gatewayUrl));
+          r = await drive({
+            clients,
+            seconds: SECONDS,
+            pids: pids(),
+            op: async (c, i) => {
+              const { tx, body } = pool.pop() ?? patientSignup(cluster.plan.chainId);
+              const res = await rpcs[(c + i) % rpcs.length]!.submitEncoded(tx, {
+                mode: 'commit',
+                payloads: [body],
+                timeoutMs: 20_000,
+              });
+              if (res.status.status !== 'committed')
+                throw new Error(`not committed: ${JSON.stringify(res.status)}`);
+            },
+          });
+        } else {
+          const before = mix.submitted(clients);
+          r = await drive({
+            clients,
+            seconds: SECONDS,
+            pids: pids(),
+            op: (c) => mix.op(w as MixWorkload, c),
+          });
+          const after = mix.submitted(clients);
+          // A read submits nothing itself: it is matched to the report it opens.
+          bytesPerOp =
+            w === 'reads'
+              ? (rows.get(key('reports', clients))?.ours?.bytesPerOp ?? 1600)
+              : Math.round((after.bytes - before.bytes) / Math.max(1, after.txs - before.txs));
+        }
+        const ours: OursRow = { ...r, bytesPerOp, elections: (await term()) - term0 };
+        rows.set(key(w, clients), { workload: w, clients, ours, etcd: null });
+        log(`  ${JSON.stringify(ours)}`);
+      }
     }
-    const rss = Object.fromEntries(
-      names.map((n) => [
-        n,
-        rssMb((cluster as unknown as { procs: Map<string, ChildProcess> }).procs.get(n)?.pid),
-      ]),
-    );
+    const rss = Object.fromEntries(names.map((n) => [n, rssMb(procs.get(n)?.pid)]));
     const failovers: number[] = [];
     for (let k = 0; k < KILLS; k++) {
       const leader = (await cluster.leader())!;
@@ -128,8 +202,25 @@ async function benchOurs() {
       log(`  failover ${k + 1}: ${failovers.at(-1)} ms`);
       cluster.start(leader);
       down.delete(leader);
-      await new Promise((r) => setTimeout(r, 2000));
+      // The next kill measures failover, not restart: a restarted member holds its engine until
+      // its start-up catch-up is done, and two held members of five leave no quorum. Wait until
+      // it has caught up with the others (bounded), as etcd's side waits for its member.
+      const restarted = leader;
+      await until(
+        `${restarted} to catch up after its restart`,
+        async () => {
+          const mine = (await cluster.status(restarted))?.height ?? -1;
+          const lead = await cluster.leader();
+          const theirs = lead ? ((await cluster.status(lead))?.height ?? 0) : Infinity;
+          return mine >= theirs;
+        },
+        120_000,
+      ).catch(() =>
+        log(`  (${restarted} had not caught up after 120 s; killing the next leader anyway)`),
+      );
+      await new Promise((r) => setTimeout(r, 1000));
     }
+    if (CATCHUP === 0) return { failoverMs: failovers, rssMb: rss, catchup: null };
     // Catch-up: a node down while CATCHUP transactions commit, then restarted.
     const leaderNow = await cluster.leader();
     const lagger = names.find((x) => x !== leaderNow)!;
@@ -162,190 +253,123 @@ async function benchOurs() {
       txPerSec: Math.round(n / secs),
     };
     log(`  ${JSON.stringify(catchup)}`);
-    return { throughput, failoverMs: failovers, rssMb: rss, catchup };
+    return { failoverMs: failovers, rssMb: rss, catchup };
   } finally {
     await cluster.stop();
   }
 }
 
-async function benchEtcd() {
+/** Value sizes when ehr-ledger did not run (--only etcd): what its operations weigh, roughly. */
+const DEFAULT_BYTES: Record<Workload, number> = {
+  signups: 700,
+  reports: 1900,
+  documents: 66_200,
+  prescriptions: 1700,
+  reads: 1900,
+  consents: 600,
+};
+/** An access.record transaction, what an audited read adds to the chain. */
+const AUDIT_BYTES = 250;
+
+async function benchEtcd(rows: Map<string, Row>): Promise<BenchResult['etcd']> {
+  const missing = etcdMissing();
+  if (missing) return { skipped: missing };
+  const etcd = await EtcdCluster.create();
   try {
-    execFileSync('etcd', ['--version'], { stdio: 'ignore' });
-  } catch {
-    return { skipped: 'etcd is not installed (apt-get install -y etcd-server)' };
-  }
-  const { Etcd3 } = await import('etcd3');
-  const dir = mkdtempSync(join(tmpdir(), 'ehr-etcd-'));
-  const base = 23000 + Math.floor(Math.random() * 5000);
-  const cluster = Array.from(
-    { length: 5 },
-    (_, i) => `n${i + 1}=http://127.0.0.1:${base + 100 + i}`,
-  ).join(',');
-  const procs = new Map<number, ChildProcess>();
-  const start = (i: number, state: 'new' | 'existing') => {
-    procs.set(
-      i,
-      spawn(
-        'etcd',
-        [
-          '--name',
-          `n${i + 1}`,
-          '--data-dir',
-          join(dir, `n${i + 1}`),
-          '--listen-peer-urls',
-          `http://127.0.0.1:${base + 100 + i}`,
-          '--initial-advertise-peer-urls',
-          `http://127.0.0.1:${base + 100 + i}`,
-          '--listen-client-urls',
-          `http://127.0.0.1:${base + i}`,
-          '--advertise-client-urls',
-          `http://127.0.0.1:${base + i}`,
-          '--initial-cluster',
-          cluster,
-          '--initial-cluster-state',
-          state,
-          '--log-level',
-          'error',
-        ],
-        { stdio: 'ignore' },
-      ),
-    );
-  };
-  for (let i = 0; i < 5; i++) start(i, 'new');
-  const hosts = Array.from({ length: 5 }, (_, i) => `127.0.0.1:${base + i}`);
-  const client = new Etcd3({ hosts });
-  try {
-    await until(
-      'etcd',
-      async () => {
-        await client.put('ping').value('1');
-        return true;
-      },
-      30_000,
-    );
-    const value = 'x'.repeat(256);
-    const throughput: Record<number, { opsPerSec: number; p50ms: number; p99ms: number }> = {};
-    for (const clients of [1, 64]) {
-      log(`etcd: ${clients} client(s) for ${SECONDS} s ...`);
-      const lat: number[] = [];
-      const end = Date.now() + SECONDS * 1000;
-      const t0 = performance.now();
-      await Promise.all(
-        Array.from({ length: clients }, async (_, c) => {
-          for (let i = 0; Date.now() < end; i++) {
-            const s = performance.now();
-            await client.put(`bench/${c}/${i}`).value(value);
-            lat.push(performance.now() - s);
-          }
-        }),
-      );
-      const wall = (performance.now() - t0) / 1000;
-      throughput[clients] = {
-        opsPerSec: Math.round(lat.length / wall),
-        p50ms: q(lat, 0.5),
-        p99ms: q(lat, 0.99),
-      };
-      log(`  ${JSON.stringify(throughput[clients])}`);
+    for (const w of RUN) {
+      for (const clients of CLIENTS) {
+        const row = rows.get(key(w, clients)) ?? { workload: w, clients, ours: null, etcd: null };
+        const valueBytes = row.ours?.bytesPerOp || DEFAULT_BYTES[w];
+        log(`etcd: ${w}, ${clients} client(s), ${valueBytes}-byte values for ${SECONDS} s ...`);
+        const r = await drive({
+          clients,
+          seconds: SECONDS,
+          pids: etcd.pids,
+          op: etcd.op(w === 'reads' ? 'read' : 'put', valueBytes, AUDIT_BYTES),
+        });
+        const e: EtcdRow = { ...r, valueBytes };
+        rows.set(key(w, clients), { ...row, etcd: e });
+        log(`  ${JSON.stringify(e)}`);
+      }
     }
-    const rss = Object.fromEntries([...procs].map(([i, p]) => [`n${i + 1}`, rssMb(p.pid)]));
+    const rss = Object.fromEntries(etcd.pids.map((p, i) => [`n${i + 1}`, rssMb(p)]));
     const failovers: number[] = [];
     for (let k = 0; k < KILLS; k++) {
-      const status = await Promise.all(
-        hosts.map(async (_h, i) => {
-          const c = new Etcd3({ hosts: [hosts[i]!] });
-          try {
-            const s = await c.maintenance.status();
-            return s.leader === s.header.member_id ? i : -1;
-          } finally {
-            c.close();
-          }
-        }),
-      );
-      const leader = status.find((x) => x >= 0)!;
-      const killedAt = performance.now();
-      procs.get(leader)!.kill('SIGKILL');
-      const others = new Etcd3({ hosts: hosts.filter((_h, i) => i !== leader) });
-      for (;;) {
-        try {
-          await Promise.race([
-            others.put('failover').value(String(k)),
-            new Promise((_r, rej) => setTimeout(() => rej(new Error('t')), 1000)),
-          ]);
-          break;
-        } catch {
-          await new Promise((r) => setTimeout(r, 20));
-        }
-      }
-      failovers.push(Math.round(performance.now() - killedAt));
-      others.close();
+      failovers.push(await etcd.failover(k));
       log(`  etcd failover ${k + 1}: ${failovers.at(-1)} ms`);
-      start(leader, 'existing');
-      await new Promise((r) => setTimeout(r, 3000));
     }
-    return { throughput, failoverMs: failovers, rssMb: rss };
+    return { failoverMs: failovers, rssMb: rss };
   } finally {
-    client.close();
-    for (const p of procs.values()) p.kill('SIGKILL');
-    await new Promise((r) => setTimeout(r, 500));
-    rmSync(dir, { recursive: true, force: true });
+    await etcd.stop();
   }
 }
 
-const ours = ONLY === 'etcd' ? null : await benchOurs();
-const etcd = ONLY === 'ours' ? { skipped: 'not run (--only ours)' } : await benchEtcd();
-if (!ours) {
-  console.log(JSON.stringify(etcd, null, 2));
-  process.exit(0);
-}
-const med = (xs: number[]) => q(xs, 0.5);
-const result = {
+const rows = new Map<string, Row>();
+const load0 = loadavg();
+const ours = ONLY === 'etcd' ? null : await benchOurs(rows);
+const etcd = ONLY === 'ours' ? { skipped: 'not run (--only ours)' } : await benchEtcd(rows);
+const result: BenchResult = {
+  version: 2,
   when: new Date().toISOString(),
   node: process.version,
   seconds: SECONDS,
+  loadAverage: [load0[0]!, loadavg()[0]!].map((x) => +x.toFixed(1)),
+  rows: [...rows.values()],
   ours,
   etcd,
 };
-mkdirSync('.bench', { recursive: true });
-writeFileSync('.bench/bench.json', `${JSON.stringify(result, null, 2)}\n`);
+mkdirSync(dirname(JSON_OUT), { recursive: true });
+const text = `${JSON.stringify(result, null, 2)}\n`;
+writeFileSync(JSON_OUT, text);
+writeFileSync(JSON_OUT.replace(/\.json$/, '') + `-${result.when.replace(/[:.]/g, '-')}.json`, text);
+
+const med = (xs: number[]) => quantile(xs, 0.5);
 const e = etcd as {
-  throughput?: Record<number, { opsPerSec: number; p50ms: number; p99ms: number }>;
   failoverMs?: number[];
+  rssMb?: Record<string, number | null>;
   skipped?: string;
 };
-const rows = [1, 64].map((c) => {
-  const o = ours.throughput[c]!;
-  const t = e.throughput?.[c];
-  return `| ${c} | ${o.txPerSec} | ${o.p50ms} / ${o.p99ms} | ${t ? t.opsPerSec : '-'} | ${t ? `${t.p50ms} / ${t.p99ms}` : '-'} | ${t ? (o.txPerSec / t.opsPerSec).toFixed(2) : '-'} |`;
-});
-const md = `# Benchmarks
-
-Measured on this machine (2 cores) by \`npx --yes pnpm@12.4.2 run bench\` on ${result.when}, Node ${result.node}.
-Five ehr-ledger validators as local processes; each client submits a real EHR transaction (a
-patient signing up with a sealed profile, signed before the clock starts so the load generator
-does not take the daemons' CPU) and waits until it is committed (JSON-RPC \`tx_submit\`, mode
-\`commit\`). etcd 3.4, five members on loopback, 256-byte puts through the
-\`etcd3\` gRPC client (its best path), in the same run. ${e.skipped ? `etcd: ${e.skipped}.` : ''}
-
-| clients | ehr-ledger tx/s | p50 / p99 ms | etcd puts/s | p50 / p99 ms | ratio |
-|---:|---:|---:|---:|---:|---:|
-${rows.join('\n')}
-
+const extra = ours
+  ? `
 | | ehr-ledger | etcd |
 |---|---:|---:|
-| failover, median of ${KILLS} leader SIGKILLs (ms) | ${med(ours.failoverMs)} (${ours.failoverMs.join(', ')}) | ${e.failoverMs ? `${med(e.failoverMs)} (${e.failoverMs.join(', ')})` : '-'} |
-| RSS per node after the load (MB) | ${Object.values(ours.rssMb).join(', ')} | ${(etcd as { rssMb?: Record<string, number> }).rssMb ? Object.values((etcd as { rssMb: Record<string, number> }).rssMb).join(', ') : '-'} |
-| catch-up of a node down for ${ours.catchup.txs} transactions | ${ours.catchup.txPerSec} tx/s (${ours.catchup.blocks} blocks in ${ours.catchup.seconds} s) | |
+| failover, median of ${KILLS} leader SIGKILLs (ms) | ${ours.failoverMs.length ? `${med(ours.failoverMs)} (${ours.failoverMs.join(', ')})` : '-'} | ${e.failoverMs?.length ? `${med(e.failoverMs)} (${e.failoverMs.join(', ')})` : '-'} |
+| RSS per node after the load (MB) | ${Object.values(ours.rssMb).join(', ')} | ${e.rssMb ? Object.values(e.rssMb).join(', ') : '-'} |
+${ours.catchup ? `| catch-up of a node down for ${ours.catchup.txs} transactions | ${ours.catchup.txPerSec} tx/s (${ours.catchup.blocks} blocks in ${ours.catchup.seconds} s) | |\n` : ''}`
+  : '';
+const workloadLines = RUN.map(
+  (w) =>
+    `- **${w}**: ${w === 'signups' ? 'a new patient signing up with a sealed profile, signed before the clock starts (raw `tx_submit`)' : MIX_DESCRIPTIONS[w as MixWorkload]}.`,
+).join('\n');
+const md = `# Benchmarks
 
+Measured on this machine (2 cores, load average ${result.loadAverage.join(' -> ')}) by \`npx --yes pnpm@12.4.2 run bench\` on ${result.when}, Node ${result.node}, ${SECONDS} s per row.
+Five ehr-ledger validators as local processes. Every operation waits until its transaction is
+committed (JSON-RPC \`tx_submit\`, mode \`commit\`), except reads, which return once the node has
+served the body and queued its \`access.record\` transaction. etcd 3.4, five members on loopback,
+through the \`etcd3\` gRPC client (its best path), in the same run at the same concurrency: a put
+of a value as large as what our clients submitted per operation (bytes/op), or for reads a
+linearizable get of a report-sized value together with a ${AUDIT_BYTES}-byte audit put. CPU ms/op/node:
+the daemons' CPU time (user + system) during the row over its operations, per node.
+${e.skipped ? `\netcd: ${e.skipped}.\n` : ''}
+${workloadLines}
+
+${renderTable(result)}
+${extra}
 Reproduce: \`npx --yes pnpm@12.4.2 install && npx --yes pnpm@12.4.2 run bench\` (needs \`etcd\` from
-Debian's etcd-server for the etcd columns; \`run bench -- --help\` lists the flags that adjust
-the run, e.g. \`--seconds\`, \`--kills\`, \`--catchup-txs\`). Raw numbers: \`.bench/bench.json\`.
+Debian's etcd-server for the etcd columns; \`run bench -- --help\` lists the flags, e.g.
+\`--seconds 4 --clients 1,64 --workloads signups,reports --kills 0 --catchup-txs 0\`; \`--compare
+.bench/bench-<date>.json\` prints then -> now). Raw numbers: \`.bench/bench.json\`.
 `;
-// The analysis below the tables is written by people: keep it across runs.
-let notes = '';
-try {
-  const old = readFileSync('BENCHMARKS.md', 'utf8');
-  const at = old.indexOf('\n## Where we stand');
-  if (at >= 0) notes = old.slice(at);
-} catch {}
-writeFileSync('BENCHMARKS.md', md + notes);
 console.log(md);
+if (previous !== undefined) console.log(renderCompare(previous, result, values.compare!));
+if (MARKDOWN !== 'none' && ours) {
+  // The analysis below the tables is written by people: keep it across runs.
+  let notes = '';
+  try {
+    const old = readFileSync(MARKDOWN, 'utf8');
+    const at = old.indexOf('\n## Where we stand');
+    if (at >= 0) notes = old.slice(at);
+  } catch {}
+  writeFileSync(MARKDOWN, md + notes);
+}

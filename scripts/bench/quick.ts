@@ -3,7 +3,10 @@
  * prints tx/s, transactions per block, latency and CPU seconds per node (the number to watch when
  * optimizing: it does not depend on how busy the machine is). Writes .bench/quick.json.
  *
- *   node scripts/bench/quick.ts [--clients 64] [--txs 2000]   (or CLIENTS=, TXS=)
+ *   node scripts/bench/quick.ts [--clients 64] [--txs 2000] [--batch 1]   (or CLIENTS=, TXS=)
+ *
+ * `--batch N`: each client sends N transactions per HTTP request, as one JSON-RPC batch array of
+ * tx_submit calls (the gateway answers once all N are committed): what per-request cost is left.
  *
  * `--profile DIR`: every daemon runs under `node --cpu-prof`, stops gracefully after the load
  * (SIGTERM: the profile is written on exit) and leaves its .cpuprofile in DIR, beside
@@ -13,7 +16,8 @@
 import type { ChildProcess } from 'node:child_process';
 import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
-import { RpcClient } from '@ehr/api';
+import { RpcClient, type SubmitResult } from '@ehr/api';
+import { toBase64, toHex } from '@ehr/core';
 import { TestCluster, until } from '../../test/harness/cluster.ts';
 import { patientSignup } from '../../test/harness/load.ts';
 import { intFlag, scriptArgs } from '../args.ts';
@@ -22,15 +26,18 @@ const USAGE = `
 usage: node scripts/bench/quick.ts [flags]   (or: pnpm run bench:quick -- [flags])
   --clients N   concurrent clients (default 64; or CLIENTS)
   --txs N       transactions to commit (default 2000; or TXS)
+  --batch N     transactions per request, as a JSON-RPC batch array (default 1)
   --profile DIR run the daemons under --cpu-prof, profiles into DIR
   --help        this text`;
 const { values } = scriptArgs(USAGE, {
   clients: { type: 'string' },
   txs: { type: 'string' },
   profile: { type: 'string' },
+  batch: { type: 'string' },
 });
 const CLIENTS = intFlag(USAGE, 'clients', values.clients, 64, { env: 'CLIENTS', min: 1 });
 const TXS = intFlag(USAGE, 'txs', values.txs, 2000, { env: 'TXS', min: 1 });
+const BATCH = intFlag(USAGE, 'batch', values.batch, 1, { min: 1, max: 100 });
 const cpuSeconds = (pid: number) => {
   const f = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1]!.split(' ');
   return (Number(f[11]) + Number(f[12])) / 100;
@@ -63,8 +70,15 @@ try {
     Array.from({ length: CLIENTS }, async (_, k) => {
       const rpc = new RpcClient(cluster.node(names[k % names.length]!).gatewayUrl);
       while (next < pool.length) {
-        const { tx, body } = pool[next++]!;
+        const batch = pool.slice(next, next + BATCH);
+        next += batch.length;
         const t = performance.now();
+        if (BATCH > 1) {
+          await submitBatch(rpc.url, batch);
+          for (let i = 0; i < batch.length; i++) latencies.push(performance.now() - t);
+          continue;
+        }
+        const { tx, body } = batch[0]!;
         let r: Awaited<ReturnType<typeof rpc.submitEncoded>> | undefined;
         while (!r) {
           r = await rpc
@@ -90,6 +104,7 @@ try {
     Math.round(latencies[Math.min(latencies.length - 1, Math.floor(p * latencies.length))]!);
   const out = {
     clients: CLIENTS,
+    batch: BATCH,
     txs: TXS,
     txPerSec: Math.round(TXS / wall),
     txPerBlock: +(TXS / blocks).toFixed(1),
@@ -116,4 +131,26 @@ try {
   }
 } finally {
   await cluster.stop();
+}
+
+/** N tx_submit calls (commit mode) in one JSON-RPC batch array; throws unless all committed. */
+async function submitBatch(url: string, txs: { tx: Uint8Array; body: Uint8Array }[]) {
+  const res = await fetch(url, {
+    method: 'POST',
+    headers: { 'content-type': 'application/json' },
+    body: JSON.stringify(
+      txs.map(({ tx, body }, id) => ({
+        jsonrpc: '2.0',
+        id,
+        method: 'tx_submit',
+        params: { tx: toHex(tx), bodies: [toBase64(body)], mode: 'commit', timeoutMs: 60_000 },
+      })),
+    ),
+    signal: AbortSignal.timeout(90_000),
+  });
+  const out = (await res.json()) as { result?: SubmitResult; error?: { message: string } }[];
+  for (const r of out) {
+    if (r.error || r.result?.status.status !== 'committed')
+      throw new Error(`not committed: ${JSON.stringify(r)}`);
+  }
 }

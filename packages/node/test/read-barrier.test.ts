@@ -80,4 +80,85 @@ describe('read barrier', () => {
     expect(state.asked).toEqual([]);
     expect(decode(encode({ index: 4 }))).toEqual({ index: 4 });
   });
+
+  it('concurrent reads share requests, and none takes an answer sent before it arrived', async () => {
+    // The leader's commit index moves on between requests; each request is answered when the
+    // test says so, with the index at that moment.
+    let commit = 10;
+    const pending: { resolve: (b: Uint8Array) => void; reject: (e: Error) => void }[] = [];
+    const b = new ReadBarrier({
+      leading: () => false,
+      leader: () => 'L',
+      commitIndex: () => 0,
+      appliedIndex: () => 1_000_000,
+      askLeader: () => new Promise((resolve, reject) => pending.push({ resolve, reject })),
+      onApplied: () => () => {},
+    });
+    const target = (b as unknown as { target(ms: number): Promise<number> }).target.bind(b);
+    const tick = () => new Promise((r) => setTimeout(r, 5));
+    const first = target(1000);
+    await tick();
+    expect(pending).toHaveLength(1);
+    // 200 reads arrive while the first request is out: they wait for one more, not 200.
+    commit = 12; // a write acknowledged after the first request left
+    const later = Array.from({ length: 200 }, () => target(1000));
+    await tick();
+    expect(pending).toHaveLength(1);
+    pending[0]!.resolve(encode({ index: 11 }));
+    expect(await first).toBe(11);
+    await tick();
+    // The first answer (11) predates them: they get the second request's, sent after it.
+    expect(pending).toHaveLength(2);
+    const third = target(1000); // arrives while the second is out: waits for a third
+    await tick();
+    pending[1]!.resolve(encode({ index: commit }));
+    expect(new Set(await Promise.all(later))).toEqual(new Set([12]));
+    await tick();
+    expect(pending).toHaveLength(3);
+    pending[2]!.resolve(encode({ index: 13 }));
+    expect(await third).toBe(13);
+    expect(b.requests).toBe(3);
+    // Quiet again: the next read sends at once.
+    const alone = target(1000);
+    await tick();
+    expect(pending).toHaveLength(4);
+    pending[3]!.resolve(encode({ index: 14 }));
+    expect(await alone).toBe(14);
+  });
+
+  it('a failed shared request fails the reads that shared it; the next read asks again', async () => {
+    const pending: { resolve: (b: Uint8Array) => void; reject: (e: Error) => void }[] = [];
+    let leader = 'L';
+    const b = new ReadBarrier({
+      leading: () => false,
+      leader: () => leader,
+      commitIndex: () => 0,
+      appliedIndex: () => 1_000_000,
+      askLeader: (l) =>
+        new Promise((resolve, reject) => {
+          pending.push({ resolve, reject });
+          if (l !== leader) reject(new Error(`asked ${l}, not the leader ${leader}`));
+        }),
+      onApplied: () => () => {},
+    });
+    const tick = () => new Promise((r) => setTimeout(r, 5));
+    const first = code(b.wait(1000));
+    await tick();
+    const queued = Array.from({ length: 5 }, () => code(b.wait(1000)));
+    await tick();
+    pending[0]!.reject(new Error('The stream has been reset'));
+    expect(await first).toBe('NO_LEADER');
+    await tick();
+    expect(pending).toHaveLength(2);
+    pending[1]!.reject(new Error('timed out'));
+    expect(await Promise.all(queued)).toEqual(Array(5).fill('NO_LEADER'));
+    // A new leader: asked directly, not queued behind the old one's request.
+    leader = 'M';
+    const again = b.wait(1000);
+    await tick();
+    expect(pending).toHaveLength(3);
+    pending[2]!.resolve(encode({ index: 3 }));
+    await again;
+    expect(b.requests).toBe(3);
+  });
 });
