@@ -134,6 +134,18 @@ export const CONFIG_SCHEMA: ConfigSchema = section(
       maxBlockTxs: int('transactions per block at most', 2000, 1, 100_000),
       maxBlockBytes: int('bytes per block at most', 4 * 1024 * 1024, 1024, 64 << 20),
       maxInflightBlocks: int('proposed blocks awaiting commit at once', 1, 1, 64),
+      logTailEntries: int(
+        'consensus log entries kept behind the applied index when the log is compacted (what a slow follower still gets by replication; one further behind catches up from blocks)',
+        512,
+        1,
+        10_000_000,
+      ),
+      compactEveryEntries: int(
+        'applied entries between compactions: each first makes the block store durable (one LevelDB memtable flush), then drops the log below it and the tail',
+        256,
+        1,
+        10_000_000,
+      ),
     }),
     mempool: section('bounds of the transaction pool', {
       maxTxs: int('transactions waiting at most', 50_000, 1, 10_000_000),

@@ -40,6 +40,8 @@ export interface NodeConfig {
     maxBlockTxs: number;
     maxBlockBytes: number;
     maxInflightBlocks: number;
+    logTailEntries: number;
+    compactEveryEntries: number;
   };
   mempool: { maxTxs: number; maxBytes: number; maxPerAccount: number };
   /**

@@ -6,7 +6,7 @@
 import type { TxDecoder, WireLimits } from '@ehr/ledger';
 import type { SyncPort } from './catch-up.ts';
 import type { NodeConfig } from './config.ts';
-import { Daemon } from './daemon.ts';
+import { Daemon, type DaemonParts } from './daemon.ts';
 import type { Logger } from './logger.ts';
 import type { NodeMetrics } from './metrics.ts';
 import type { BlockEvent, Network, NodeStore, Raft } from './ports.ts';
@@ -39,6 +39,8 @@ export interface LoopWiring {
   now?: () => number;
   /** How transactions are decoded (default the ledger's; tests count calls). */
   decodeTx?: TxDecoder;
+  /** Installs a leader's snapshot from members' blocks (see DaemonParts.installer). */
+  installer?: DaemonParts['installer'];
 }
 
 export interface WiredLoop {
@@ -80,6 +82,7 @@ export function wireLoop(w: LoopWiring): WiredLoop {
     logger: w.logger,
     metrics: w.metrics,
     wire: w.wire,
+    ...(w.installer ? { installer: w.installer } : {}),
     ...now,
   });
   daemon = loop;

@@ -36,7 +36,13 @@ describe('raft log', () => {
       [3, 1],
       [4, 2],
     ]);
-    await store.raft.compact({ index: 3, term: 1, data: new Uint8Array([9]) });
+    await store.raft.compact({
+      index: 3,
+      term: 1,
+      membership: { voters: ['a'], learners: [], removed: [] },
+      lastBlockHash: new Uint8Array(32),
+      data: new Uint8Array([9]),
+    });
     expect(store.raft.firstIndex).toBe(4);
     expect((await store.raft.entries(1, 10)).map((e) => e.index)).toEqual([4]);
     expect((await store.raft.snapshot())?.index).toBe(3);
