@@ -364,6 +364,7 @@ export class Daemon extends EventEmitter {
     if (rd.snapshot) {
       this.loopStage = 'install';
       await this.parts.store.compactLog(rd.snapshot, { discard: true });
+      this.parts.metrics.compactedIndex.set(rd.snapshot.index);
       await this.installPending();
     }
     // 1. persist: the log and the vote must be durable before anyone hears of them.

@@ -370,7 +370,11 @@ export class Store {
     const head = { ...this.current, applied: raftIndex };
     const ops: Op[] = [{ type: 'put', key: HEAD, value: encodeHead(head) }];
     if (stub) ops.push(RaftRepo.stubOp({ ...stub, index: raftIndex }));
-    await this.db.batch(ops, true);
+    // Not synced, as blocks are not (CommitInput.durable): the synced log replays the entry
+    // after a power loss, and is compacted only below what a flush made durable. A synced
+    // head here could outlive the unsynced block before it (LevelDB syncs only the write-ahead
+    // log file the write lands in).
+    await this.db.batch(ops, false);
     this.current = head;
   }
 
