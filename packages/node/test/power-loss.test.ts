@@ -12,108 +12,16 @@
 import { cpSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import {
-  encodeTx,
-  fromHex,
-  generateSecretKey,
-  publicKeyOf,
-  seededRandom,
-  sha256,
-  signTx,
-  toHex,
-  utf8,
-} from '@ehr/core';
-import { type Genesis, makeGenesis, wireLimits } from '@ehr/ledger';
+import { fromHex, generateSecretKey, publicKeyOf, seededRandom } from '@ehr/core';
+import { makeGenesis } from '@ehr/ledger';
 import { Store, verifyStore } from '@ehr/store';
 import { afterAll, describe, expect, it } from 'vitest';
-import { raftPort, storePort } from '../src/adapters.ts';
-import { parseConfig } from '../src/config.ts';
-import { wireLoop } from '../src/loop-wiring.ts';
-import { nodeMetrics } from '../src/metrics.ts';
-import type { NodeStore } from '../src/ports.ts';
-import { loadEngine } from '../src/raft-load.ts';
-import { capturingLogger } from './capture.ts';
-import { MemNet } from './mem-net.ts';
 import { until } from './one-node.ts';
 import { PowerCut } from './power-cut.ts';
+import { boot, hospital } from './validator.ts';
 
 const root = mkdtempSync(join(tmpdir(), 'ehr-power-'));
 afterAll(() => rmSync(root, { recursive: true, force: true }));
-
-function hospital(admin: Uint8Array, nonce: number, chainId: string): Uint8Array {
-  return encodeTx(
-    signTx(
-      {
-        chainId,
-        author: publicKeyOf(admin),
-        nonce,
-        kind: 'hospital.register',
-        expires: Date.now() + 120_000,
-        payload: {
-          id: `h${nonce}`,
-          name: `hospital ${nonce}`,
-          address: '1 road',
-          specializations: ['cardiology'],
-          contact: 'desk@example.org',
-          nodes: [],
-          encryptionKey: sha256(utf8(`h${nonce}`)),
-        },
-      },
-      admin,
-    ),
-  );
-}
-
-/** A single validator on `store`; `trustHead`: the control's compactor (no flush). */
-async function boot(store: Store, genesis: Genesis, key: Uint8Array, trustHead = false) {
-  const id = toHex(publicKeyOf(key));
-  const config = parseConfig(
-    {
-      name: 'power',
-      dataDir: store.db.dir,
-      keyFile: 'k',
-      genesisFile: 'g',
-      p2p: { listen: ['/ip4/127.0.0.1/tcp/0'] },
-      consensus: {
-        tickMs: 10,
-        electionTicks: 4,
-        heartbeatTicks: 1,
-        logTailEntries: 2,
-        compactEveryEntries: 2,
-      },
-    },
-    join(store.db.dir, 'node.yaml'),
-  );
-  const wire = wireLimits(genesis.limits);
-  const engine = await loadEngine(config, { nodeId: id, genesis, wire, store });
-  const real = storePort(store);
-  const port: NodeStore = trustHead ? { ...real, durable: () => store.head() } : real;
-  const { logger } = capturingLogger('warn');
-  const { daemon, txs } = wireLoop({
-    config,
-    chainId: genesis.chainId,
-    secretKey: key,
-    maxTxBytes: genesis.limits.maxTxBytes,
-    wire,
-    store: port,
-    network: new MemNet(id, new Map()),
-    engine: raftPort(engine),
-    logger,
-    metrics: nodeMetrics(),
-  });
-  txs.start();
-  daemon.start();
-  // A single validator leads at once (or halts, when its log cannot rebuild its chain).
-  await until(() => daemon.consensus.status().canPropose || daemon.halted() !== undefined, 10_000);
-  return {
-    daemon,
-    txs,
-    async stop() {
-      txs.stop();
-      await daemon.stop();
-    },
-  };
-}
 
 /**
  * One run: commits until a random acknowledgment, cuts the power there, restarts on what the
@@ -134,7 +42,7 @@ async function run(seed: number, trustHead: boolean) {
   cpSync(dir, `${dir}-base`, { recursive: true });
   const store = await Store.open(dir, genesis);
   const power = new PowerCut(store.db);
-  const node = await boot(store, genesis, key, trustHead);
+  const node = await boot(store, genesis, key, { trustHead });
   const acknowledged: string[] = [];
   const cutAfter = 20 + Math.floor(rand() * 20);
   for (let nonce = 0; acknowledged.length < cutAfter; nonce++) {
