@@ -7,13 +7,7 @@
  */
 import { mkdirSync, readFileSync } from 'node:fs';
 import { EhrError, loadKeyFile, type NodeStatus, toHex } from '@ehr/core';
-import {
-  genesisBlockHash,
-  type Member,
-  parseGenesis,
-  type WireLimits,
-  wireLimits,
-} from '@ehr/ledger';
+import { type Member, parseGenesis, type WireLimits, wireLimits } from '@ehr/ledger';
 import { P2PHost } from '@ehr/p2p';
 import { Store, verifyStore } from '@ehr/store';
 import { AccessRecorder } from './access-recorder.ts';
