@@ -5,7 +5,7 @@
  */
 import { join } from 'node:path';
 import { encodeTx, publicKeyOf, sha256, signTx, toHex, utf8 } from '@ehr/core';
-import { type Genesis, wireLimits } from '@ehr/ledger';
+import { type Genesis, makeGenesis, wireLimits } from '@ehr/ledger';
 import type { Store } from '@ehr/store';
 import { raftPort, storePort } from '../src/adapters.ts';
 import { parseConfig } from '../src/config.ts';
@@ -100,4 +100,14 @@ export async function boot(
       await daemon.stop();
     },
   };
+}
+
+/** The same genesis in every process for the same keys (a fixed time). */
+export function fixedGenesis(admin: Uint8Array, key: Uint8Array): Genesis {
+  return makeGenesis({
+    chainId: 'compaction-crash',
+    genesisTime: 1_700_000_000_000,
+    admins: [publicKeyOf(admin)],
+    validators: [publicKeyOf(key)],
+  });
 }
