@@ -1128,7 +1128,15 @@ export class RaftNode {
    * may carry it on a faster lane).
    */
   private sendEmpty(to: string, pr: Progress): void {
-    const term = this.termAt(pr.match);
+    let at = pr.match;
+    let term = this.termAt(at);
+    if (term === undefined && pr.state === 'snapshot') {
+      // Sent a snapshot it is still installing (which can take a while): heartbeats at the
+      // snapshot keep it from campaigning meanwhile; one that lacks it refuses, and the
+      // refusal sends the snapshot again.
+      at = this.offset;
+      term = this.offsetTerm;
+    }
     if (term === undefined) {
       // Compacted past what the follower acknowledged: a snapshot follows on the next resend.
       return;
@@ -1139,10 +1147,10 @@ export class RaftNode {
       from: this.id,
       to,
       term: this.term,
-      index: pr.match,
+      index: at,
       logTerm: term,
       entries: [],
-      commit: Math.min(this.commit, pr.match),
+      commit: Math.min(this.commit, at),
     });
   }
 
