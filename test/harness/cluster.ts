@@ -4,7 +4,7 @@
  * runs in its own network namespace on its own addresses instead (see netns.ts).
  */
 import { type ChildProcess, spawn } from 'node:child_process';
-import { closeSync, mkdtempSync, openSync, readFileSync, rmSync } from 'node:fs';
+import { appendFileSync, closeSync, mkdtempSync, openSync, readFileSync, rmSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
@@ -70,6 +70,10 @@ export class TestCluster {
       basePort: lab ? 20_000 : await freeBasePort(total + 1),
       ...(lab ? { hosts: Array.from({ length: total }, (_, k) => lab.host(`node${k + 1}`)) } : {}),
     });
+    // EHR_E2E_CONFIG: YAML appended to every node's config (e.g. a small consensus log tail,
+    // to run a fault schedule with compaction and snapshots all the time).
+    const extra = process.env['EHR_E2E_CONFIG'];
+    if (extra) for (const n of plan.nodes) appendFileSync(n.config, `${extra.trimEnd()}\n`);
     return new TestCluster(dir, plan, lab);
   }
 

@@ -306,6 +306,12 @@ export const RESULTS: Record<string, Schema> = {
         inflightBlocks: int('proposed blocks not yet committed'),
         paused: bool('held by catch-up sync'),
       }),
+      log: obj('the consensus log on disk', {
+        compactedIndex: int('entries at or below it were compacted (served from blocks)'),
+        firstIndex: int('first index the log holds'),
+        lastIndex: int('last index the log holds'),
+        durableHeight: int('height the block store last made durable'),
+      }),
     },
     ['sync'],
   ),

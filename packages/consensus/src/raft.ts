@@ -153,6 +153,8 @@ export class RaftNode {
   role: Role = 'follower';
   leader: string | null = null;
   membership: Membership;
+  /** Membership before any config entry (genesis): where snapshot membership starts. */
+  private readonly initial: Membership;
 
   private readonly opts: Required<Omit<RaftOptions, 'blockVerifier' | 'storage' | 'initial'>> & {
     blockVerifier?: BlockVerifier;
@@ -207,6 +209,7 @@ export class RaftNode {
       ...(o.blockVerifier ? { blockVerifier: o.blockVerifier } : {}),
     };
     const snap = o.storage.snapshot;
+    this.initial = cloneMembership(o.initial);
     this.membership = cloneMembership(snap ? snap.membership : o.initial);
     if (snap) {
       this.snapshot = snap;
@@ -320,25 +323,7 @@ export class RaftNode {
   }
 
   private applyConf(cc: ConfChange): void {
-    const m = this.membership;
-    if (cc.op === 'addLearner') {
-      if (
-        !m.learners.includes(cc.node) &&
-        !m.voters.includes(cc.node) &&
-        !m.removed.includes(cc.node)
-      ) {
-        m.learners.push(cc.node);
-      }
-    } else if (cc.op === 'promote') {
-      if (m.learners.includes(cc.node)) {
-        m.learners = m.learners.filter((n) => n !== cc.node);
-        m.voters.push(cc.node);
-      }
-    } else {
-      m.voters = m.voters.filter((n) => n !== cc.node);
-      m.learners = m.learners.filter((n) => n !== cc.node);
-      if (!m.removed.includes(cc.node)) m.removed.push(cc.node);
-    }
+    changeMembership(this.membership, cc);
     if (this.role === 'leader') {
       for (const n of this.members()) {
         if (n !== this.id && !this.progress.has(n)) {
@@ -596,17 +581,21 @@ export class RaftNode {
     else this.sendAppend(to);
   }
 
-  /** The node has applied everything up to `index`; drop the log before it. */
+  /**
+   * The node has applied everything up to `index` (and made it durable); drop the log up to it.
+   * The snapshot's membership is the one in force at `index` (the previous snapshot's, or the
+   * initial one, with the config entries up to `index`), not at the applied index: a follower
+   * installing it takes the later changes from the entries after it.
+   */
   compact(index: number, lastBlockHash: Uint8Array, data: Uint8Array): void {
     if (index > this.applied || index <= this.offset) return;
     const term = this.termAt(index)!;
-    this.snapshot = {
-      index,
-      term,
-      membership: cloneMembership(this.membership),
-      lastBlockHash,
-      data,
-    };
+    const membership = cloneMembership(this.snapshot?.membership ?? this.initial);
+    for (let i = this.offset + 1; i <= index; i++) {
+      const e = this.entry(i)!;
+      if (e.type === 'config') changeMembership(membership, decodeConfChange(e.data));
+    }
+    this.snapshot = { index, term, membership, lastBlockHash, data };
     this.log = this.log.slice(index - this.offset);
     this.offset = index;
     this.offsetTerm = term;
@@ -614,6 +603,16 @@ export class RaftNode {
 
   currentSnapshot(): Snapshot | undefined {
     return this.snapshot;
+  }
+
+  /** Hash of the last block entry at or before `index` (held in the log, or the snapshot's). */
+  lastBlockHashAt(index: number): Uint8Array {
+    return this.prevBlockHash(Math.min(index, this.lastIndex()) + 1);
+  }
+
+  /** The index the log starts after (the snapshot's; 0 when nothing was compacted). */
+  firstIndex(): number {
+    return this.offset + 1;
   }
 
   /**
@@ -1129,7 +1128,15 @@ export class RaftNode {
    * may carry it on a faster lane).
    */
   private sendEmpty(to: string, pr: Progress): void {
-    const term = this.termAt(pr.match);
+    let at = pr.match;
+    let term = this.termAt(at);
+    if (term === undefined && pr.state === 'snapshot') {
+      // Sent a snapshot it is still installing (which can take a while): heartbeats at the
+      // snapshot keep it from campaigning meanwhile; one that lacks it refuses, and the
+      // refusal sends the snapshot again.
+      at = this.offset;
+      term = this.offsetTerm;
+    }
     if (term === undefined) {
       // Compacted past what the follower acknowledged: a snapshot follows on the next resend.
       return;
@@ -1140,10 +1147,10 @@ export class RaftNode {
       from: this.id,
       to,
       term: this.term,
-      index: pr.match,
+      index: at,
       logTerm: term,
       entries: [],
-      commit: Math.min(this.commit, pr.match),
+      commit: Math.min(this.commit, at),
     });
   }
 
@@ -1229,6 +1236,27 @@ export class RaftNode {
     const out: Record<string, number> = {};
     for (const [n, pr] of this.progress) out[n] = pr.match;
     return out;
+  }
+}
+
+/** A committed configuration change, on a membership (in place). */
+function changeMembership(m: Membership, cc: ConfChange): void {
+  if (cc.op === 'addLearner') {
+    if (
+      !m.learners.includes(cc.node) &&
+      !m.voters.includes(cc.node) &&
+      !m.removed.includes(cc.node)
+    )
+      m.learners.push(cc.node);
+  } else if (cc.op === 'promote') {
+    if (m.learners.includes(cc.node)) {
+      m.learners = m.learners.filter((n) => n !== cc.node);
+      m.voters.push(cc.node);
+    }
+  } else {
+    m.voters = m.voters.filter((n) => n !== cc.node);
+    m.learners = m.learners.filter((n) => n !== cc.node);
+    if (!m.removed.includes(cc.node)) m.removed.push(cc.node);
   }
 }
 

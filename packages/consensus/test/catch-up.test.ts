@@ -121,7 +121,12 @@ describe('catch-up sync (acceptCommitted)', () => {
     expect(again.commit).toBe(target);
     expect(again.hasReady()).toBe(false);
     // Back in the network (with the synced disk), the leader's append matches at once.
-    node.stored = { ...disk, snapshot: undefined };
+    node.stored = {
+      ...disk,
+      snapshot: undefined,
+      // Its block store: what it applied before, and what sync brought.
+      blocks: new Map([...node.stored.blocks, ...applied.map((e) => [e.index, e] as const)]),
+    };
     sim.restart(behind);
     commitBlocks(sim, 1);
     run(sim, 50, () => sim.nodes.get(behind)!.raft.commit === sim.leader()!.raft.commit);

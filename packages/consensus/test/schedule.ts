@@ -15,8 +15,12 @@ export function runSchedule(
   steps = 220,
   debug?: (sim: Sim, s: number) => void,
   opts: { catchUp?: boolean; rogue?: boolean } = {},
-): { steps: number; commits: number; caughtUp: number; refused: number } {
-  const sim = new Sim(seed, IDS, { compactEvery: seed % 3 === 0 ? 7 : 0 });
+): { steps: number; commits: number; caughtUp: number; refused: number; installed: number } {
+  // Two schedules in three compact (a tail of 0-3 entries, every 2-6), as the node does.
+  const sim = new Sim(seed, IDS, {
+    compactEvery: seed % 3 === 1 ? 0 : 2 + (seed % 5),
+    tail: seed % 4,
+  });
   // A member sending extreme terms and out-of-range terms/indexes until the network heals.
   if (opts.rogue)
     sim.rogue = { id: IDS[seed % IDS.length]!, rate: 0.2, rng: mulberry32(seed * 31 + 5) };
@@ -94,7 +98,13 @@ export function runSchedule(
       const voters = l.raft.membership.voters.filter((v) => sim.nodes.get(v)?.up);
       const target = l.raft.commit;
       if (voters.every((v) => sim.nodes.get(v)!.raft.commit >= target))
-        return { steps: sim.steps, commits: sim.committed.size, caughtUp, refused: sim.refused };
+        return {
+          steps: sim.steps,
+          commits: sim.committed.size,
+          caughtUp,
+          refused: sim.refused,
+          installed: sim.installed,
+        };
     }
   }
   throw new Error(

@@ -2,6 +2,14 @@
  * A deterministic, seeded network simulator for the Raft engine: N nodes, messages dropped,
  * duplicated, delayed and reordered, partitions (symmetric and one-way), crash and restart from
  * persisted state only, membership changes - and after every step the Raft safety invariants.
+ *
+ * Compaction and snapshots as the node does them: a node keeps `tail` entries behind its applied
+ * index and compacts every `compactEvery` entries beyond; its applied entries stay in its block
+ * store (`stored.blocks`). A follower sent a snapshot persists it, drops its whole log, and
+ * installs it over several steps by taking the applied entries up to it from other members'
+ * block stores (each checked against what was committed), with its loop held meanwhile (the
+ * engine still steps messages; nothing is sent, applied or advanced until the install is done);
+ * a crash mid-install resumes it at restart.
  */
 import { fromUtf8, seededRandom, sha256, toHex, utf8 } from '@ehr/core';
 import { decodeMessage, encodeMessage } from '../src/codec.ts';
@@ -13,6 +21,7 @@ import {
   MAX_LOG_POSITION,
   type Membership,
   type Message,
+  type Ready,
   type Snapshot,
 } from '../src/types.ts';
 
@@ -57,6 +66,8 @@ interface Stored {
   entries: Entry[];
   snapshot: Snapshot | undefined;
   applied: number;
+  /** The block store: every entry this node applied, by index (kept across crashes). */
+  blocks: Map<number, Entry>;
 }
 
 interface SimNode {
@@ -66,6 +77,11 @@ interface SimNode {
   up: boolean;
   persistedCommit: number;
   lastCommit: number;
+  /**
+   * Installing a snapshot up to `target` from members' block stores; `rd`: the Ready whose
+   * snapshot started it, finished (persist, send, apply, advance) once the install is done.
+   */
+  installing: { target: number; rd: Ready | undefined } | undefined;
 }
 
 export interface Faults {
@@ -113,23 +129,41 @@ export class Sim {
   readonly committed = new Map<number, { identity: string; term: number }>();
   private readonly initial: Membership;
   private blockNo = 0;
+  /** Snapshots installed from block stores (completed). */
+  installed = 0;
   readonly opts: {
     electionTick: number;
     heartbeatTick: number;
+    /** Compact once this many applied entries lie beyond the tail (0: never). */
     compactEvery: number;
+    /** Entries kept behind the applied index when compacting. */
+    tail: number;
     /** n2 and n4 lead with tight flow control (below); off for tests of other things. */
     tightFlow: boolean;
   };
 
   constructor(seed: number, ids: string[], opts: Partial<Sim['opts']> = {}) {
     this.rng = mulberry32(seed);
-    this.opts = { electionTick: 10, heartbeatTick: 2, compactEvery: 0, tightFlow: true, ...opts };
+    this.opts = {
+      electionTick: 10,
+      heartbeatTick: 2,
+      compactEvery: 0,
+      tail: 0,
+      tightFlow: true,
+      ...opts,
+    };
     this.initial = { voters: [...ids], learners: [], removed: [] };
     for (const id of ids) this.add(id);
   }
 
   add(id: string): void {
-    const stored: Stored = { hardState: undefined, entries: [], snapshot: undefined, applied: 0 };
+    const stored: Stored = {
+      hardState: undefined,
+      entries: [],
+      snapshot: undefined,
+      applied: 0,
+      blocks: new Map(),
+    };
     this.nodes.set(id, {
       id,
       raft: this.build(id, stored),
@@ -137,6 +171,7 @@ export class Sim {
       up: true,
       persistedCommit: 0,
       lastCommit: 0,
+      installing: undefined,
     });
   }
 
@@ -172,6 +207,7 @@ export class Sim {
   crash(id: string): void {
     const n = this.nodes.get(id)!;
     n.up = false;
+    n.installing = undefined;
     this.closed.add(id);
   }
 
@@ -181,6 +217,58 @@ export class Sim {
     n.raft = this.build(id, n.stored);
     n.up = true;
     n.lastCommit = n.raft.commit;
+    // Stopped mid-install: the blocks up to the persisted snapshot come first.
+    const snap = n.stored.snapshot;
+    if (snap && snap.index > n.stored.applied) n.installing = { target: snap.index, rd: undefined };
+  }
+
+  /**
+   * One step of a snapshot install: takes up to a few applied entries after its own from a
+   * member it can reach (from that member's block store), checks each against what was
+   * committed, applies it; once at the target, finishes the Ready that brought the snapshot.
+   */
+  private installStep(n: SimNode): void {
+    const inst = n.installing!;
+    const st = n.stored;
+    if (this.rng() < 0.5) return; // the download takes time
+    const from = [...this.nodes.values()].filter(
+      (p) =>
+        p.up &&
+        p !== n &&
+        p.stored.applied > st.applied &&
+        !this.cut.has(`${p.id}>${n.id}`) &&
+        !this.cut.has(`${n.id}>${p.id}`),
+    );
+    if (from.length === 0) return;
+    const src = from[Math.floor(this.rng() * from.length)]!;
+    const take = 1 + Math.floor(this.rng() * 8);
+    for (let k = 0; k < take && st.applied < inst.target; k++) {
+      const e = src.stored.blocks.get(st.applied + 1);
+      if (!e) break;
+      this.applyEntry(n, e);
+    }
+    if (st.applied < inst.target) return;
+    n.installing = undefined;
+    this.installed++;
+    if (inst.rd) this.finishReady(n, inst.rd);
+    this.process(n);
+  }
+
+  /** State-machine safety on one applied entry, and the block store. */
+  private applyEntry(n: SimNode, e: Entry): void {
+    const identity = identityOf(e);
+    const seen = this.committed.get(e.index);
+    if (seen !== undefined && seen.identity !== identity) {
+      throw new Violation(
+        `state-machine safety: index ${e.index} applied as ${identity} on ${n.id}, ${seen.identity} elsewhere`,
+      );
+    }
+    if (e.index !== n.stored.applied + 1) {
+      throw new Violation(`${n.id} applied index ${e.index} after ${n.stored.applied}`);
+    }
+    if (!seen) this.committed.set(e.index, { identity, term: n.raft.term });
+    n.stored.applied = e.index;
+    n.stored.blocks.set(e.index, e);
   }
 
   /**
@@ -191,10 +279,11 @@ export class Sim {
   catchUp(id: string, from: string, max = 16): boolean {
     const n = this.nodes.get(id);
     const src = this.nodes.get(from);
-    if (!n?.up || !src?.up || n === src || n.raft.role === 'leader') return false;
+    if (!n?.up || !src?.up || n === src || n.raft.role === 'leader' || n.installing) return false;
     const entries: Entry[] = [];
-    for (let i = n.raft.applied + 1; i <= src.raft.applied && entries.length < max; i++) {
-      const e = src.raft.entry(i);
+    // Served from its log, or below its compacted index from its block store.
+    for (let i = n.raft.applied + 1; i <= src.stored.applied && entries.length < max; i++) {
+      const e = src.raft.entry(i) ?? src.stored.blocks.get(i);
       if (!e) return false;
       entries.push(e);
     }
@@ -268,6 +357,7 @@ export class Sim {
     this.now++;
     this.steps++;
     for (const n of this.nodes.values()) if (n.up) n.raft.tick();
+    for (const n of this.nodes.values()) if (n.up && n.installing) this.installStep(n);
     const due = this.queue.filter((q) => q.at <= this.now);
     this.queue = this.queue.filter((q) => q.at > this.now);
     // Reorder deliveries that fall due together (a slow link keeps its order: one stream).
@@ -306,53 +396,60 @@ export class Sim {
   }
 
   private process(n: SimNode): void {
+    // Installing: the node's loop is busy; the engine only steps messages meanwhile.
+    if (n.installing) return;
     while (n.raft.hasReady()) {
       const rd = n.raft.ready();
       const st = n.stored;
-      // persist, in this order, before anything is sent
+      // A snapshot first: persisted with the whole log dropped (what the engine did), then
+      // installed from block stores before anything else of this Ready happens.
       if (rd.snapshot) {
         st.snapshot = rd.snapshot;
-        st.entries = st.entries.filter((e) => e.index > rd.snapshot!.index);
-        st.applied = Math.max(st.applied, rd.snapshot.index);
-      }
-      if (rd.entries.length > 0) {
-        const first = rd.entries[0]!.index;
-        st.entries = [...st.entries.filter((e) => e.index < first), ...rd.entries];
-      }
-      if (rd.hardState) {
-        if (rd.hardState.commit < n.persistedCommit) {
-          throw new Violation(
-            `${n.id}: persisted commit went back ${n.persistedCommit} -> ${rd.hardState.commit}`,
-          );
-        }
-        n.persistedCommit = rd.hardState.commit;
-        st.hardState = rd.hardState;
-      }
-      for (const m of rd.messages) this.send(n.id, m);
-      for (const e of rd.committed) {
-        const identity = identityOf(e);
-        const seen = this.committed.get(e.index);
-        if (seen !== undefined && seen.identity !== identity) {
-          throw new Violation(
-            `state-machine safety: index ${e.index} applied as ${identity} on ${n.id}, ${seen.identity} elsewhere`,
-          );
-        }
-        if (!seen) this.committed.set(e.index, { identity, term: n.raft.term });
-        st.applied = e.index;
-      }
-      n.raft.advance(rd);
-      if (
-        this.opts.compactEvery > 0 &&
-        n.raft.applied % this.opts.compactEvery === 0 &&
-        n.raft.applied > 0
-      ) {
-        n.raft.compact(n.raft.applied, this.hashAt(n, n.raft.applied), new Uint8Array(0));
-        const snap = n.raft.currentSnapshot();
-        if (snap && snap.index === n.raft.applied) {
-          st.snapshot = snap;
-          st.entries = st.entries.filter((e) => e.index > snap.index);
+        st.entries = [];
+        if (rd.snapshot.index > st.applied) {
+          n.installing = { target: rd.snapshot.index, rd };
+          return;
         }
       }
+      this.finishReady(n, rd);
+    }
+  }
+
+  /** Persist (entries, hard state), send, apply, advance; then compact when due. */
+  private finishReady(n: SimNode, rd: Ready): void {
+    const st = n.stored;
+    if (rd.entries.length > 0) {
+      const first = rd.entries[0]!.index;
+      st.entries = [...st.entries.filter((e) => e.index < first), ...rd.entries];
+    }
+    if (rd.hardState) {
+      if (rd.hardState.commit < n.persistedCommit) {
+        throw new Violation(
+          `${n.id}: persisted commit went back ${n.persistedCommit} -> ${rd.hardState.commit}`,
+        );
+      }
+      n.persistedCommit = rd.hardState.commit;
+      st.hardState = rd.hardState;
+    }
+    for (const m of rd.messages) this.send(n.id, m);
+    for (const e of rd.committed) if (e.index > st.applied) this.applyEntry(n, e);
+    n.raft.advance(rd);
+    this.maybeCompact(n);
+  }
+
+  /** As the node: compact to applied - tail once `compactEvery` entries lie beyond the last. */
+  private maybeCompact(n: SimNode): void {
+    const { compactEvery, tail } = this.opts;
+    if (compactEvery <= 0) return;
+    const st = n.stored;
+    const target = Math.min(st.applied, n.raft.applied) - tail;
+    const offset = n.raft.currentSnapshot()?.index ?? 0;
+    if (target - offset < compactEvery) return;
+    n.raft.compact(target, this.hashAt(n, target), new Uint8Array(0));
+    const snap = n.raft.currentSnapshot();
+    if (snap && snap.index === target) {
+      st.snapshot = snap;
+      st.entries = st.entries.filter((e) => e.index > snap.index);
     }
   }
 

@@ -39,4 +39,16 @@ export interface NodeStatus {
   /** Why the consensus loop stopped (null while it runs). */
   halted: string | null;
   loop: LoopStatus;
+  /** The consensus log on disk: compacted to `compactedIndex`, holding first..last after it. */
+  log: LogStatus;
+}
+
+/** The consensus log as stored (compaction keeps a tail; blocks stay in the block store). */
+export interface LogStatus {
+  /** Entries at or below it were dropped from the log (served from the block store). */
+  compactedIndex: number;
+  firstIndex: number;
+  lastIndex: number;
+  /** Height the block store last made durable (the log is compacted only below it). */
+  durableHeight: number;
 }

@@ -11,6 +11,7 @@ import {
 import { blockHash, equalBytes, toHex, verifyBlockSignature } from '@ehr/core';
 import type { Store } from '@ehr/store';
 import { decodeBlockEntryBlock } from './block-entry.ts';
+import { servedEntries } from './log-source.ts';
 import type { NodeStore, Raft, RaftReady } from './ports.ts';
 
 /** What a follower checks on every block entry it appends (see @ehr/consensus). */
@@ -60,6 +61,10 @@ export function raftPort(raft: RaftNode, o: { outgoing?: (m: Message) => Message
     leaderLost: (id) => raft.leaderLost(id),
     membership: () => raft.membership,
     leaving: () => raft.leavingMembers(),
+    compact: (index, hash, data) => raft.compact(index, hash, data),
+    lastBlockHashAt: (index) => raft.lastBlockHashAt(index),
+    snapshot: () => raft.currentSnapshot(),
+    entry: (index) => raft.entry(index),
     hasReady: () => raft.hasReady(),
     ready(): RaftReady {
       const rd = raft.ready();
@@ -69,6 +74,7 @@ export function raftPort(raft: RaftNode, o: { outgoing?: (m: Message) => Message
         entries: rd.entries,
         messages: rd.messages.map((m) => ({ to: m.to, bytes: encodeMessage(out(m)) })),
         committed: rd.committed,
+        ...(rd.snapshot ? { snapshot: rd.snapshot } : {}),
       };
     },
     advance: (rd) => raft.advance(rd.raw as Ready),
@@ -100,10 +106,18 @@ export function storePort(store: Store): NodeStore {
     state: store.state,
     head: () => store.head(),
     saveRaft: (entries, hs) => store.raft.save(entries, hs),
-    // The consensus log in the same store is synced first and never compacted.
+    // The consensus log in the same store is synced first, and compacted only below what a
+    // flush made durable (compaction.ts): a block lost to a power cut is re-applied from it.
     commitBlock: (c) => store.commitBlock({ ...c, durable: false }),
-    setApplied: (i) => store.setApplied(i),
+    setApplied: (i, stub) => store.setApplied(i, stub),
     raftEntries: (from, to) => store.raft.entries(from, to),
+    raftTermAt: (i) => store.raft.termAt(i),
+    servedEntries: (from, to) => servedEntries(store, from, to),
+    flush: () => store.flush(),
+    durable: () => store.durable(),
+    compactedIndex: () => store.raft.compactedIndex,
+    compactLog: (snapshot, opts) => store.raft.compact(snapshot, opts),
+    stub: (i) => store.raft.stub(i),
     blockByHeight: (h) => store.blockBytes(h),
     receipt: (h) => store.receipt(h),
     payload: (h) => store.payload(h),

@@ -33,7 +33,7 @@ export interface SyncPort {
 
 export interface CatchUpParts {
   network: Pick<Network, 'peers' | 'request'>;
-  store: Pick<NodeStore, 'head' | 'raftEntries' | 'state'>;
+  store: Pick<NodeStore, 'head' | 'raftTermAt' | 'state'>;
   chain: SyncPort;
   logger: Logger;
   metrics: NodeMetrics;
@@ -197,10 +197,11 @@ export class CatchUp {
   private async cursorFromHead(): Promise<SyncCursor> {
     const { store, chain } = this.parts;
     const head = store.head();
-    const prev = head.applied > 0 ? (await store.raftEntries(head.applied, head.applied))[0] : null;
+    // The term there: from the log, or the stub it left when compacted.
+    const term = head.applied > 0 ? ((await store.raftTermAt(head.applied)) ?? 0) : 0;
     return {
       index: head.applied + 1,
-      term: prev?.term ?? 0,
+      term,
       height: head.height,
       hash: head.hash,
       voters: chain.consensus().voters,

@@ -138,6 +138,18 @@ export const CONFIG_SCHEMA: ConfigSchema = section(
         'as leader, send block entries with the transactions and bodies that went out by gossip as their hashes; followers fill them from their mempool (default true; false while older nodes that cannot read them are members)',
         true,
       ),
+      logTailEntries: int(
+        'consensus log entries kept behind the applied index when the log is compacted (what a slow follower still gets by replication; one further behind catches up from blocks)',
+        512,
+        1,
+        10_000_000,
+      ),
+      compactEveryEntries: int(
+        'applied entries between compactions: each first makes the block store durable (one LevelDB memtable flush), then drops the log below it and the tail',
+        256,
+        1,
+        10_000_000,
+      ),
     }),
     mempool: section('bounds of the transaction pool', {
       maxTxs: int('transactions waiting at most', 50_000, 1, 10_000_000),

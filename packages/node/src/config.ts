@@ -42,6 +42,8 @@ export interface NodeConfig {
     maxInflightBlocks: number;
     /** As leader, send gossiped transactions and bodies in block entries by hash. */
     compactEntries: boolean;
+    logTailEntries: number;
+    compactEveryEntries: number;
   };
   mempool: { maxTxs: number; maxBytes: number; maxPerAccount: number };
   /**

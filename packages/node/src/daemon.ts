@@ -25,6 +25,7 @@ import {
   type WireLimits,
 } from '@ehr/ledger';
 import { decodeBlockEntry } from './block-entry.ts';
+import { LogCompactor } from './compaction.ts';
 import type { NodeConfig } from './config.ts';
 import { ConsensusInbound } from './consensus-inbound.ts';
 import { ConsensusRefusals } from './consensus-refusals.ts';
@@ -42,6 +43,7 @@ import type {
   RaftView,
 } from './ports.ts';
 import { Proposer } from './proposer.ts';
+import type { SnapshotInstaller } from './snapshot-install.ts';
 import type { SettledTx, TxIntake } from './tx-intake.ts';
 
 /** What the loop needs of transaction intake: the mempool to build from, and where results go. */
@@ -65,6 +67,11 @@ export interface DaemonParts {
   now?: () => number;
   /** How transactions the mempool does not hold are decoded (default core's decodeTx). */
   decodeTx?: TxDecoder;
+  /**
+   * Brings this node up to a leader's snapshot from members' blocks (snapshot-install.ts).
+   * Without it a snapshot halts the loop with a message saying so.
+   */
+  installer?: Pick<SnapshotInstaller, 'install'>;
 }
 
 /** How long connections to a removed member outlive the change (its last messages drain). */
@@ -95,6 +102,7 @@ export class Daemon extends EventEmitter {
   private readonly verified: VerifiedTxs;
   /** Results of blocks catch-up sync already executed to verify them, by block hash. */
   private readonly preverified = new Map<string, BlockResult>();
+  private readonly compactor: LogCompactor;
 
   /** The engine as everyone else may use it: its view, and the changes they may ask for. */
   readonly consensus: {
@@ -136,6 +144,14 @@ export class Daemon extends EventEmitter {
       delivered: () => this.wake(),
       live: () => !this.stopped && !this.paused,
       metrics: parts.metrics,
+    });
+    this.compactor = new LogCompactor({
+      store,
+      raft,
+      config: config.consensus,
+      logger: parts.logger,
+      metrics: parts.metrics,
+      wake: () => this.wake(),
     });
     this.consensus = {
       status: () => raft.status(),
@@ -279,9 +295,12 @@ export class Daemon extends EventEmitter {
         await this.drainReady();
         this.noteRole();
         await this.maybePropose();
+        this.loopStage = 'compact';
+        await this.compactor.step();
       } while (this.again && !this.stopped);
     } catch (err) {
-      this.halt(err as Error);
+      // A snapshot install given up because the node stops is no failure.
+      if (!(this.stopped && isEhrError(err, 'SYNC_STOPPED'))) this.halt(err as Error);
     } finally {
       this.loopStartedAt = 0;
       this.loopStage = 'idle';
@@ -291,6 +310,8 @@ export class Daemon extends EventEmitter {
   /** Handles every pending Ready: persist, send, apply, advance. */
   private async drainReady(): Promise<void> {
     const raft = this.parts.raft;
+    // Restarted (or interrupted) while installing a snapshot: the blocks up to it come first.
+    await this.installPending();
     while (raft.hasReady()) {
       const rd = raft.ready();
       await this.handleReady(rd);
@@ -341,6 +362,15 @@ export class Daemon extends EventEmitter {
   }
 
   private async handleReady(rd: RaftReady): Promise<void> {
+    // 0. a leader's snapshot: this node is behind its compacted log. The engine dropped its
+    // log; so does the store (with the snapshot record, so a restart resumes the install),
+    // then the blocks up to it come from members, before the answer to the leader goes out.
+    if (rd.snapshot) {
+      this.loopStage = 'install';
+      await this.parts.store.compactLog(rd.snapshot, { discard: true });
+      this.parts.metrics.compactedIndex.set(rd.snapshot.index);
+      await this.installPending();
+    }
     // 1. persist: the log and the vote must be durable before anyone hears of them.
     this.loopStage = 'persist';
     if (rd.entries.length > 0 || rd.hardState) {
@@ -353,6 +383,50 @@ export class Daemon extends EventEmitter {
     this.loopStage = 'apply';
     for (const e of rd.committed) await this.applyEntry(e);
     this.loopStage = 'advance';
+  }
+
+  /**
+   * While the stored log starts after this node's applied index (a snapshot was installed),
+   * downloads, verifies and applies the entries up to it from members' block stores.
+   */
+  private async installPending(): Promise<void> {
+    const { store, logger, metrics } = this.parts;
+    const target = store.compactedIndex();
+    if (store.head().applied >= target) return;
+    const installer = this.parts.installer;
+    if (!installer) {
+      throw new EhrError(
+        'SNAPSHOT_UNSUPPORTED',
+        `this node is behind the consensus log's compacted index ${target} and has no way to fetch blocks from members`,
+        { target },
+      );
+    }
+    const stage = this.loopStage;
+    this.loopStage = 'install';
+    const from = store.head();
+    logger.info(
+      { from: from.height, applied: from.applied, target },
+      "behind the leader's compacted log: installing its snapshot from members' blocks",
+    );
+    await installer.install(
+      target,
+      async (entries, results) => {
+        for (const [h, r] of results) this.preverified.set(h, r);
+        try {
+          for (const e of entries) await this.applyEntry(e);
+        } finally {
+          this.preverified.clear();
+        }
+      },
+      () => this.stopped,
+    );
+    metrics.snapshotsInstalled.inc();
+    const now = store.head();
+    logger.info(
+      { height: now.height, applied: now.applied, blocks: now.height - from.height },
+      'snapshot installed; replication goes on from it',
+    );
+    this.loopStage = stage;
   }
 
   private noteRole(): void {
@@ -375,11 +449,11 @@ export class Daemon extends EventEmitter {
     if (e.type === 'config') {
       const change = this.parts.raft.applyConfig(e);
       this.logger.info(change, 'membership change committed');
-      await store.setApplied(e.index);
+      await store.setApplied(e.index, { term: e.term, type: 'config', data: e.data });
       return;
     }
     if (e.type !== 'block') {
-      await store.setApplied(e.index);
+      await store.setApplied(e.index, { term: e.term, type: 'noop' });
       return;
     }
     const entry = decodeBlockEntry(e.data);
@@ -406,7 +480,13 @@ export class Daemon extends EventEmitter {
       });
     }
     const { erased, referenced } = result.payloads;
-    const redactions = erased.length > 0 ? await redactionsFor(store, erased, e) : [];
+    // Only entries the log still holds are rewritten (one installed from a snapshot, or
+    // compacted, left its body to the block store alone, which erasure clears).
+    const inLog = store.compactedIndex();
+    const redactions =
+      erased.length > 0
+        ? (await redactionsFor(store, erased, e)).filter((r) => r.index > inLog)
+        : [];
     await store.commitBlock({
       blockBytes: entry.blockBytes,
       hash,
@@ -420,6 +500,7 @@ export class Daemon extends EventEmitter {
       ),
       erased,
       raftIndex: e.index,
+      raftTerm: e.term,
       redactions,
     });
     // The engine serves its log to lagging followers: it must forget the bodies too.

@@ -7,7 +7,7 @@ import type { TxDecoder, WireLimits } from '@ehr/ledger';
 import type { SyncPort } from './catch-up.ts';
 import type { NodeConfig } from './config.ts';
 import { serveEntryFetch } from './consensus-inbound.ts';
-import { Daemon } from './daemon.ts';
+import { Daemon, type DaemonParts } from './daemon.ts';
 import type { Logger } from './logger.ts';
 import type { NodeMetrics } from './metrics.ts';
 import type { BlockEvent, Network, NodeStore, Raft } from './ports.ts';
@@ -42,6 +42,8 @@ export interface LoopWiring {
   decodeTx?: TxDecoder;
   /** Where intake notes what went out by gossip (the leader's compact entries read it). */
   gossiped?: { add(hashHex: string): void };
+  /** Installs a leader's snapshot from members' blocks (see DaemonParts.installer). */
+  installer?: DaemonParts['installer'];
 }
 
 export interface WiredLoop {
@@ -86,6 +88,7 @@ export function wireLoop(w: LoopWiring): WiredLoop {
     logger: w.logger,
     metrics: w.metrics,
     wire: w.wire,
+    ...(w.installer ? { installer: w.installer } : {}),
     ...now,
   });
   daemon = loop;

@@ -164,6 +164,18 @@ export function nodeMetrics(registry = new Registry()) {
       'Compact block entries received: filled from the mempool, fetched whole from the leader, or dropped (the leader resends)',
       ['outcome'],
     ),
+    compactedIndex: registry.gauge(
+      'ehr_log_compacted_index',
+      'Consensus log index compacted to (entries at or below it are served from the block store)',
+    ),
+    durableHeight: registry.gauge(
+      'ehr_store_durable_height',
+      'Block height the store last made durable (the log is compacted only below it)',
+    ),
+    snapshotsInstalled: registry.counter(
+      'ehr_snapshots_installed_total',
+      "Leader snapshots installed by catching up from members' blocks",
+    ),
     commitLatency: registry.histogram(
       'ehr_commit_latency_seconds',
       'Time from mempool admission to block commit on this node',

@@ -3,9 +3,17 @@
  * calls. Adapters bind the real @ehr/consensus, @ehr/store and @ehr/p2p to these, so the
  * consensus loop reads as the protocol, not as library plumbing.
  */
-import type { ConfChange, Entry, HardState, Membership, Message, Role } from '@ehr/consensus';
+import type {
+  ConfChange,
+  Entry,
+  HardState,
+  Membership,
+  Message,
+  Role,
+  Snapshot,
+} from '@ehr/consensus';
 import type { BlockResult, StateScanner } from '@ehr/ledger';
-import type { CommitInput, Head, TxReceiptRecord } from '@ehr/store';
+import type { CommitInput, EntryStub, Head, TxReceiptRecord } from '@ehr/store';
 
 export type RaftRole = Role | 'learner';
 
@@ -16,6 +24,8 @@ export interface RaftReady {
   entries: Entry[];
   messages: { to: string; bytes: Uint8Array }[];
   committed: Entry[];
+  /** The leader's snapshot: this node is behind its compacted log and installs it from blocks. */
+  snapshot?: Snapshot;
 }
 
 /** The consensus engine as the daemon drives it. */
@@ -41,6 +51,14 @@ export interface Raft {
   membership(): Readonly<Membership>;
   /** Removed members the leader still replicates to until they acknowledge their removal. */
   leaving(): readonly string[];
+  /** Drops the log up to `index` (applied and durable): see RaftNode.compact. */
+  compact(index: number, lastBlockHash: Uint8Array, data: Uint8Array): void;
+  /** Hash of the last block entry at or before `index`. */
+  lastBlockHashAt(index: number): Uint8Array;
+  /** The snapshot the log starts after (undefined: never compacted). */
+  snapshot(): Snapshot | undefined;
+  /** A log entry the engine holds. */
+  entry(index: number): Entry | undefined;
   hasReady(): boolean;
   ready(): RaftReady;
   advance(ready: RaftReady): void;
@@ -93,9 +111,27 @@ export interface NodeStore {
   head(): Head;
   saveRaft(entries: Entry[], hardState: HardState | undefined): Promise<void>;
   commitBlock(c: CommitInput): Promise<void>;
-  setApplied(raftIndex: number): Promise<void>;
+  /** A no-op or config entry was applied (its stub serves it once compacted). */
+  setApplied(raftIndex: number, stub?: Omit<EntryStub, 'index'>): Promise<void>;
   /** Consensus log entries from..to that the store holds. */
   raftEntries(from: number, to: number): Promise<Entry[]>;
+  /** Term of the entry at `index` (log, stub or snapshot). */
+  raftTermAt(index: number): Promise<number | undefined>;
+  /**
+   * Applied entries from..to as a member serves them: from the log, or rebuilt from the block
+   * store where the log was compacted; read one at a time, so serving holds one entry at once.
+   */
+  servedEntries(from: number, to: number): AsyncIterable<Entry>;
+  /** Makes every write so far durable (see Store.flush); the head it covers. */
+  flush(): Promise<Head>;
+  /** The last head made durable. */
+  durable(): Head;
+  /** Index the stored log was compacted to (0: never). */
+  compactedIndex(): number;
+  /** Drops the stored log up to the snapshot (`discard`: all of it), with stubs it lacks. */
+  compactLog(snapshot: Snapshot, opts?: { discard?: boolean; stubs?: EntryStub[] }): Promise<void>;
+  /** Stub of an applied entry (undefined: applied by a version that wrote none). */
+  stub(index: number): Promise<EntryStub | undefined>;
   blockByHeight(height: number): Promise<Uint8Array | undefined>;
   /** Where a committed transaction is and how it went (by hash). */
   receipt(txHash: Uint8Array): Promise<TxReceiptRecord | undefined>;

@@ -6,19 +6,12 @@
  * bad height.
  */
 import { mkdirSync, readFileSync } from 'node:fs';
-import { RaftNode } from '@ehr/consensus';
 import { EhrError, loadKeyFile, type NodeStatus, toHex } from '@ehr/core';
-import {
-  genesisBlockHash,
-  type Member,
-  parseGenesis,
-  type WireLimits,
-  wireLimits,
-} from '@ehr/ledger';
+import { type Member, parseGenesis, type WireLimits, wireLimits } from '@ehr/ledger';
 import { P2PHost } from '@ehr/p2p';
 import { Store, verifyStore } from '@ehr/store';
 import { AccessRecorder } from './access-recorder.ts';
-import { blockVerifier, raftPort, storePort } from './adapters.ts';
+import { raftPort, storePort } from './adapters.ts';
 import { BlockAnnouncer } from './block-announcer.ts';
 import { CatchUp } from './catch-up.ts';
 import { EntryCompactor, GossipedHashes } from './compact-entry.ts';
@@ -32,8 +25,10 @@ import { nodeMetrics } from './metrics.ts';
 import { startMetricsServer } from './metrics-server.ts';
 import { nodeStatus } from './node-status.ts';
 import type { BlockEvent } from './ports.ts';
+import { loadEngine } from './raft-load.ts';
 import { READ_INDEX_PROTOCOL, ReadBarrier } from './read-barrier.ts';
 import { RefusalLog } from './refusal-log.ts';
+import { SnapshotInstaller } from './snapshot-install.ts';
 import { serveSync } from './sync-protocol.ts';
 import type { TxIntake } from './tx-intake.ts';
 
@@ -110,39 +105,13 @@ async function wire_(
     const report = await verifyStore(store);
     logger.info({ height: report.height, txs: report.txs }, 'store verified');
   }
-  if (await store.raft.snapshot()) {
-    // This node never compacts its consensus log (blocks are kept whole in the store), so a
-    // snapshot record means the data directory was written by something else.
-    throw new EhrError(
-      'STORE_UNSUPPORTED',
-      `${config.dataDir} holds a compacted consensus log, which this version does not read`,
-    );
-  }
   const nodeId = toHex(key.publicKey);
-  const stored = await store.raft.hardState();
   // What went out by gossip: the leader's block entries carry those by hash (compact-entry.ts).
   const gossiped = config.consensus.compactEntries ? new GossipedHashes() : undefined;
-  const compactor = gossiped ? new EntryCompactor((h) => gossiped.has(h)) : undefined;
+  const entryCompactor = gossiped ? new EntryCompactor((h) => gossiped.has(h)) : undefined;
   const engine = raftPort(
-    new RaftNode({
-      id: nodeId,
-      initial: { voters: [...genesis.validators], learners: [...genesis.observers], removed: [] },
-      genesisHash: genesisBlockHash(genesis),
-      storage: {
-        ...(stored ? { hardState: stored } : {}),
-        entries: await store.raft.entries(store.raft.firstIndex, store.raft.lastIndex),
-        applied: store.head().applied,
-      },
-      electionTick: config.consensus.electionTicks,
-      heartbeatTick: config.consensus.heartbeatTicks,
-      random: Math.random,
-      blockVerifier,
-      // A node far behind applies its backlog in steps and answers the leader in between.
-      maxCommittedPerReady: 32,
-      // One append carries at most one block entry's worth of data: it fits a frame.
-      maxBytesPerMsg: wire.entryBytes,
-    }),
-    compactor ? { outgoing: (m) => compactor.outgoing(m) } : {},
+    await loadEngine(config, { nodeId, genesis, wire, store }),
+    entryCompactor ? { outgoing: (m) => entryCompactor.outgoing(m) } : {},
   );
   const members = new MemberList(store.state);
   await members.refresh();
@@ -170,6 +139,22 @@ async function wire_(
   });
   parts.started('p2p host', host);
   const nodeStore = storePort(store);
+  // Late-bound: the member list the installer asks is built from the loop (below).
+  let otherMembers: () => string[] = () => [];
+  const installer = new SnapshotInstaller({
+    network: host,
+    members: () => otherMembers(),
+    store: nodeStore,
+    voters: () => {
+      const validators = members
+        .all()
+        .filter((m) => m.role === 'validator')
+        .map((m) => m.node);
+      return [...new Set([...engine.membership().voters, ...validators])];
+    },
+    config: config.sync,
+    logger,
+  });
 
   const {
     daemon: loop,
@@ -196,8 +181,9 @@ async function wire_(
     logger,
     metrics,
     ...(gossiped ? { gossiped } : {}),
+    installer,
   });
-  const otherMembers = () => {
+  otherMembers = () => {
     const m = loop.consensus.membership();
     return [...new Set([...members.all().map((x) => x.node), ...m.voters, ...m.learners])].filter(
       (id) => id !== nodeId,
@@ -226,14 +212,15 @@ async function wire_(
     config: config.sync,
   });
   const sync = catchUp;
-  // Serve applied (so committed) log entries to members that are behind.
+  // Serve applied (so committed) log entries to members that are behind: from the log, or
+  // rebuilt from the block store below the compacted index (log-source.ts).
   serveSync(host, {
     position: async () => {
       const h = store.head();
-      const at = h.applied > 0 ? (await store.raft.entries(h.applied, h.applied))[0] : undefined;
-      return { index: h.applied, term: at?.term ?? 0, height: h.height, hash: h.hash };
+      const term = h.applied > 0 ? ((await store.raft.termAt(h.applied)) ?? 0) : 0;
+      return { index: h.applied, term, height: h.height, hash: h.hash };
     },
-    entries: (from, to) => store.raft.entries(from, to),
+    entries: (from, to) => nodeStore.servedEntries(from, to),
     maxBytes: wire.entryBytes,
   });
   const reads: ReadBarrier = new ReadBarrier({
@@ -302,6 +289,12 @@ async function wire_(
         mempool: { txs: txs.mempool.size, bytes: txs.mempool.byteSize },
         halted: loop.halted(),
         loop: loop.loopStatus(),
+        log: {
+          compactedIndex: store.raft.compactedIndex,
+          firstIndex: store.raft.firstIndex,
+          lastIndex: store.raft.lastIndex,
+          durableHeight: store.durable().height,
+        },
       }),
     onBlock,
     async stop() {

@@ -1,8 +1,10 @@
 /**
  * The catch-up sync protocols (request/response over the host's versioned, length-prefixed
  * streams, members only): `sync-status` tells a member's committed position, `sync-log` serves
- * committed consensus log entries (index, term, type, data) from it. A member serves only what
- * it has applied, so everything it serves is committed; replies are capped by count and bytes.
+ * committed consensus log entries (index, term, type, data) from it, rebuilt from its block
+ * store below the index its log was compacted to. A member serves only what it has applied, so
+ * everything it serves is committed; replies are capped by count and bytes, and read entry by
+ * entry up to the cap (nothing beyond one reply is held).
  */
 import type { Entry } from '@ehr/consensus';
 import { decodeEntries, encodeEntries } from '@ehr/consensus';
@@ -24,7 +26,12 @@ export interface SyncPosition {
 
 export interface SyncSource {
   position(): Promise<SyncPosition>;
-  entries(from: number, to: number): Promise<Entry[]>;
+  /**
+   * Applied entries from `from` on (a prefix of from..to), read as they are consumed: a reply
+   * stops at its byte cap without reading further (below the compacted index they come rebuilt
+   * from the block store: log-source.ts).
+   */
+  entries(from: number, to: number): AsyncIterable<Entry>;
   /** Entry data per reply (the node passes wireLimits().entryBytes; at least one entry). */
   maxBytes?: number;
 }
@@ -55,11 +62,12 @@ export async function serveEntries(
   if (last < from) return [];
   const out: Entry[] = [];
   let bytes = 0;
-  for (const e of await source.entries(from, last)) {
+  for await (const e of source.entries(from, last)) {
     // Always at least one entry, so a batch of large blocks still progresses.
     if (out.length > 0 && bytes + e.data.length > maxBytes) break;
     out.push(e);
     bytes += e.data.length;
+    if (bytes >= maxBytes) break;
   }
   return out;
 }

@@ -40,10 +40,10 @@ function member(net: MemNet, log: TestLog, limit: { n: number }, lie = false): v
         hash: log.tip.hash,
       };
     },
-    entries: async (from, to) =>
-      log.entries
-        .slice(from - 1, Math.min(to, limit.n))
-        .map((e) => (lie && e.type === 'block' ? tamperTx(e) : e)),
+    async *entries(from, to) {
+      for (const e of log.entries.slice(from - 1, Math.min(to, limit.n)))
+        yield lie && e.type === 'block' ? tamperTx(e) : e;
+    },
   });
 }
 
@@ -132,6 +132,12 @@ async function client(all: Map<string, MemNet>, members: string[], checkMs = 60_
       mempool: { txs: txs.mempool.size, bytes: txs.mempool.byteSize },
       halted: loop.halted(),
       loop: loop.loopStatus(),
+      log: {
+        compactedIndex: store.raft.compactedIndex,
+        firstIndex: store.raft.firstIndex,
+        lastIndex: store.raft.lastIndex,
+        durableHeight: store.durable().height,
+      },
     });
   return { store, daemon: loop, catchUp, status, raft, lines, metrics, dir };
 }

@@ -25,6 +25,7 @@ const base = (): StatusInputs => ({
   mempool: { txs: 1, bytes: 300 },
   halted: undefined,
   loop: { stage: 'idle', busyMs: 0, inflightBlocks: 0, paused: false },
+  log: { compactedIndex: 10, firstIndex: 11, lastIndex: 40, durableHeight: 18 },
 });
 
 describe('nodeStatus', () => {

@@ -16,6 +16,12 @@ export const Bucket = {
   payloadEntry: 0x0a,
   /** Query indexes derived from the state (`qx/...` keys; see @ehr/ledger query-index.ts). */
   queryIndex: 0x0b,
+  /**
+   * Raft index -> what rebuilds an applied consensus entry once the log compacted it away (its
+   * term and type; a block's height and the payload hashes it carried, a config change's data):
+   * no body, the block store keeps the one copy.
+   */
+  raftStub: 0x0c,
 } as const;
 export type Bucket = (typeof Bucket)[keyof typeof Bucket];
 

@@ -4,6 +4,9 @@ import { Level } from 'level';
 import { prefixEnd } from './buckets.ts';
 import { storeDamaged } from './damage.ts';
 
+/** Keys no bucket uses (every key starts with its bucket byte, all below 0xf0). */
+const FLUSH_RANGE = [new Uint8Array([0xfe]), new Uint8Array([0xfe, 0xff])] as const;
+
 export type Op =
   | { type: 'put'; key: Uint8Array; value: Uint8Array }
   | { type: 'del'; key: Uint8Array };
@@ -100,6 +103,19 @@ export class Db {
     } finally {
       await it.close();
     }
+  }
+
+  /**
+   * Writes the memtable into a synced table file (LevelDB's CompactRange flushes it first, and
+   * waits for it), compacting a key range past every bucket, which holds nothing: every write
+   * made before the call is then on disk, whichever write-ahead log file it went to.
+   */
+  async flush(): Promise<void> {
+    // `level` resolves to classic-level on Node, whose compactRange its types do not re-export.
+    const level = this.level as unknown as {
+      compactRange(start: Uint8Array, end: Uint8Array): Promise<void>;
+    };
+    await level.compactRange(FLUSH_RANGE[0], FLUSH_RANGE[1]);
   }
 
   close(): Promise<void> {

@@ -45,7 +45,7 @@ import {
   readMarker,
   resyncAdvice,
 } from './raft-marker.ts';
-import { RaftRepo } from './raft-repo.ts';
+import { type EntryStub, RaftRepo } from './raft-repo.ts';
 import { StateRepo } from './state-repo.ts';
 
 export interface Head {
@@ -84,6 +84,11 @@ export interface CommitInput {
   /** Payload hashes (hex) whose bodies are erased by this block. */
   erased: string[];
   raftIndex: number;
+  /**
+   * Term of the consensus entry that carried the block: with it, the block's stub is written in
+   * the same batch (what serves the entry from the block store once the log compacted it).
+   */
+  raftTerm?: number;
   /**
    * Consensus log entries rewritten without bodies this block erases (same index, term and
    * type): an erased body must not outlive its erasure in the log either.
@@ -130,6 +135,7 @@ export class Store {
   readonly raft: RaftRepo;
   readonly genesis: Genesis;
   private current: Head;
+  private durableHead: Head;
   private marker: RaftMarker | undefined;
 
   private constructor(db: Db, genesis: Genesis, head: Head) {
@@ -138,6 +144,7 @@ export class Store {
     this.raft = new RaftRepo(db);
     this.genesis = genesis;
     this.current = head;
+    this.durableHead = head;
   }
 
   /**
@@ -332,6 +339,17 @@ export class Store {
       ops.push({ type: 'put', key: payloadKey(fromHex(h)), value: body });
       ops.push({ type: 'put', key: payloadEntryKey(fromHex(h)), value: u64(c.raftIndex) });
     }
+    if (c.raftTerm !== undefined) {
+      ops.push(
+        RaftRepo.stubOp({
+          index: c.raftIndex,
+          term: c.raftTerm,
+          type: 'block',
+          height: c.height,
+          payloads: [...c.payloads.keys()].map(fromHex),
+        }),
+      );
+    }
     ops.push(...RaftRepo.rewriteOps(c.redactions ?? []));
     for (const h of c.erased) ops.push({ type: 'del', key: payloadKey(fromHex(h)) });
     // The query indexes the writes change, in the same batch: state and index never disagree.
@@ -343,12 +361,40 @@ export class Store {
     this.current = head;
   }
 
-  /** Records that a non-block consensus entry (no-op, configuration) was applied. */
-  async setApplied(raftIndex: number): Promise<void> {
+  /**
+   * Records that a non-block consensus entry (no-op, configuration) was applied, with its stub
+   * when given (term, type and a config change's data: what serves it once compacted).
+   */
+  async setApplied(raftIndex: number, stub?: Omit<EntryStub, 'index'>): Promise<void> {
     if (raftIndex <= this.current.applied) return;
     const head = { ...this.current, applied: raftIndex };
-    await this.db.put(HEAD, encodeHead(head), true);
+    const ops: Op[] = [{ type: 'put', key: HEAD, value: encodeHead(head) }];
+    if (stub) ops.push(RaftRepo.stubOp({ ...stub, index: raftIndex }));
+    // Not synced, as blocks are not (CommitInput.durable): the synced log replays the entry
+    // after a power loss, and is compacted only below what a flush made durable. A synced
+    // head here could outlive the unsynced block before it (LevelDB syncs only the write-ahead
+    // log file the write lands in).
+    await this.db.batch(ops, false);
     this.current = head;
+  }
+
+  /**
+   * Makes every write made before the call durable, whatever LevelDB's write-ahead log went
+   * through: a write with `sync` only flushes the log file it lands in, and LevelDB switches
+   * log files without syncing the old one. This flushes the memtable into a table file (which
+   * LevelDB syncs, with its manifest) by compacting an empty key range past every bucket.
+   * Returns the head as it stood before the call: durable from then on.
+   */
+  async flush(): Promise<Head> {
+    const head = this.current;
+    await this.db.flush();
+    this.durableHead = head;
+    return head;
+  }
+
+  /** The last head `flush` made durable (at open: the head LevelDB recovered). */
+  durable(): Head {
+    return this.durableHead;
   }
 
   async blockBytes(height: number): Promise<Uint8Array | undefined> {

@@ -231,6 +231,10 @@ export function registerNode(program: Command, ctx: Ctx): void {
             `${s.peers}   validators ${s.validators.length}   observers ${s.observers.length}`,
           ],
           ['mempool', `${s.mempool.txs} txs`],
+          [
+            'log',
+            `compacted to ${s.log.compactedIndex}   holds ${s.log.firstIndex}..${s.log.lastIndex}   durable height ${s.log.durableHeight}`,
+          ],
           ...(s.halted ? ([['HALTED', s.halted]] as [string, string][]) : []),
         ]),
       );
