@@ -4,6 +4,20 @@ import { Level } from 'level';
 import { prefixEnd } from './buckets.ts';
 import { storeDamaged } from './damage.ts';
 
+/** A consistent view of the store at one instant (LevelDB snapshot); close it when done. */
+export interface DbSnapshot {
+  close(): Promise<void>;
+}
+
+/** Read options: from a snapshot, and without filling LevelDB's block cache (a full walk). */
+export interface ReadOpts {
+  snapshot?: DbSnapshot;
+  fillCache?: boolean;
+}
+
+const levelOpts = (o: ReadOpts | undefined): object =>
+  o ? { ...(o.snapshot ? { snapshot: o.snapshot } : {}), fillCache: o.fillCache ?? true } : {};
+
 export type Op =
   | { type: 'put'; key: Uint8Array; value: Uint8Array }
   | { type: 'del'; key: Uint8Array };
@@ -45,8 +59,8 @@ export class Db {
    * where a trip through the thread pool costs ~15 us of CPU (measured), and state reads sit on
    * the hot path of every transaction.
    */
-  async get(key: Uint8Array): Promise<Uint8Array | undefined> {
-    const v = this.level.getSync(key);
+  async get(key: Uint8Array, opts?: ReadOpts): Promise<Uint8Array | undefined> {
+    const v = opts ? this.level.getSync(key, levelOpts(opts) as never) : this.level.getSync(key);
     return v === undefined ? undefined : new Uint8Array(v);
   }
 
@@ -74,7 +88,7 @@ export class Db {
       reverse?: boolean;
       /** false: keys only (values come back empty). */
       values?: boolean;
-    } = {},
+    } & ReadOpts = {},
   ): AsyncIterable<[Uint8Array, Uint8Array]> {
     const it = this.level.iterator({
       gte: opts.gte ?? prefix,
@@ -82,6 +96,7 @@ export class Db {
       limit: opts.limit ?? -1,
       reverse: opts.reverse ?? false,
       values: opts.values ?? true,
+      ...levelOpts(opts),
     });
     const none = new Uint8Array(0);
     // Entries come in batches, one trip to LevelDB's thread each (iterating one by one costs a
@@ -100,6 +115,11 @@ export class Db {
     } finally {
       await it.close();
     }
+  }
+
+  /** A snapshot of the store as it is now (reads through it never see later writes). */
+  snapshot(): DbSnapshot {
+    return this.level.snapshot() as unknown as DbSnapshot;
   }
 
   close(): Promise<void> {

@@ -7,3 +7,4 @@ export * from './raft-repo.ts';
 export * from './state-repo.ts';
 export * from './store.ts';
 export * from './verify.ts';
+export * from './walk.ts';

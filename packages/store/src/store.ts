@@ -97,11 +97,11 @@ export interface CommitInput {
   durable?: boolean;
 }
 
-const HEAD = key(Bucket.meta, utf8('head'));
+export const HEAD = key(Bucket.meta, utf8('head'));
 /** Version of the query index in the store (absent: built before indexes existed). */
 const INDEX_VERSION_KEY = key(Bucket.meta, utf8('index-version'));
 const none = (): undefined => undefined;
-const GENESIS = key(Bucket.meta, utf8('genesis'));
+export const GENESIS = key(Bucket.meta, utf8('genesis'));
 export const blockKey = (h: number) => key(Bucket.blockByHeight, u64(h));
 export const hashKey = (hash: Uint8Array) => key(Bucket.heightByHash, hash);
 export const txKey = (hash: Uint8Array) => key(Bucket.txByHash, hash);
@@ -113,7 +113,7 @@ function encodeHead(h: Head): Uint8Array {
   return encode({ ...h });
 }
 
-function decodeHead(b: Uint8Array): Head {
+export function decodeHead(b: Uint8Array): Head {
   const m = expectMap(decode(b), 'head');
   return {
     height: expectInteger(m['height'], 'head.height'),
