@@ -8,7 +8,7 @@ import {
   type Ready,
 } from '@ehr/consensus';
 import { blockHash, equalBytes, toHex, verifyBlockSignature } from '@ehr/core';
-import type { Store } from '@ehr/store';
+import { type Store, servedBlockBytes, servedPayload } from '@ehr/store';
 import { decodeBlockEntryBlock } from './block-entry.ts';
 import type { NodeStore, Raft, RaftReady } from './ports.ts';
 
@@ -94,9 +94,10 @@ export function storePort(store: Store): NodeStore {
     commitBlock: (c) => store.commitBlock({ ...c, durable: false }),
     setApplied: (i) => store.setApplied(i),
     raftEntries: (from, to) => store.raft.entries(from, to),
-    blockByHeight: (h) => store.blockBytes(h),
+    // What leaves the store for others is verified first (served.ts).
+    blockByHeight: (h) => servedBlockBytes(store, h),
     receipt: (h) => store.receipt(h),
-    payload: (h) => store.payload(h),
+    payload: (h) => servedPayload(store, h),
     payloadEntryIndex: (h) => store.payloadEntryIndex(h),
     close: () => store.close(),
   };

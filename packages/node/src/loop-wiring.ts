@@ -13,7 +13,7 @@ import type { BlockEvent, Network, NodeStore, Raft } from './ports.ts';
 import { TxIntake } from './tx-intake.ts';
 
 export interface LoopWiring {
-  config: Pick<NodeConfig, 'consensus' | 'mempool'>;
+  config: Pick<NodeConfig, 'consensus' | 'mempool' | 'caches'>;
   chainId: string;
   secretKey: Uint8Array;
   /** The genesis limit on one transaction's bytes. */
@@ -67,6 +67,7 @@ export function wireLoop(w: LoopWiring): WiredLoop {
     ...(w.caughtUp ? { caughtUp: w.caughtUp } : {}),
     logger: w.logger,
     metrics: w.metrics,
+    trackerBytes: w.config.caches.txStatusBytes,
     ...now,
   });
   const loop = new Daemon({

@@ -3,7 +3,13 @@
  * owns: the engine's view, the chain head, catch-up progress, the leader's announced height,
  * the mempool, and the consensus loop. Pure: every input is a value.
  */
-import { type LoopStatus, type NodeStatus, type SyncStatus, toHex } from '@ehr/core';
+import {
+  type LoopStatus,
+  type NodeStatus,
+  type ScrubStatus,
+  type SyncStatus,
+  toHex,
+} from '@ehr/core';
 import type { Head } from '@ehr/store';
 import type { RaftStatus } from './ports.ts';
 
@@ -19,6 +25,7 @@ export interface StatusInputs {
   mempool: { txs: number; bytes: number };
   halted: Error | undefined;
   loop: LoopStatus;
+  scrub?: ScrubStatus;
 }
 
 export function nodeStatus(i: StatusInputs): NodeStatus {
@@ -46,5 +53,6 @@ export function nodeStatus(i: StatusInputs): NodeStatus {
     mempool: i.mempool,
     halted: i.halted ? i.halted.message : null,
     loop: i.loop,
+    ...(i.scrub ? { scrub: i.scrub } : {}),
   };
 }

@@ -1,6 +1,7 @@
 /**
- * Starting a node: reads what must be right before anything runs (key, genesis, the store -
- * verified - and the consensus state it persisted), then builds the parts, wires each to the
+ * Starting a node: reads what must be right before anything runs (key, genesis, the store - its
+ * head, last blocks and consensus state checked; the background scrubber re-verifies the rest
+ * while the node serves - and the consensus state it persisted), then builds the parts, wires each to the
  * few operations it needs of the others, and starts them in order (lifecycle.ts); `stop()`
  * stops them in reverse. Every refusal names what is wrong: a corrupt store names its first
  * bad height.
@@ -16,7 +17,7 @@ import {
   wireLimits,
 } from '@ehr/ledger';
 import { P2PHost } from '@ehr/p2p';
-import { Store, verifyStore } from '@ehr/store';
+import { checkRecent, Store } from '@ehr/store';
 import { AccessRecorder } from './access-recorder.ts';
 import { blockVerifier, raftPort, storePort } from './adapters.ts';
 import { BlockAnnouncer } from './block-announcer.ts';
@@ -33,6 +34,7 @@ import { nodeStatus } from './node-status.ts';
 import type { BlockEvent } from './ports.ts';
 import { READ_INDEX_PROTOCOL, ReadBarrier } from './read-barrier.ts';
 import { RefusalLog } from './refusal-log.ts';
+import { Scrubber } from './scrubber.ts';
 import { serveSync } from './sync-protocol.ts';
 import type { TxIntake } from './tx-intake.ts';
 
@@ -81,7 +83,9 @@ export async function startNode(
   const genesis = parseGenesis(genesisText, config.genesisFile);
   const wire = wireLimits(genesis.limits);
   mkdirSync(config.dataDir, { recursive: true });
-  const store = await Store.open(config.dataDir, genesis);
+  const store = await Store.open(config.dataDir, genesis, {
+    stateCacheBytes: config.caches.stateBytes,
+  });
   const parts = new Lifecycle(logger);
   parts.started('store', { stop: () => store.close() });
   try {
@@ -106,8 +110,13 @@ async function wire_(
 ): Promise<RunningNode> {
   const { logger, key, genesis, wire, store, parts } = c;
   if (c.verify !== false) {
-    const report = await verifyStore(store);
-    logger.info({ height: report.height, txs: report.txs }, 'store verified');
+    // Only what serving needs; the scrubber walks the whole store in the background.
+    const t0 = performance.now();
+    const r = await checkRecent(store, config.scrub.startupBlocks);
+    logger.info(
+      { height: r.height, from: r.from, ms: Math.round(performance.now() - t0) },
+      'store head and last blocks verified',
+    );
   }
   if (await store.raft.snapshot()) {
     // This node never compacts its consensus log (blocks are kept whole in the store), so a
@@ -264,6 +273,31 @@ async function wire_(
   });
   await parts.start('catch-up sync', sync);
   await parts.start('membership reconciler', reconciler);
+  const scrubber = new Scrubber({
+    db: store.db,
+    genesis,
+    config: config.scrub,
+    logger,
+    metrics,
+    onCorrupt: (err) => loop.haltFor(err),
+  });
+  await parts.start('scrubber', scrubber);
+  // Cache sizes, on every block and every few seconds (ehr_cache_bytes{cache}).
+  const cacheGauges = () => {
+    metrics.cacheBytes.set(store.state.cacheBytes, { cache: 'state' });
+    metrics.cacheBytes.set(txs.tracker.byteSize, { cache: 'tx_status' });
+    metrics.cacheBytes.set(txs.mempool.byteSize, { cache: 'mempool' });
+  };
+  cacheGauges();
+  const offCacheBlock = onBlock(cacheGauges);
+  const cacheTimer = setInterval(cacheGauges, 5000);
+  cacheTimer.unref();
+  parts.started('cache gauges', {
+    stop: () => {
+      offCacheBlock();
+      clearInterval(cacheTimer);
+    },
+  });
   let metricsUrl: string | null = null;
   if (config.metrics) {
     const ms = await startMetricsServer(metrics.registry, config.metrics.host, config.metrics.port);
@@ -296,6 +330,7 @@ async function wire_(
         mempool: { txs: txs.mempool.size, bytes: txs.mempool.byteSize },
         halted: loop.halted(),
         loop: loop.loopStatus(),
+        scrub: scrubber.status,
       }),
     onBlock,
     async stop() {

@@ -122,11 +122,13 @@ export interface TxIntakeDeps {
   now?: () => number;
   /** How transactions are decoded (default core's decodeTx; tests count calls). */
   decodeTx?: TxDecoder;
+  /** Bound of the transaction status cache, bytes (config caches.txStatusBytes). */
+  trackerBytes?: number;
 }
 
 export class TxIntake {
   readonly mempool: Mempool;
-  readonly tracker = new TxTracker();
+  readonly tracker: TxTracker;
   private readonly deps: TxIntakeDeps;
   private readonly now: () => number;
   private timers: NodeJS.Timeout[] = [];
@@ -141,6 +143,7 @@ export class TxIntake {
   constructor(deps: TxIntakeDeps) {
     this.deps = deps;
     this.now = deps.now ?? Date.now;
+    this.tracker = new TxTracker(deps.trackerBytes);
     this.mempool = new Mempool(
       deps.chainId,
       deps.limits,

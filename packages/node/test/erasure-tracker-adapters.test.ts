@@ -44,7 +44,8 @@ describe('redactionsFor', () => {
 
 describe('TxTracker', () => {
   it('wakes waiters on a final status, tells listeners every change, and forgets the oldest finished first', async () => {
-    const t = new TxTracker(3);
+    // About three finished statuses' worth of bytes.
+    const t = new TxTracker(3 * 215);
     const seen: string[] = [];
     t.onChange((h, s) => seen.push(`${h}:${s.status}`));
     t.set('a', { status: 'pending', expires: 10 });

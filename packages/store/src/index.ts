@@ -4,6 +4,8 @@ export * from './db.ts';
 export * from './leveldb-files.ts';
 export * from './raft-marker.ts';
 export * from './raft-repo.ts';
+export * from './recent-check.ts';
+export * from './served.ts';
 export * from './state-repo.ts';
 export * from './store.ts';
 export * from './verify.ts';

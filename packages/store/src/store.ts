@@ -57,6 +57,11 @@ export interface Head {
   applied: number;
 }
 
+export interface StoreOptions {
+  /** Bound of the state read cache in bytes (default 32 MiB; 0: none). */
+  stateCacheBytes?: number;
+}
+
 export interface TxReceiptRecord {
   height: number;
   index: number;
@@ -132,9 +137,9 @@ export class Store {
   private current: Head;
   private marker: RaftMarker | undefined;
 
-  private constructor(db: Db, genesis: Genesis, head: Head) {
+  private constructor(db: Db, genesis: Genesis, head: Head, opts: StoreOptions) {
     this.db = db;
-    this.state = new StateRepo(db);
+    this.state = new StateRepo(db, opts.stateCacheBytes);
     this.raft = new RaftRepo(db);
     this.genesis = genesis;
     this.current = head;
@@ -144,7 +149,7 @@ export class Store {
    * Opens (creating from `genesis` when empty) the store in `dir`. A store made from another
    * genesis is refused: it belongs to another network.
    */
-  static async open(dir: string, genesis: Genesis): Promise<Store> {
+  static async open(dir: string, genesis: Genesis, opts: StoreOptions = {}): Promise<Store> {
     // Before LevelDB reads (and then deletes) its write-ahead logs: damage in the middle of one
     // would be skipped without a word.
     const logs = scanWriteAheadLogs(dir);
@@ -198,7 +203,7 @@ export class Store {
           );
         head = decodeHead(h);
       }
-      const store = new Store(db, genesis, head);
+      const store = new Store(db, genesis, head, opts);
       await store.ensureIndex();
       await store.raft.load();
       await store.checkConsensusLog(dir, logs);

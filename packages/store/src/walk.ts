@@ -214,7 +214,7 @@ async function* walk(
       throw corrupt(h, 'previous-block hash does not link', at);
     const hash = blockHash(hd);
     const indexed = await db.get(hashKey(hash), ro);
-    if (!indexed || indexed.length !== 8 || readU64(indexed) !== h)
+    if (indexed?.length !== 8 || readU64(indexed) !== h)
       throw corrupt(h, 'block-hash index does not point here', `heightByHash/${toHex(hash)}`);
     const body = checkBlockBody(block);
     if (body) throw corrupt(h, body, at);
