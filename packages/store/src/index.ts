@@ -2,6 +2,7 @@ export * from './buckets.ts';
 export * from './damage.ts';
 export * from './db.ts';
 export * from './leveldb-files.ts';
+export * from './offline.ts';
 export * from './raft-marker.ts';
 export * from './raft-repo.ts';
 export * from './recent-check.ts';

@@ -146,13 +146,32 @@ export async function* walkStore(
   }
 }
 
+/**
+ * A read that says, when LevelDB fails it (a checksum, a missing table), at which height and
+ * store key the walk was: the damaged file alone does not tell an operator what was lost.
+ */
+async function read(
+  db: Db,
+  key: Uint8Array,
+  ro: ReadOpts,
+  height: number,
+  name: string,
+): Promise<Uint8Array | undefined> {
+  try {
+    return await db.get(key, ro);
+  } catch (err) {
+    const e = storeDamaged(db.dir, err, `verified (reading ${name} at height ${height})`);
+    throw new EhrError(e.code, e.message, { ...(e.data as object), height, key: name });
+  }
+}
+
 async function* walk(
   db: Db,
   genesis: Genesis,
   ro: ReadOpts,
   maxKeys: number,
 ): AsyncGenerator<WalkProgress, VerifyReport, void> {
-  const headBytes = await db.get(HEAD, ro);
+  const headBytes = await read(db, HEAD, ro, 0, 'meta/head');
   if (!headBytes) throw corrupt(0, 'the head record is missing', 'meta/head');
   const head = decodeHead(headBytes);
   const target = head.height;
@@ -169,7 +188,7 @@ async function* walk(
     passes: 0,
   };
   const writeSet = async (h: number): Promise<Uint8Array> => {
-    const ws = await db.get(writeSetKey(h), ro);
+    const ws = await read(db, writeSetKey(h), ro, h, `writeSet/${h}`);
     if (!ws)
       throw corrupt(
         h,
@@ -198,7 +217,7 @@ async function* walk(
   let prevHash = genesisBlockHash(genesis);
   for (let h = 1; h <= target; h++) {
     const at = `blockByHeight/${h}`;
-    const bytes = await db.get(blockKey(h), ro);
+    const bytes = await read(db, blockKey(h), ro, h, at);
     if (!bytes) throw corrupt(h, 'block is missing', at);
     r.bytes += bytes.length;
     let block: ReturnType<typeof decodeBlock>;
@@ -213,7 +232,7 @@ async function* walk(
     if (!equalBytes(hd.prevHash, prevHash))
       throw corrupt(h, 'previous-block hash does not link', at);
     const hash = blockHash(hd);
-    const indexed = await db.get(hashKey(hash), ro);
+    const indexed = await read(db, hashKey(hash), ro, h, `heightByHash/${toHex(hash)}`);
     if (indexed?.length !== 8 || readU64(indexed) !== h)
       throw corrupt(h, 'block-hash index does not point here', `heightByHash/${toHex(hash)}`);
     const body = checkBlockBody(block);
@@ -233,7 +252,7 @@ async function* walk(
       }
       if (!ok) throw corrupt(h, `transaction ${i} does not decode or verify`, at);
       const th = txHash(txBytes);
-      const rec = await db.get(txKey(th), ro);
+      const rec = await read(db, txKey(th), ro, h, `txByHash/${toHex(th)}`);
       let good = false;
       if (rec) {
         r.bytes += rec.length;
@@ -287,7 +306,7 @@ async function* walk(
         if (v === null) replay.delete(k);
         else replay.set(k, v);
       }
-      if (h % PAGE === 0) yield r;
+      if (h % 32 === 0) yield r;
     }
     let n = 0;
     for await (const [sk, v] of db.range(new Uint8Array([Bucket.state]), ro)) {
