@@ -173,6 +173,10 @@ export const CONFIG_SCHEMA: ConfigSchema = section(
           1,
           100_000,
         ),
+        verifyAllAtStart: bool(
+          'verify the whole store before serving, as nodes did before the scrubber (start-up then grows with the chain; e.g. once after restoring a backup)',
+          false,
+        ),
         maxKeysPerPass: int(
           'state keys the state check holds in memory at once (more keys: more passes)',
           100_000,

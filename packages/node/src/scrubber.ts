@@ -21,6 +21,8 @@ export interface ScrubConfig {
   pauseMs: number;
   /** Blocks checked at start, before the node serves (head and the last ones). */
   startupBlocks: number;
+  /** Verify the whole store before serving instead (start-up grows with the chain). */
+  verifyAllAtStart: boolean;
   /** State keys held at once by the state check (more keys: more passes over the write sets). */
   maxKeysPerPass: number;
 }

@@ -17,7 +17,7 @@ import {
   wireLimits,
 } from '@ehr/ledger';
 import { P2PHost } from '@ehr/p2p';
-import { checkRecent, Store } from '@ehr/store';
+import { checkRecent, Store, verifyStore } from '@ehr/store';
 import { AccessRecorder } from './access-recorder.ts';
 import { blockVerifier, raftPort, storePort } from './adapters.ts';
 import { BlockAnnouncer } from './block-announcer.ts';
@@ -109,7 +109,14 @@ async function wire_(
   },
 ): Promise<RunningNode> {
   const { logger, key, genesis, wire, store, parts } = c;
-  if (c.verify !== false) {
+  if (c.verify !== false && config.scrub.verifyAllAtStart) {
+    const t0 = performance.now();
+    const r = await verifyStore(store);
+    logger.info(
+      { height: r.height, txs: r.txs, ms: Math.round(performance.now() - t0) },
+      'whole store verified',
+    );
+  } else if (c.verify !== false) {
     // Only what serving needs; the scrubber walks the whole store in the background.
     const t0 = performance.now();
     const r = await checkRecent(store, config.scrub.startupBlocks);
