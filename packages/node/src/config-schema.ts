@@ -167,6 +167,12 @@ export const CONFIG_SCHEMA: ConfigSchema = section(
           2 ** 34,
         ),
         pauseMs: int('pause between two rounds, ms', 3_600_000, 0, 30 * 24 * 3_600_000),
+        cpuPercent: int(
+          'share of one core the scrubber may use, percent (it rests after each slice in proportion)',
+          10,
+          1,
+          100,
+        ),
         startupBlocks: int(
           'blocks verified at start, before serving (the last ones)',
           64,

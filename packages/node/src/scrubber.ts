@@ -1,7 +1,7 @@
 /**
  * The background scrubber: the full integrity walk (@ehr/store walk.ts) of the node's store,
  * round after round, at a configured pace (blocks per second and bytes per second, whichever is
- * slower), so start-up only checks the last blocks and the whole chain is still re-verified.
+ * slower, and at most `cpuPercent` of one core: after each slice it rests in proportion), so start-up only checks the last blocks and the whole chain is still re-verified.
  * It never holds the event loop for more than a slice (`sliceMs`) before giving it back, holds
  * one block at a time, and reports its progress in the node's status and metrics. On a mismatch
  * it calls `onCorrupt` with the error (height, what, store key and damaged file): the node halts.
@@ -19,6 +19,8 @@ export interface ScrubConfig {
   bytesPerSecond: number;
   /** Pause between two rounds, ms. */
   pauseMs: number;
+  /** Share of one core it may use, percent: after each slice it rests in proportion. */
+  cpuPercent: number;
   /** Blocks checked at start, before the node serves (head and the last ones). */
   startupBlocks: number;
   /** Verify the whole store before serving instead (start-up grows with the chain). */
@@ -97,9 +99,12 @@ export class Scrubber {
     const started = now();
     let sliceAt = started;
     let sliceCpu = process.cpuUsage();
-    const endSlice = () => {
+    /** Ends a slice; returns how long to rest to keep within cpuPercent, ms. */
+    const endSlice = (): number => {
       const c = process.cpuUsage(sliceCpu);
-      this.longest = Math.max(this.longest, (c.user + c.system) / 1000);
+      const ms = (c.user + c.system) / 1000;
+      this.longest = Math.max(this.longest, ms);
+      return config.cpuPercent >= 100 ? 0 : (ms * (100 - config.cpuPercent)) / config.cpuPercent;
     };
     this.st.round++;
     this.st.failed = null;
@@ -122,14 +127,9 @@ export class Scrubber {
           (w.bytes / config.bytesPerSecond) * 1000,
         );
         const ahead = due - (now() - started);
-        if (ahead >= 1) {
-          endSlice();
-          await this.pause(ahead);
-          sliceAt = now();
-          sliceCpu = process.cpuUsage();
-        } else if (now() - sliceAt >= sliceMs) {
-          endSlice();
-          await this.pause(0);
+        if (ahead >= 1 || now() - sliceAt >= sliceMs) {
+          const rest = endSlice();
+          await this.pause(Math.max(ahead, rest));
           sliceAt = now();
           sliceCpu = process.cpuUsage();
         }

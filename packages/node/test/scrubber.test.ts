@@ -91,7 +91,11 @@ describe('Scrubber', () => {
 
   it('unpaced, it still gives the event loop back every slice', async () => {
     const store = await chain(150);
-    const { s } = scrubber(store, { blocksPerSecond: 1_000_000, bytesPerSecond: 2 ** 34 });
+    const { s } = scrubber(store, {
+      blocksPerSecond: 1_000_000,
+      bytesPerSecond: 2 ** 34,
+      cpuPercent: 100,
+    });
     let ticks = 0;
     const tick = setInterval(() => ticks++, 1);
     const cpu0 = process.cpuUsage();
@@ -107,6 +111,25 @@ describe('Scrubber', () => {
     expect(s.longestSliceMs).toBeLessThan(40);
     // Timers ran while it worked.
     expect(ticks).toBeGreaterThan(5);
+    await store.close();
+  });
+
+  it('keeps to cpuPercent: it rests after each slice in proportion to the CPU it used', async () => {
+    const store = await chain(120);
+    const { s } = scrubber(store, {
+      blocksPerSecond: 1_000_000,
+      bytesPerSecond: 2 ** 34,
+      cpuPercent: 20,
+    });
+    const cpu0 = process.cpuUsage();
+    const t0 = performance.now();
+    await s.round();
+    const wall = performance.now() - t0;
+    const c = process.cpuUsage(cpu0);
+    const cpu = (c.user + c.system) / 1000;
+    // At 20% it rests four times what it worked: the round lasts at least ~5x its CPU time.
+    expect(cpu).toBeGreaterThan(20);
+    expect(wall).toBeGreaterThan(cpu * 4);
     await store.close();
   });
 
