@@ -73,6 +73,8 @@ const NO_FLAG_SCRIPTS = [
   'bench:core',
   'bench:consensus',
   'bench:ledger',
+  'soak',
+  'scale',
   'sim:consensus',
   'api-doc',
 ];

@@ -54,6 +54,7 @@ export const APP_CODES: Record<string, number> = {
   NO_LEADER: -32054,
   INVALID_CURSOR: -32060,
   INVALID_LIMIT: -32061,
+  STORE_CORRUPT: -32070,
 };
 
 export const appCode = (ehrCode: string): number => APP_CODES[ehrCode] ?? -32000;

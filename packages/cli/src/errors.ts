@@ -19,7 +19,7 @@ export const EXIT = {
   DENIED: 5,
   /** No such hospital, record, account, proposal, block or transaction. */
   NOT_FOUND: 6,
-  /** `chain verify` found a block that does not verify. */
+  /** `chain verify` found a block that does not verify, or `node verify` a damaged store. */
   CORRUPT: 7,
 } as const;
 
@@ -28,7 +28,7 @@ Exit codes:
   0  success                 4  transaction rejected by the ledger
   1  other failure           5  access denied (consent, key)
   2  usage error             6  not found
-  3  node unreachable        7  chain verify found a bad block`;
+  3  node unreachable        7  chain verify found a bad block, node verify a damaged store`;
 
 /** A usage error raised by a command (bad value, missing option): exit code 2. */
 export function usage(message: string): EhrError {
@@ -58,6 +58,15 @@ const NOT_FOUND = new Set([
   'UNKNOWN_PAYLOAD',
   'KEYFILE_UNREADABLE',
   'CONFIG_UNREADABLE',
+]);
+/** A data directory found damaged (node verify, or a node refusing to start on it). */
+const STORE_DAMAGE = new Set([
+  'STORE_CORRUPT',
+  'STORE_DAMAGED',
+  'STORE_LOG_DAMAGED',
+  'STORE_LOST_WRITES',
+  'STORE_MARKER_DAMAGED',
+  'STORE_MARKER_MISSING',
 ]);
 /** Ledger rejection codes, also when the client catches them before submitting. */
 const REJECTED = new Set([
@@ -113,7 +122,8 @@ export function describeError(err: unknown, rpcUrl: string): { exit: number; mes
   if (data && typeof data['kind'] === 'string' && typeof data['hash'] === 'string') {
     return { exit: code === 'TX_TIMEOUT' ? EXIT.FAILURE : EXIT.REJECTED, message: tagged };
   }
-  if (code === 'CHAIN_INVALID') return { exit: EXIT.CORRUPT, message: tagged };
+  if (code === 'CHAIN_INVALID' || STORE_DAMAGE.has(code))
+    return { exit: EXIT.CORRUPT, message: tagged };
   if (USAGE.has(code)) return { exit: EXIT.USAGE, message };
   if (DENIED.has(code)) return { exit: EXIT.DENIED, message: tagged };
   if (NOT_FOUND.has(code)) return { exit: EXIT.NOT_FOUND, message: tagged };

@@ -13,6 +13,27 @@ export interface LoopStatus {
   paused: boolean;
 }
 
+/** The background scrubber (full re-verification of the store at a configured pace). */
+export interface ScrubStatus {
+  enabled: boolean;
+  /** Rounds started since the node started (a round walks the whole store). */
+  round: number;
+  phase: 'idle' | 'blocks' | 'state' | 'payloads' | 'failed';
+  /** Last block verified in this round, of `target` (the head when the round began). */
+  height: number;
+  target: number;
+  /** Bytes read in this round. */
+  bytes: number;
+  /** Share of the round done (0..1). */
+  progress: number;
+  /** Length of the last completed round, ms (null before one completed). */
+  lastRoundMs: number | null;
+  /** When the last round completed (ms since the epoch; null before one did). */
+  lastCompletedAt: number | null;
+  /** What the scrubber found wrong (the node halts): height, what, key and file. */
+  failed: string | null;
+}
+
 export interface NodeStatus {
   name: string;
   nodeId: string;
@@ -41,6 +62,8 @@ export interface NodeStatus {
   loop: LoopStatus;
   /** The consensus log on disk: compacted to `compactedIndex`, holding first..last after it. */
   log: LogStatus;
+  /** The background scrubber (absent from nodes that do not run one). */
+  scrub?: ScrubStatus;
 }
 
 /** The consensus log as stored (compaction keeps a tail; blocks stay in the block store). */

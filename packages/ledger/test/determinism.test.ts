@@ -151,3 +151,28 @@ describe('determinism', () => {
     expect(seen.failed).toBeGreaterThan(20);
   });
 });
+
+describe('compareKeys', () => {
+  it('orders exactly as the UTF-8 bytes do, surrogates and lone surrogates included', async () => {
+    const { compareKeys, compareKeysByBytes } = await import('../src/state.ts');
+    const { seededRandom } = await import('@ehr/core');
+    const rand = seededRandom(5);
+    const units = [
+      0x2f, 0x61, 0x7a, 0xe9, 0x7ff, 0x800, 0xd7ff, 0xd800, 0xdbff, 0xdc00, 0xdfff, 0xe000, 0xfffd,
+      0xffff,
+    ];
+    const key = () =>
+      Array.from({ length: 1 + Math.floor(rand() * 4) }, () =>
+        String.fromCharCode(units[Math.floor(rand() * units.length)]!),
+      ).join('');
+    const sign = (x: number) => Math.sign(x);
+    for (let i = 0; i < 20_000; i++) {
+      const a = key();
+      const b = rand() < 0.3 ? a + key() : key();
+      expect(sign(compareKeys(a, b)), JSON.stringify([a, b])).toBe(sign(compareKeysByBytes(a, b)));
+      expect(sign(compareKeys(b, a))).toBe(sign(compareKeysByBytes(b, a)));
+    }
+    expect(compareKeys('member/ab', 'member/ab')).toBe(0);
+    expect(compareKeys('a/', 'a/b')).toBeLessThan(0);
+  });
+});

@@ -9,7 +9,7 @@ import {
   type Ready,
 } from '@ehr/consensus';
 import { blockHash, equalBytes, toHex, verifyBlockSignature } from '@ehr/core';
-import type { Store } from '@ehr/store';
+import { type Store, servedBlockBytes, servedPayload } from '@ehr/store';
 import { decodeBlockEntryBlock } from './block-entry.ts';
 import { servedEntries } from './log-source.ts';
 import type { NodeStore, Raft, RaftReady } from './ports.ts';
@@ -118,9 +118,10 @@ export function storePort(store: Store): NodeStore {
     compactedIndex: () => store.raft.compactedIndex,
     compactLog: (snapshot, opts) => store.raft.compact(snapshot, opts),
     stub: (i) => store.raft.stub(i),
-    blockByHeight: (h) => store.blockBytes(h),
+    // What leaves the store for others is verified first (served.ts).
+    blockByHeight: (h) => servedBlockBytes(store, h),
     receipt: (h) => store.receipt(h),
-    payload: (h) => store.payload(h),
+    payload: (h) => servedPayload(store, h),
     payloadEntryIndex: (h) => store.payloadEntryIndex(h),
     close: () => store.close(),
   };

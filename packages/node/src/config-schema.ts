@@ -171,6 +171,54 @@ export const CONFIG_SCHEMA: ConfigSchema = section(
         ),
       },
     ),
+    scrub: section(
+      'start-up check and background scrubber: at start only the head, the last `startupBlocks` blocks and the consensus state are verified; the scrubber then re-verifies the whole store (blocks, signatures, receipts, state-hash chain, live state, payload bodies) in the background at this pace, and halts the node on a mismatch, naming the height and the store key or file',
+      {
+        enabled: bool('run the background scrubber', true),
+        blocksPerSecond: int('blocks verified per second at most', 500, 1, 1_000_000),
+        bytesPerSecond: int(
+          'bytes read per second at most (blocks, write sets, state, bodies)',
+          16 * 1024 * 1024,
+          4096,
+          2 ** 34,
+        ),
+        pauseMs: int('pause between two rounds, ms', 3_600_000, 0, 30 * 24 * 3_600_000),
+        cpuPercent: int(
+          'share of one core the scrubber may use, percent (it rests after each slice in proportion)',
+          10,
+          1,
+          100,
+        ),
+        startupBlocks: int(
+          'blocks verified at start, before serving (the last ones)',
+          64,
+          1,
+          100_000,
+        ),
+        verifyAllAtStart: bool(
+          'verify the whole store before serving, as nodes did before the scrubber (start-up then grows with the chain; e.g. once after restoring a backup)',
+          false,
+        ),
+        maxKeysPerPass: int(
+          'state keys the state check holds in memory at once (more keys: more passes)',
+          100_000,
+          1000,
+          10_000_000,
+        ),
+      },
+    ),
+    caches: section(
+      'memory bounds of the caches that grow with the chain or the load, in bytes (estimated from what they hold; shown as ehr_cache_bytes{cache})',
+      {
+        stateBytes: int('ledger state read cache', 32 * 1024 * 1024, 0, 2 ** 34),
+        txStatusBytes: int(
+          'statuses of transactions this node saw (finished ones are forgotten first; pending ones are bounded by the mempool)',
+          16 * 1024 * 1024,
+          0,
+          2 ** 34,
+        ),
+      },
+    ),
     log: section('logging (JSON lines on stdout)', {
       level: {
         type: 'string',

@@ -10,6 +10,7 @@ import { EhrError } from '@ehr/core';
 import { Ajv, type ErrorObject, type ValidateFunction } from 'ajv';
 import { parse as parseYaml } from 'yaml';
 import { CONFIG_SCHEMA, type ConfigSchema, expectedOf, type LOG_LEVELS } from './config-schema.ts';
+import type { ScrubConfig } from './scrubber.ts';
 
 export interface NodeConfig {
   /** Human name for logs and status (e.g. the hospital's short name). */
@@ -59,6 +60,10 @@ export interface NodeConfig {
     checkMs: number;
     startupWaitMs: number;
   };
+  /** Start-up check and background scrubber (scrubber.ts). */
+  scrub: ScrubConfig;
+  /** Byte bounds of the caches that grow with the chain or the load. */
+  caches: { stateBytes: number; txStatusBytes: number };
   log: { level: (typeof LOG_LEVELS)[number] };
 }
 
@@ -72,6 +77,8 @@ export const CONFIG_DEFAULTS = {
   consensus: defaultsOf<NodeConfig['consensus']>('consensus'),
   mempool: defaultsOf<NodeConfig['mempool']>('mempool'),
   sync: defaultsOf<NodeConfig['sync']>('sync'),
+  scrub: defaultsOf<NodeConfig['scrub']>('scrub'),
+  caches: defaultsOf<NodeConfig['caches']>('caches'),
   log: defaultsOf<NodeConfig['log']>('log'),
 };
 
@@ -186,6 +193,8 @@ export function parseConfig(raw: unknown, file: string): NodeConfig {
     consensus: c.consensus,
     mempool: c.mempool,
     sync: c.sync,
+    scrub: c.scrub,
+    caches: c.caches,
     log: c.log,
   };
   if (c.keyPassphraseEnv !== undefined) cfg.keyPassphraseEnv = c.keyPassphraseEnv;

@@ -245,6 +245,15 @@ export class Daemon extends EventEmitter {
     this.wake();
   }
 
+  /**
+   * Stops the consensus loop for good because of `err` (the scrubber found the store damaged):
+   * the node commits nothing more, refuses submissions, and says why in its status.
+   */
+  haltFor(err: Error): void {
+    if (this.fatal) return;
+    this.halt(err);
+  }
+
   /** Why the loop stopped, once it has (the node serves reads but commits nothing). */
   halted(): Error | undefined {
     return this.fatal;

@@ -3,6 +3,7 @@
  * operations each JSON-RPC method needs, so the gateway never reaches into the node's parts.
  */
 
+import { servedBlockBytes, servedPayload } from '@ehr/store';
 import { metricsSummary } from './metrics.ts';
 import type { BlockEvent } from './ports.ts';
 import type { RunningNode } from './start.ts';
@@ -17,7 +18,8 @@ export function gatewayPorts(n: RunningNode) {
       status: () => n.status(),
       submit: txs.submit.bind(txs),
       txStatus: (hash: string) => txs.txStatus(hash),
-      blockBytes: (h: number) => store.blockBytes(h),
+      // Verified before they are served (hash, Merkle root, signature; a body against its hash).
+      blockBytes: (h: number) => servedBlockBytes(store, h),
       heightOf: (hash: Uint8Array) => store.heightOf(hash),
       receipt: (hash: Uint8Array) => store.receipt(hash),
       peers: () => n.host.peers(),
@@ -30,7 +32,7 @@ export function gatewayPorts(n: RunningNode) {
         const st = n.daemon.consensus.status();
         return { voters: st.voters, learners: st.learners };
       },
-      payload: (hash: string) => store.payload(hash),
+      payload: (hash: string) => servedPayload(store, hash),
       pending: (key: string) =>
         txs.mempool
           .pendingOf(key)

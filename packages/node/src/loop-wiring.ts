@@ -14,7 +14,7 @@ import type { BlockEvent, Network, NodeStore, Raft } from './ports.ts';
 import { TxIntake } from './tx-intake.ts';
 
 export interface LoopWiring {
-  config: Pick<NodeConfig, 'consensus' | 'mempool'>;
+  config: Pick<NodeConfig, 'consensus' | 'mempool' | 'caches'>;
   chainId: string;
   secretKey: Uint8Array;
   /** The genesis limit on one transaction's bytes. */
@@ -73,6 +73,7 @@ export function wireLoop(w: LoopWiring): WiredLoop {
     logger: w.logger,
     metrics: w.metrics,
     ...(w.gossiped ? { gossiped: w.gossiped } : {}),
+    trackerBytes: w.config.caches.txStatusBytes,
     ...now,
   });
   // Followers fetch here the whole entries they cannot fill from their mempool.

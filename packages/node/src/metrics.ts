@@ -176,6 +176,28 @@ export function nodeMetrics(registry = new Registry()) {
       'ehr_snapshots_installed_total',
       "Leader snapshots installed by catching up from members' blocks",
     ),
+    scrubHeight: registry.gauge(
+      'ehr_scrub_height',
+      'Last block the background scrubber verified in its current round',
+    ),
+    scrubProgress: registry.gauge(
+      'ehr_scrub_progress',
+      'Share of the current scrub round done (0..1; 1 between rounds)',
+    ),
+    scrubRounds: registry.counter(
+      'ehr_scrub_rounds_total',
+      'Scrub rounds that verified the whole store',
+    ),
+    scrubBytes: registry.counter('ehr_scrub_bytes_total', 'Bytes the scrubber read and verified'),
+    scrubFailures: registry.counter(
+      'ehr_scrub_failures_total',
+      'Scrub rounds that found the store damaged (the node halts)',
+    ),
+    cacheBytes: registry.gauge(
+      'ehr_cache_bytes',
+      'Estimated bytes held by a cache (label cache: state, tx_status, mempool)',
+      ['cache'],
+    ),
     commitLatency: registry.histogram(
       'ehr_commit_latency_seconds',
       'Time from mempool admission to block commit on this node',

@@ -7,6 +7,7 @@ import {
   type LogStatus,
   type LoopStatus,
   type NodeStatus,
+  type ScrubStatus,
   type SyncStatus,
   toHex,
 } from '@ehr/core';
@@ -26,6 +27,7 @@ export interface StatusInputs {
   halted: Error | undefined;
   loop: LoopStatus;
   log: LogStatus;
+  scrub?: ScrubStatus;
 }
 
 export function nodeStatus(i: StatusInputs): NodeStatus {
@@ -54,5 +56,6 @@ export function nodeStatus(i: StatusInputs): NodeStatus {
     halted: i.halted ? i.halted.message : null,
     loop: i.loop,
     log: i.log,
+    ...(i.scrub ? { scrub: i.scrub } : {}),
   };
 }

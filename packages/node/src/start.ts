@@ -1,6 +1,7 @@
 /**
- * Starting a node: reads what must be right before anything runs (key, genesis, the store -
- * verified - and the consensus state it persisted), then builds the parts, wires each to the
+ * Starting a node: reads what must be right before anything runs (key, genesis, the store - its
+ * head, last blocks and consensus state checked; the background scrubber re-verifies the rest
+ * while the node serves - and the consensus state it persisted), then builds the parts, wires each to the
  * few operations it needs of the others, and starts them in order (lifecycle.ts); `stop()`
  * stops them in reverse. Every refusal names what is wrong: a corrupt store names its first
  * bad height.
@@ -9,7 +10,7 @@ import { mkdirSync, readFileSync } from 'node:fs';
 import { EhrError, loadKeyFile, type NodeStatus, toHex } from '@ehr/core';
 import { type Member, parseGenesis, type WireLimits, wireLimits } from '@ehr/ledger';
 import { P2PHost } from '@ehr/p2p';
-import { Store, verifyStore } from '@ehr/store';
+import { checkRecent, Store, verifyStore } from '@ehr/store';
 import { AccessRecorder } from './access-recorder.ts';
 import { raftPort, storePort } from './adapters.ts';
 import { BlockAnnouncer } from './block-announcer.ts';
@@ -28,6 +29,7 @@ import type { BlockEvent } from './ports.ts';
 import { loadEngine } from './raft-load.ts';
 import { READ_INDEX_PROTOCOL, ReadBarrier } from './read-barrier.ts';
 import { RefusalLog } from './refusal-log.ts';
+import { Scrubber } from './scrubber.ts';
 import { SnapshotInstaller } from './snapshot-install.ts';
 import { serveSync } from './sync-protocol.ts';
 import type { TxIntake } from './tx-intake.ts';
@@ -77,7 +79,9 @@ export async function startNode(
   const genesis = parseGenesis(genesisText, config.genesisFile);
   const wire = wireLimits(genesis.limits);
   mkdirSync(config.dataDir, { recursive: true });
-  const store = await Store.open(config.dataDir, genesis);
+  const store = await Store.open(config.dataDir, genesis, {
+    stateCacheBytes: config.caches.stateBytes,
+  });
   const parts = new Lifecycle(logger);
   parts.started('store', { stop: () => store.close() });
   try {
@@ -101,9 +105,21 @@ async function wire_(
   },
 ): Promise<RunningNode> {
   const { logger, key, genesis, wire, store, parts } = c;
-  if (c.verify !== false) {
-    const report = await verifyStore(store);
-    logger.info({ height: report.height, txs: report.txs }, 'store verified');
+  if (c.verify !== false && config.scrub.verifyAllAtStart) {
+    const t0 = performance.now();
+    const r = await verifyStore(store);
+    logger.info(
+      { height: r.height, txs: r.txs, ms: Math.round(performance.now() - t0) },
+      'whole store verified',
+    );
+  } else if (c.verify !== false) {
+    // Only what serving needs; the scrubber walks the whole store in the background.
+    const t0 = performance.now();
+    const r = await checkRecent(store, config.scrub.startupBlocks);
+    logger.info(
+      { height: r.height, from: r.from, ms: Math.round(performance.now() - t0) },
+      'store head and last blocks verified',
+    );
   }
   const nodeId = toHex(key.publicKey);
   // What went out by gossip: the leader's block entries carry those by hash (compact-entry.ts).
@@ -257,6 +273,31 @@ async function wire_(
   });
   await parts.start('catch-up sync', sync);
   await parts.start('membership reconciler', reconciler);
+  const scrubber = new Scrubber({
+    db: store.db,
+    genesis,
+    config: config.scrub,
+    logger,
+    metrics,
+    onCorrupt: (err) => loop.haltFor(err),
+  });
+  await parts.start('scrubber', scrubber);
+  // Cache sizes, on every block and every few seconds (ehr_cache_bytes{cache}).
+  const cacheGauges = () => {
+    metrics.cacheBytes.set(store.state.cacheBytes, { cache: 'state' });
+    metrics.cacheBytes.set(txs.tracker.byteSize, { cache: 'tx_status' });
+    metrics.cacheBytes.set(txs.mempool.byteSize, { cache: 'mempool' });
+  };
+  cacheGauges();
+  const offCacheBlock = onBlock(cacheGauges);
+  const cacheTimer = setInterval(cacheGauges, 5000);
+  cacheTimer.unref();
+  parts.started('cache gauges', {
+    stop: () => {
+      offCacheBlock();
+      clearInterval(cacheTimer);
+    },
+  });
   let metricsUrl: string | null = null;
   if (config.metrics) {
     const ms = await startMetricsServer(metrics.registry, config.metrics.host, config.metrics.port);
@@ -295,6 +336,7 @@ async function wire_(
           lastIndex: store.raft.lastIndex,
           durableHeight: store.durable().height,
         },
+        scrub: scrubber.status,
       }),
     onBlock,
     async stop() {

@@ -127,11 +127,13 @@ export interface TxIntakeDeps {
    * other members most likely hold, so a leader's block entries can leave them out.
    */
   gossiped?: { add(hashHex: string): void };
+  /** Bound of the transaction status cache, bytes (config caches.txStatusBytes). */
+  trackerBytes?: number;
 }
 
 export class TxIntake {
   readonly mempool: Mempool;
-  readonly tracker = new TxTracker();
+  readonly tracker: TxTracker;
   private readonly deps: TxIntakeDeps;
   private readonly now: () => number;
   private timers: NodeJS.Timeout[] = [];
@@ -146,6 +148,7 @@ export class TxIntake {
   constructor(deps: TxIntakeDeps) {
     this.deps = deps;
     this.now = deps.now ?? Date.now;
+    this.tracker = new TxTracker(deps.trackerBytes);
     this.mempool = new Mempool(
       deps.chainId,
       deps.limits,

@@ -1,21 +1,45 @@
 /**
  * What became of each transaction this node has seen: pending, committed (height, index),
  * rejected (code, message) or expired. Submitters in "commit" mode wait here; subscribers are
- * told. Bounded: the oldest finished entries are forgotten first (the chain keeps the real
- * record). Whether a status is final is decided where the chain head is known (Daemon.txStatus).
+ * told. Bounded in bytes (estimated per entry: the hash, the status object and its message):
+ * the oldest finished entries are forgotten first (the chain keeps the real record); pending
+ * ones are bounded by the mempool. Whether a status is final is decided where the chain head is known (Daemon.txStatus).
  */
 import { EhrError, type TxStatus } from '@ehr/core';
 
 type Waiter = (s: TxStatus) => void;
 
+/** Estimated heap bytes of one status: Map entry, hash string, the object and its strings. */
+export function statusBytes(hash: string, s: TxStatus): number {
+  const r = s as { code?: string | null; message?: string | null };
+  return 200 + hash.length + (r.code?.length ?? 0) + (r.message?.length ?? 0);
+}
+
 export class TxTracker {
   private readonly statuses = new Map<string, TxStatus>();
   private readonly waiters = new Map<string, Set<Waiter>>();
   private readonly listeners = new Set<(hash: string, s: TxStatus) => void>();
-  private readonly capacity: number;
+  private readonly maxBytes: number;
+  private bytes = 0;
 
-  constructor(capacity = 200_000) {
-    this.capacity = capacity;
+  /** `maxBytes`: the bound of the finished statuses kept (0: none kept once final). */
+  constructor(maxBytes = 16 * 1024 * 1024) {
+    if (!Number.isSafeInteger(maxBytes) || maxBytes < 0)
+      throw new EhrError(
+        'CONFIG_INVALID',
+        `the transaction status cache size must be a whole number of bytes from 0, got ${maxBytes}`,
+        { maxBytes },
+      );
+    this.maxBytes = maxBytes;
+  }
+
+  /** Estimated bytes the statuses hold now. */
+  get byteSize(): number {
+    return this.bytes;
+  }
+
+  get size(): number {
+    return this.statuses.size;
   }
 
   get(hash: string): TxStatus | undefined {
@@ -23,12 +47,19 @@ export class TxTracker {
   }
 
   set(hash: string, s: TxStatus): void {
-    this.statuses.delete(hash);
+    const old = this.statuses.get(hash);
+    if (old) {
+      this.statuses.delete(hash);
+      this.bytes -= statusBytes(hash, old);
+    }
     this.statuses.set(hash, s);
-    if (this.statuses.size > this.capacity) {
-      for (const [h, old] of this.statuses) {
-        if (this.statuses.size <= this.capacity) break;
-        if (old.status !== 'pending') this.statuses.delete(h);
+    this.bytes += statusBytes(hash, s);
+    if (this.bytes > this.maxBytes) {
+      for (const [h, o] of this.statuses) {
+        if (this.bytes <= this.maxBytes) break;
+        if (o.status === 'pending') continue;
+        this.statuses.delete(h);
+        this.bytes -= statusBytes(h, o);
       }
     }
     for (const l of this.listeners) l(hash, s);

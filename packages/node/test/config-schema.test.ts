@@ -27,6 +27,33 @@ const refused = (over: Record<string, unknown>): string => {
 };
 
 describe('config schema', () => {
+  it('refuses negative, fractional and huge scrubber and cache sizes, naming the key and the range', () => {
+    expect(refused({ scrub: { blocksPerSecond: -1 } })).toBe(
+      'n.yaml: scrub.blocksPerSecond: expected an integer in 1..1000000, got -1',
+    );
+    expect(refused({ scrub: { blocksPerSecond: 0 } })).toMatch(/scrub\.blocksPerSecond: expected/);
+    expect(refused({ scrub: { bytesPerSecond: 2 ** 40 } })).toMatch(
+      /scrub\.bytesPerSecond: expected an integer in 4096\.\.17179869184, got 1099511627776/,
+    );
+    expect(refused({ scrub: { startupBlocks: 1.5 } })).toMatch(/scrub\.startupBlocks/);
+    expect(refused({ scrub: { enabled: 'no' } })).toBe(
+      'n.yaml: scrub.enabled: expected true or false, got "no"',
+    );
+    expect(refused({ caches: { stateBytes: -5 } })).toBe(
+      'n.yaml: caches.stateBytes: expected an integer in 0..17179869184, got -5',
+    );
+    expect(refused({ caches: { txStatusBytes: 1e300 } })).toMatch(/caches\.txStatusBytes/);
+    expect(refused({ caches: { lruBytes: 5 } })).toMatch(
+      /caches\.lruBytes: expected one of the known keys/,
+    );
+    const c = parseConfig({ ...minimal, caches: { stateBytes: 0 } }, 'n.yaml');
+    expect(c.caches).toEqual({
+      stateBytes: 0,
+      txStatusBytes: CONFIG_DEFAULTS.caches.txStatusBytes,
+    });
+    expect(c.scrub).toEqual(CONFIG_DEFAULTS.scrub);
+  });
+
   it('refuses wrong types, naming the key path', () => {
     expect(refused({ name: 42 })).toBe('n.yaml: name: expected a non-empty string, got 42');
     expect(refused({ name: '' })).toBe('n.yaml: name: expected a non-empty string, got ""');

@@ -44,7 +44,8 @@ describe('redactionsFor', () => {
 
 describe('TxTracker', () => {
   it('wakes waiters on a final status, tells listeners every change, and forgets the oldest finished first', async () => {
-    const t = new TxTracker(3);
+    // About three finished statuses' worth of bytes.
+    const t = new TxTracker(3 * 215);
     const seen: string[] = [];
     t.onChange((h, s) => seen.push(`${h}:${s.status}`));
     t.set('a', { status: 'pending', expires: 10 });
@@ -58,6 +59,29 @@ describe('TxTracker', () => {
     expect(t.get('a')).toBeUndefined();
     expect(t.get('p')).toBeDefined();
     expect(seen.slice(0, 2)).toEqual(['a:pending', 'a:committed']);
+  });
+
+  it('stays under its byte bound however many finished statuses arrive (pending ones stay)', () => {
+    const bound = 256 * 1024;
+    const t = new TxTracker(bound);
+    const hash = (i: number) => i.toString(16).padStart(64, '0');
+    t.set('p'.repeat(64), { status: 'pending', expires: 1 });
+    let peak = 0;
+    for (let i = 0; i < 20_000; i++) {
+      t.set(hash(i), {
+        status: 'rejected',
+        code: 'BAD_NONCE',
+        message: `nonce ${i} was used`,
+        expires: 1,
+      } as never);
+      peak = Math.max(peak, t.byteSize);
+    }
+    expect(peak).toBeLessThanOrEqual(bound);
+    expect(t.size).toBeLessThan(20_000);
+    expect(t.get(hash(19_999))).toBeDefined();
+    expect(t.get(hash(0))).toBeUndefined();
+    expect(t.get('p'.repeat(64))?.status).toBe('pending');
+    expect(() => new TxTracker(-1)).toThrow(/whole number of bytes/);
   });
 
   it('a wait that times out says until when it can still commit', async () => {

@@ -5,7 +5,7 @@
  * the state that store verification replays, and `get`/`scan` route them there, so the lists
  * read state and index through one scanner.
  */
-import { compareBytes, decode, encode, fromUtf8, utf8, type Value } from '@ehr/core';
+import { compareBytes, decode, EhrError, encode, fromUtf8, utf8, type Value } from '@ehr/core';
 import {
   deriveIndexWrites,
   isIndexKey,
@@ -15,6 +15,14 @@ import {
 } from '@ehr/ledger';
 import { Bucket, key, prefixEnd } from './buckets.ts';
 import type { Db, Op } from './db.ts';
+
+/**
+ * Estimated heap bytes of one cache entry: the key string, the Map entry, and the value's
+ * Uint8Array with its ArrayBuffer (V8 keeps ~100 bytes of objects around each).
+ */
+const ENTRY_OVERHEAD = 160;
+export const entryBytes = (k: string, raw: Uint8Array | null): number =>
+  ENTRY_OVERHEAD + k.length + (raw ? raw.byteLength : 0);
 
 export const stateKey = (k: string): Uint8Array => key(Bucket.state, utf8(k));
 export const indexKey = (k: string): Uint8Array => key(Bucket.queryIndex, utf8(k));
@@ -33,17 +41,36 @@ export class StateRepo implements StateScanner {
   /**
    * Encoded values (null = absent) of recently read or written keys. Every write to the state
    * bucket goes through `committing`, so the cache never disagrees with the store; values are
-   * kept encoded because callers may mutate what `get` returns.
+   * kept encoded because callers may mutate what `get` returns. Bounded in bytes (estimated:
+   * key, value and the per-entry overhead of the Map and the Uint8Array); the oldest insertion
+   * is dropped first.
    */
   private readonly cache = new Map<string, Uint8Array | null>();
-  private readonly cacheMax: number;
+  private readonly cacheMaxBytes: number;
+  private bytes = 0;
   /** Bumped around every commit; a read that overlapped one is not cached. */
   private epoch = 0;
   private writing = false;
 
-  constructor(db: Db, cacheMax = 100_000) {
+  /** `cacheBytes`: the cache's bound (0: no cache). */
+  constructor(db: Db, cacheBytes = 32 * 1024 * 1024) {
+    if (!Number.isSafeInteger(cacheBytes) || cacheBytes < 0)
+      throw new EhrError(
+        'STORE_CACHE_SIZE',
+        `the state cache size must be a whole number of bytes from 0, got ${cacheBytes}`,
+        { cacheBytes },
+      );
     this.db = db;
-    this.cacheMax = cacheMax;
+    this.cacheMaxBytes = cacheBytes;
+  }
+
+  /** Estimated bytes the cache holds now (never above its bound). */
+  get cacheBytes(): number {
+    return this.bytes;
+  }
+
+  get cacheEntries(): number {
+    return this.cache.size;
   }
 
   async get(k: string): Promise<Value | undefined> {
@@ -60,13 +87,25 @@ export class StateRepo implements StateScanner {
     return raw === null ? undefined : decode(raw);
   }
 
+  private forget(k: string): void {
+    const old = this.cache.get(k);
+    if (old === undefined) return;
+    this.cache.delete(k);
+    this.bytes -= entryBytes(k, old);
+  }
+
   private remember(k: string, raw: Uint8Array | null): void {
-    if (this.cache.size >= this.cacheMax) {
-      // Drop the oldest insertion: cheap, and hot keys are re-read and re-inserted.
+    this.forget(k);
+    const size = entryBytes(k, raw);
+    if (size > this.cacheMaxBytes) return;
+    // Drop the oldest insertions: cheap, and hot keys are re-read and re-inserted.
+    while (this.bytes + size > this.cacheMaxBytes) {
       const first = this.cache.keys().next();
-      if (!first.done) this.cache.delete(first.value);
+      if (first.done) break;
+      this.forget(first.value);
     }
     this.cache.set(k, raw);
+    this.bytes += size;
   }
 
   /**
@@ -81,13 +120,12 @@ export class StateRepo implements StateScanner {
       for (const op of ops) {
         const k = keyOf(op.key);
         if (isIndexKey(k)) continue;
-        this.cache.delete(k);
         this.remember(k, op.type === 'put' ? op.value : null);
       }
       return out;
     } catch (err) {
       // The batch may or may not have reached the disk: forget what it touched.
-      for (const op of ops) this.cache.delete(keyOf(op.key));
+      for (const op of ops) this.forget(keyOf(op.key));
       throw err;
     } finally {
       this.epoch++;

@@ -57,6 +57,11 @@ export interface Head {
   applied: number;
 }
 
+export interface StoreOptions {
+  /** Bound of the state read cache in bytes (default 32 MiB; 0: none). */
+  stateCacheBytes?: number;
+}
+
 export interface TxReceiptRecord {
   height: number;
   index: number;
@@ -102,11 +107,11 @@ export interface CommitInput {
   durable?: boolean;
 }
 
-const HEAD = key(Bucket.meta, utf8('head'));
+export const HEAD = key(Bucket.meta, utf8('head'));
 /** Version of the query index in the store (absent: built before indexes existed). */
 const INDEX_VERSION_KEY = key(Bucket.meta, utf8('index-version'));
 const none = (): undefined => undefined;
-const GENESIS = key(Bucket.meta, utf8('genesis'));
+export const GENESIS = key(Bucket.meta, utf8('genesis'));
 export const blockKey = (h: number) => key(Bucket.blockByHeight, u64(h));
 export const hashKey = (hash: Uint8Array) => key(Bucket.heightByHash, hash);
 export const txKey = (hash: Uint8Array) => key(Bucket.txByHash, hash);
@@ -118,7 +123,7 @@ function encodeHead(h: Head): Uint8Array {
   return encode({ ...h });
 }
 
-function decodeHead(b: Uint8Array): Head {
+export function decodeHead(b: Uint8Array): Head {
   const m = expectMap(decode(b), 'head');
   return {
     height: expectInteger(m['height'], 'head.height'),
@@ -138,9 +143,9 @@ export class Store {
   private durableHead: Head;
   private marker: RaftMarker | undefined;
 
-  private constructor(db: Db, genesis: Genesis, head: Head) {
+  private constructor(db: Db, genesis: Genesis, head: Head, opts: StoreOptions) {
     this.db = db;
-    this.state = new StateRepo(db);
+    this.state = new StateRepo(db, opts.stateCacheBytes);
     this.raft = new RaftRepo(db);
     this.genesis = genesis;
     this.current = head;
@@ -151,7 +156,7 @@ export class Store {
    * Opens (creating from `genesis` when empty) the store in `dir`. A store made from another
    * genesis is refused: it belongs to another network.
    */
-  static async open(dir: string, genesis: Genesis): Promise<Store> {
+  static async open(dir: string, genesis: Genesis, opts: StoreOptions = {}): Promise<Store> {
     // Before LevelDB reads (and then deletes) its write-ahead logs: damage in the middle of one
     // would be skipped without a word.
     const logs = scanWriteAheadLogs(dir);
@@ -205,7 +210,7 @@ export class Store {
           );
         head = decodeHead(h);
       }
-      const store = new Store(db, genesis, head);
+      const store = new Store(db, genesis, head, opts);
       await store.ensureIndex();
       await store.raft.load();
       await store.checkConsensusLog(dir, logs);

@@ -74,7 +74,7 @@ export async function commitTxs(
     raftIndex?: number;
     durable?: boolean;
   },
-): Promise<{ height: number; hashes: string[] }> {
+): Promise<{ height: number; hashes: string[]; blockBytes: Uint8Array; kept: Uint8Array[] }> {
   const head = store.head();
   const bodies = o.bodies ?? new Map<string, Uint8Array>();
   const height = head.height + 1;
@@ -101,8 +101,9 @@ export async function commitTxs(
   };
   const block = signBlock(header, b.txs, o.proposer);
   const keep = new Map([...bodies].filter(([h]) => result.payloads.referenced.includes(h)));
+  const blockBytes = encodeBlock(block);
   await store.commitBlock({
-    blockBytes: encodeBlock(block),
+    blockBytes,
     hash: blockHash(header),
     height,
     stateHash: result.stateHash,
@@ -114,7 +115,7 @@ export async function commitTxs(
     raftIndex: o.raftIndex ?? height + 1,
     ...(o.durable !== undefined ? { durable: o.durable } : {}),
   });
-  return { height, hashes };
+  return { height, hashes, blockBytes, kept: [...keep.values()] };
 }
 
 /** Applies `txs` as the next block and commits it; returns the block's height. */

@@ -1,9 +1,10 @@
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { encode } from '@ehr/core';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { Db } from '../src/db.ts';
-import { StateRepo } from '../src/state-repo.ts';
+import { entryBytes, StateRepo } from '../src/state-repo.ts';
 
 let dir: string;
 let db: Db;
@@ -72,7 +73,8 @@ describe('state read cache', () => {
   });
 
   it('stays bounded', async () => {
-    const repo = new StateRepo(db, 3);
+    // Room for three of these entries in bytes.
+    const repo = new StateRepo(db, 3 * entryBytes('a', encode('1')));
     await commit(repo, [
       ['a', '1'],
       ['b', '2'],
@@ -92,5 +94,41 @@ describe('state read cache', () => {
       }),
     ).rejects.toThrow('disk full');
     expect(await repo.get('x')).toBe('before');
+  });
+});
+
+describe('state read cache bound', () => {
+  it('holds at most its bound in bytes, however many keys are read and written', async () => {
+    const bound = 64 * 1024;
+    const repo = new StateRepo(db, bound);
+    let peak = 0;
+    // 2,000 keys of ~300 bytes: ~1 MB through a 64 KiB cache.
+    for (let i = 0; i < 2000; i += 50) {
+      await commit(
+        repo,
+        Array.from({ length: 50 }, (_, j) => [`k/${i + j}`, 'v'.repeat(300)] as [string, string]),
+      );
+      peak = Math.max(peak, repo.cacheBytes);
+    }
+    for (let i = 0; i < 2000; i++) {
+      expect(await repo.get(`k/${i}`)).toBe('v'.repeat(300));
+      peak = Math.max(peak, repo.cacheBytes);
+    }
+    expect(peak).toBeLessThanOrEqual(bound);
+    expect(peak).toBeGreaterThan(bound / 2);
+    expect(repo.cacheEntries).toBeLessThan(2000);
+    // An entry larger than the whole cache is read through, never kept.
+    await commit(repo, [['big', 'x'.repeat(bound)]]);
+    expect(await repo.get('big')).toBe('x'.repeat(bound));
+    expect(repo.cacheBytes).toBeLessThanOrEqual(bound);
+    // No cache at all.
+    const none = new StateRepo(db, 0);
+    expect(await none.get('k/1')).toBe('v'.repeat(300));
+    expect(none.cacheBytes).toBe(0);
+  });
+
+  it('refuses a negative or fractional bound', () => {
+    for (const bad of [-1, 1.5, Number.NaN, Number.POSITIVE_INFINITY])
+      expect(() => new StateRepo(db, bad)).toThrow(/whole number of bytes/);
   });
 });

@@ -1,0 +1,116 @@
+/**
+ * What a node checks before it serves (the rest is the scrubber's, in the background): the head
+ * record matches the last block, the last `blocks` blocks decode, link, are indexed by their
+ * hash, carry their Merkle root and a valid proposer signature, and their write sets continue
+ * the state-hash chain the headers commit to; and the persisted consensus state reads back. The
+ * cost is proportional to `blocks`, not to the chain. The first problem throws STORE_CORRUPT
+ * naming the height, what is wrong and the store key (or STORE_DAMAGED for a read error).
+ */
+import {
+  blockHash,
+  checkBlockBody,
+  decodeBlock,
+  EhrError,
+  equalBytes,
+  sha256,
+  taggedHash,
+  verifyBlockSignature,
+} from '@ehr/core';
+import { genesisBlockHash, genesisStateHash, STATE_HASH_TAG } from '@ehr/ledger';
+import type { Store } from './store.ts';
+import { explainDamage } from './walk.ts';
+
+export interface RecentReport {
+  height: number;
+  /** Heights checked: from `from` to `height`. */
+  from: number;
+}
+
+const corrupt = (height: number, what: string, key: string) =>
+  new EhrError('STORE_CORRUPT', `store is corrupt at height ${height}: ${what}`, {
+    height,
+    what,
+    key,
+  });
+
+export async function checkRecent(store: Store, blocks: number): Promise<RecentReport> {
+  if (!Number.isInteger(blocks) || blocks < 1)
+    throw new EhrError(
+      'STORE_CHECK_OPTIONS',
+      `blocks to check must be a positive integer, got ${blocks}`,
+    );
+  try {
+    return await check(store, blocks);
+  } catch (err) {
+    throw explainDamage(store.db.dir, err);
+  }
+}
+
+async function check(store: Store, blocks: number): Promise<RecentReport> {
+  const head = store.head();
+  // The consensus state must read back (it decodes, or this throws naming it).
+  await store.raft.hardState();
+  const from = Math.max(1, head.height - blocks + 1);
+  if (head.height === 0) {
+    if (!equalBytes(head.hash, genesisBlockHash(store.genesis)))
+      throw corrupt(0, 'head record does not match the genesis', 'meta/head');
+    return { height: 0, from: 0 };
+  }
+  let prevHash: Uint8Array | undefined;
+  let prevState: Uint8Array | undefined;
+  if (from === 1) {
+    prevHash = genesisBlockHash(store.genesis);
+    prevState = genesisStateHash(store.genesis);
+  } else {
+    const before = await store.blockBytes(from - 1);
+    if (!before) throw corrupt(from - 1, 'block is missing', `blockByHeight/${from - 1}`);
+    try {
+      const hd = decodeBlock(before).header;
+      prevHash = blockHash(hd);
+      prevState = hd.stateHash;
+    } catch (err) {
+      throw corrupt(
+        from - 1,
+        `block does not decode (${(err as Error).message})`,
+        `blockByHeight/${from - 1}`,
+      );
+    }
+  }
+  for (let h = from; h <= head.height; h++) {
+    const at = `blockByHeight/${h}`;
+    const bytes = await store.blockBytes(h);
+    if (!bytes) throw corrupt(h, 'block is missing', at);
+    let block: ReturnType<typeof decodeBlock>;
+    try {
+      block = decodeBlock(bytes);
+    } catch (err) {
+      throw corrupt(h, `block does not decode (${(err as Error).message})`, at);
+    }
+    const hd = block.header;
+    if (hd.height !== h) throw corrupt(h, `block says height ${hd.height}`, at);
+    if (hd.chainId !== store.genesis.chainId)
+      throw corrupt(h, `block is for chain ${hd.chainId}`, at);
+    if (!equalBytes(hd.prevHash, prevHash))
+      throw corrupt(h, 'previous-block hash does not link', at);
+    const hash = blockHash(hd);
+    if ((await store.heightOf(hash)) !== h)
+      throw corrupt(h, 'block-hash index does not point here', at);
+    const body = checkBlockBody(block);
+    if (body) throw corrupt(h, body, at);
+    if (!verifyBlockSignature(block)) throw corrupt(h, 'proposer signature does not verify', at);
+    const ws = await store.writeSetBytes(h);
+    if (!ws) throw corrupt(h, 'write set is missing', `writeSet/${h}`);
+    if (!equalBytes(taggedHash(STATE_HASH_TAG, prevState, sha256(ws)), hd.stateHash))
+      throw corrupt(
+        h,
+        'state hash chain does not match the header (write set altered)',
+        `writeSet/${h}`,
+      );
+    prevHash = hash;
+    prevState = hd.stateHash;
+  }
+  if (!equalBytes(head.hash, prevHash) || !equalBytes(head.stateHash, prevState)) {
+    throw corrupt(head.height, 'head record does not match the last block', 'meta/head');
+  }
+  return { height: head.height, from };
+}
