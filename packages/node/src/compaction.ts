@@ -25,7 +25,7 @@ import type { NodeStore, Raft } from './ports.ts';
 export interface CompactionParts {
   store: Pick<NodeStore, 'head' | 'flush' | 'durable' | 'compactLog' | 'compactedIndex' | 'stub'>;
   raft: Pick<Raft, 'compact' | 'lastBlockHashAt' | 'snapshot' | 'entry'>;
-  config: { logTailEntries: number; compactEveryEntries: number };
+  config: { logTailEntries: number; logTailBytes: number; compactEveryEntries: number };
   logger: Logger;
   metrics: Pick<NodeMetrics, 'compactedIndex' | 'durableHeight'>;
   /** Runs the consensus loop again (a flush finished: compaction may be due). */
@@ -62,14 +62,43 @@ export class LogCompactor {
     const head = store.head();
     const durable = store.durable();
     const compacted = store.compactedIndex();
-    const target = Math.min(durable.applied, head.applied - config.logTailEntries);
-    if (target - compacted >= config.compactEveryEntries) await this.compactTo(target);
+    const byEntries = head.applied - config.logTailEntries;
+    const tail = this.tailBytes(head.applied, Math.max(compacted, byEntries), durable.applied);
+    // The tail is bounded in entries and in bytes: a few large blocks (documents) hold more
+    // memory than hundreds of small ones.
+    const target = Math.min(durable.applied, Math.max(byEntries, tail.over));
+    const overBytes = tail.over > byEntries && target > compacted;
+    if (target - compacted >= config.compactEveryEntries || overBytes) await this.compactTo(target);
     if (
       !this.flushing &&
       !this.failed &&
-      head.applied - durable.applied >= config.compactEveryEntries
+      (head.applied - durable.applied >= config.compactEveryEntries ||
+        tail.sinceDurable > config.logTailBytes / 2)
     )
       this.startFlush();
+  }
+
+  /**
+   * Walking back from `applied` to `floor` (exclusive): the highest index whose entry, with those
+   * after it, passes `logTailBytes` (compacting up to it keeps the tail within the bound; -1 if
+   * none does), and the bytes of the entries after the durable point.
+   */
+  private tailBytes(applied: number, floor: number, durable: number) {
+    const { raft, config } = this.parts;
+    let bytes = 0;
+    let sinceDurable = 0;
+    let over = -1;
+    for (let i = applied; i > floor; i--) {
+      const e = raft.entry(i);
+      if (!e) break;
+      bytes += e.data.length;
+      if (i > durable) sinceDurable += e.data.length;
+      if (bytes > config.logTailBytes) {
+        over = i;
+        break;
+      }
+    }
+    return { over, sinceDurable };
   }
 
   private startFlush(): void {

@@ -144,6 +144,12 @@ export const CONFIG_SCHEMA: ConfigSchema = section(
         1,
         10_000_000,
       ),
+      logTailBytes: int(
+        'bytes of consensus log entries kept behind the applied index at most (a few large blocks are compacted sooner than the entry count says)',
+        64 * 1024 * 1024,
+        1024,
+        2 ** 40,
+      ),
       compactEveryEntries: int(
         'applied entries between compactions: each first makes the block store durable (one LevelDB memtable flush), then drops the log below it and the tail',
         256,

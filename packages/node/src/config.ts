@@ -44,6 +44,7 @@ export interface NodeConfig {
     /** As leader, send gossiped transactions and bodies in block entries by hash. */
     compactEntries: boolean;
     logTailEntries: number;
+    logTailBytes: number;
     compactEveryEntries: number;
   };
   mempool: { maxTxs: number; maxBytes: number; maxPerAccount: number };

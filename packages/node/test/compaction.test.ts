@@ -173,4 +173,33 @@ describe('log compaction (single validator)', () => {
       await fresh.close();
     }
   }, 60_000);
+
+  it('bounds the tail in bytes too: large entries are compacted long before the entry count says', async () => {
+    const d = join(root, 'bytes');
+    const g = makeGenesis({
+      chainId: 'compact-bytes',
+      genesisTime: Date.now() - 1000,
+      admins: [publicKeyOf(admin)],
+      validators: [publicKeyOf(key)],
+    });
+    const store = await Store.open(d, g);
+    // A tail of 1,000 entries and compaction every 1,000: by entries, 40 blocks never compact.
+    const node = await boot(store, g, key, { tail: 1000, every: 1000, tailBytes: 4096 });
+    for (let nonce = 0; nonce < 40; nonce++) {
+      const r = await node.txs.submit(hospital(admin, nonce, g.chainId), [], 'commit', 5000);
+      expect(r.status.status).toBe('committed');
+    }
+    await node.stop();
+    let bytes = 0;
+    let entries = 0;
+    for await (const [, v] of store.db.range(new Uint8Array([Bucket.raftLog]))) {
+      bytes += v.length;
+      entries++;
+    }
+    expect(store.raft.compactedIndex).toBeGreaterThan(20);
+    // Within the bound, give or take what the last flush had not covered yet.
+    expect(bytes).toBeLessThan(3 * 4096);
+    expect(entries).toBeLessThan(20);
+    await store.close();
+  });
 });

@@ -111,7 +111,7 @@ describe('config schema', () => {
       /^n\.yaml: colour: expected one of the known keys \(name, dataDir,/,
     );
     expect(refused({ consensus: { tickMS: 40 } })).toBe(
-      'n.yaml: consensus.tickMS: expected one of the known keys (tickMs, electionTicks, heartbeatTicks, maxBlockTxs, maxBlockBytes, maxInflightBlocks, compactEntries, logTailEntries, compactEveryEntries), got "tickMS"',
+      'n.yaml: consensus.tickMS: expected one of the known keys (tickMs, electionTicks, heartbeatTicks, maxBlockTxs, maxBlockBytes, maxInflightBlocks, compactEntries, logTailEntries, logTailBytes, compactEveryEntries), got "tickMS"',
     );
     expect(refused({ gateway: { tls: { certFile: 'a', keyFile: 'b', caFile: 'c' } } })).toMatch(
       /gateway\.tls\.caFile: expected one of the known keys \(certFile, keyFile\)/,

@@ -49,7 +49,7 @@ export async function boot(
   store: Store,
   genesis: Genesis,
   key: Uint8Array,
-  opts: { trustHead?: boolean; tail?: number; every?: number } = {},
+  opts: { trustHead?: boolean; tail?: number; tailBytes?: number; every?: number } = {},
 ) {
   const trustHead = opts.trustHead === true;
   const id = toHex(publicKeyOf(key));
@@ -65,6 +65,7 @@ export async function boot(
         electionTicks: 4,
         heartbeatTicks: 1,
         logTailEntries: opts.tail ?? 2,
+        ...(opts.tailBytes ? { logTailBytes: opts.tailBytes } : {}),
         compactEveryEntries: opts.every ?? 2,
       },
     },
