@@ -12,7 +12,11 @@ const TXS = 240;
 let cluster: TestCluster;
 
 beforeAll(async () => {
-  cluster = await TestCluster.create({ validators: 3 });
+  // Off by default (see consensus.compactEntries): this test turns it on.
+  cluster = await TestCluster.create({
+    validators: 3,
+    config: 'consensus:\n  compactEntries: true',
+  });
   cluster.startAll();
   await until('a leader', () => cluster.leader(), 60_000);
 }, 90_000);

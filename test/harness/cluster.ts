@@ -57,6 +57,8 @@ export class TestCluster {
     validators: number;
     observers?: number;
     netns?: NetnsLab;
+    /** YAML appended to every node's config (before EHR_E2E_CONFIG's). */
+    config?: string;
   }): Promise<TestCluster> {
     const dir = mkdtempSync(join(tmpdir(), 'ehr-e2e-'));
     const total = opts.validators + (opts.observers ?? 0);
@@ -72,7 +74,7 @@ export class TestCluster {
     });
     // EHR_E2E_CONFIG: YAML appended to every node's config (e.g. a small consensus log tail,
     // to run a fault schedule with compaction and snapshots all the time).
-    const extra = process.env['EHR_E2E_CONFIG'];
+    const extra = [opts.config, process.env['EHR_E2E_CONFIG']].filter(Boolean).join('\n');
     if (extra) for (const n of plan.nodes) appendFileSync(n.config, `${extra.trimEnd()}\n`);
     return new TestCluster(dir, plan, lab);
   }

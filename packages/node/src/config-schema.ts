@@ -134,9 +134,12 @@ export const CONFIG_SCHEMA: ConfigSchema = section(
       maxBlockTxs: int('transactions per block at most', 2000, 1, 100_000),
       maxBlockBytes: int('bytes per block at most', 4 * 1024 * 1024, 1024, 64 << 20),
       maxInflightBlocks: int('proposed blocks awaiting commit at once', 1, 1, 64),
+      // Off by default: with it on, a voter restarted far behind (its mempool empty) fetched
+      // every entry and the leader lost its quorum (test/catch-up-quorum.test.ts); not yet
+      // understood, so it stays opt-in.
       compactEntries: bool(
-        'as leader, send block entries with the transactions and bodies that went out by gossip as their hashes; followers fill them from their mempool (default true; false while older nodes that cannot read them are members)',
-        true,
+        'as leader, send block entries with the transactions and bodies that went out by gossip as their hashes; followers fill them from their mempool (default false: experimental; every node reads them either way)',
+        false,
       ),
       logTailEntries: int(
         'consensus log entries kept behind the applied index when the log is compacted (what a slow follower still gets by replication; one further behind catches up from blocks)',
