@@ -3,7 +3,7 @@
  * entry byte for byte from its mempool, and anything short of the exact entry is "missing" (then
  * fetched whole), never a different entry.
  */
-import type { Entry, Message } from '@ehr/consensus';
+import type { Entry } from '@ehr/consensus';
 import { decodeBlock, EncodingError, encode, randomBytes, sha256, toHex, txHash } from '@ehr/core';
 import { describe, expect, it } from 'vitest';
 import { decodeBlockEntryParts, encodeBlockEntry } from '../src/block-entry.ts';
@@ -16,7 +16,7 @@ import {
   GossipedHashes,
   MAX_COMPACTED_ENTRY_BYTES,
 } from '../src/compact-entry.ts';
-import { buildLog } from './log.ts';
+import { appendMessage, buildLog } from './log.ts';
 
 /** A real signed block of `txs` transactions, with `bodies` beside it. */
 async function entryWith(txs: number, bodies: Uint8Array[]) {
@@ -140,21 +140,8 @@ describe('compact block entries', () => {
       return true;
     });
     const entry: Entry = { index: 7, term: 2, type: 'block', data };
-    const msg = (entries: Entry[]): Message => ({
-      type: 'append',
-      from: 'a',
-      to: 'b',
-      term: 2,
-      index: 6,
-      logTerm: 2,
-      entries,
-      commit: 0,
-      reject: false,
-      hintIndex: 0,
-      hintTerm: 0,
-      transfer: false,
-      snapshot: null,
-    });
+    const msg = (entries: Entry[]) =>
+      appendMessage({ from: 'a', to: 'b', term: 2, index: 6, logTerm: 2 }, entries);
     const a = c.outgoing(msg([entry]));
     const b = c.outgoing(msg([entry]));
     expect(a.entries[0]!.data[0]).toBe(COMPACT_ENTRY);

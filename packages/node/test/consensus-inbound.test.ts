@@ -10,23 +10,13 @@ import { decodeBlockEntryParts, encodeBlockEntry } from '../src/block-entry.ts';
 import { compactEntry, type EntrySource } from '../src/compact-entry.ts';
 import { ConsensusInbound, ENTRY_FETCH_PROTOCOL } from '../src/consensus-inbound.ts';
 import { nodeMetrics } from '../src/metrics.ts';
-import { buildLog } from './log.ts';
+import { appendMessage, buildLog } from './log.ts';
 
-const append = (index: number, entries: Entry[]): Message => ({
-  type: 'append',
-  from: 'leader',
-  to: 'me',
-  term: 3,
-  index,
-  logTerm: entries.length > 0 ? 3 : 0,
-  entries,
-  commit: 0,
-  reject: false,
-  hintIndex: 0,
-  hintTerm: 0,
-  transfer: false,
-  snapshot: null,
-});
+const append = (index: number, entries: Entry[]): Message =>
+  appendMessage(
+    { from: 'leader', to: 'me', term: 3, index, logTerm: entries.length > 0 ? 3 : 0 },
+    entries,
+  );
 
 async function setup(o: { reply?: (index: number) => Uint8Array | Error; delayMs?: number } = {}) {
   const log = await buildLog(3, 4);

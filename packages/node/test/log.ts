@@ -1,5 +1,5 @@
 /** Builds a real consensus log (no-ops and signed block entries) as a leader would, for sync tests. */
-import type { Entry } from '@ehr/consensus';
+import type { Entry, Message } from '@ehr/consensus';
 import {
   type BlockHeader,
   blockHash,
@@ -145,4 +145,22 @@ export function tamperTx(e: Entry): Entry {
   // Round-trip to be sure it still decodes as a block.
   decodeBlock(encodeBlock(block));
   return { ...e, data: encodeBlockEntry(encodeBlock(block), entry.payloads.values()) };
+}
+
+/** An append message as a leader sends it: `entries` after `index` (at `logTerm`), in `term`. */
+export function appendMessage(
+  m: Pick<Message, 'from' | 'to' | 'term' | 'index' | 'logTerm'>,
+  entries: Entry[],
+): Message {
+  return {
+    type: 'append',
+    ...m,
+    entries,
+    commit: 0,
+    reject: false,
+    hintIndex: 0,
+    hintTerm: 0,
+    transfer: false,
+    snapshot: null,
+  };
 }
