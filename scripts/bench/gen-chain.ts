@@ -10,9 +10,12 @@
  *
  *   npx --yes pnpm@12.4.2 run gen-chain -- --dir D --patients 10000 --reports 10 [--seed 1]
  *
- * Blocks are committed with `durable: false`, as a node that keeps its consensus log commits them;
- * the store is closed (flushed) at the end. 1,000 transactions a block; patients in cohorts of
- * 2,000. Deterministic for a seed.
+ * Blocks are committed with `durable: false`, as a node that keeps its consensus log commits them,
+ * each with its entry's stub. The consensus log is compacted as a node with the default
+ * `consensus.*` settings compacts it (flush, then drop all but a tail of 512 entries and
+ * 64 MiB), so the data directory is what a long-running node holds; `--no-compact` keeps the
+ * whole log (what nodes before compaction held). The store is closed (flushed) at the end.
+ * 1,000 transactions a block; patients in cohorts of 2,000. Deterministic for a seed.
  */
 import {
   encodeTx,
@@ -28,6 +31,8 @@ import {
 import { makeGenesis } from '@ehr/ledger';
 import type { Store } from '@ehr/store';
 import { encodeBlockEntry } from '../../packages/node/src/block-entry.ts';
+import { encodeSnapshotData } from '../../packages/node/src/compaction.ts';
+import { CONFIG_DEFAULTS } from '../../packages/node/src/config.ts';
 import { commitTxs } from '../../packages/store/test/chain.ts';
 
 export const GEN_CHAIN_ID = 'ehr-gen';
@@ -63,6 +68,13 @@ export type GenOpts = {
   seed?: number;
   /** Called after each block with the transactions committed so far. */
   progress?: (txs: number, height: number) => void;
+  /** Compact the consensus log as a node does (default true); false keeps every entry. */
+  compact?: boolean;
+  /** The node settings compaction follows (default: the node's defaults). */
+  logTail?: Pick<
+    typeof CONFIG_DEFAULTS.consensus,
+    'logTailEntries' | 'logTailBytes' | 'compactEveryEntries'
+  >;
 };
 
 export type GenResult = {
@@ -98,16 +110,60 @@ async function commit(store: Store, txs: Uint8Array[], bodies: Map<string, Uint8
       bodies,
       // No no-op before each block here: the entry index is the height.
       raftIndex: head.height + 1,
+      raftTerm: 1,
       durable: false,
     });
-    await store.raft.save(
-      [{ index: height, term: 1, type: 'block', data: encodeBlockEntry(blockBytes, kept) }],
-      { term: 1, vote: genNode.hex, commit: height },
-    );
-    return hashes;
+    const data = encodeBlockEntry(blockBytes, kept);
+    await store.raft.save([{ index: height, term: 1, type: 'block', data }], {
+      term: 1,
+      vote: genNode.hex,
+      commit: height,
+    });
+    return { hashes, bytes: data.length };
   } catch (err) {
     throw new Error(`gen-chain: ${(err as Error).message}`);
   }
+}
+
+/**
+ * After each block (entry index = height, term 1): what a node with the default `consensus.*`
+ * settings does (packages/node/src/compaction.ts): once `compactEveryEntries` entries lie beyond
+ * the tail of `logTailEntries` entries (or the tail passes `logTailBytes`), the store is flushed
+ * (durable) and the log dropped up to there, stubs already written by each block's batch.
+ */
+function logCompactor(store: Store, settings: GenOpts['logTail'] = CONFIG_DEFAULTS.consensus) {
+  const { logTailEntries, logTailBytes, compactEveryEntries } = settings;
+  const tail: { index: number; bytes: number; hash: Uint8Array }[] = [];
+  let tailBytes = 0;
+  return async (bytes: number) => {
+    const head = store.head();
+    tail.push({ index: head.height, bytes, hash: head.hash });
+    tailBytes += bytes;
+    let target = head.height - logTailEntries;
+    let over = tailBytes;
+    for (const e of tail) {
+      if (over <= logTailBytes) break;
+      over -= e.bytes;
+      target = Math.max(target, e.index);
+    }
+    const compacted = store.raft.compactedIndex;
+    if (
+      target - compacted < compactEveryEntries &&
+      !(tailBytes > logTailBytes && target > compacted)
+    )
+      return;
+    const at = tail.find((e) => e.index === target);
+    if (!at) return;
+    await store.flush();
+    await store.raft.compact({
+      index: target,
+      term: 1,
+      membership: { voters: [genNode.hex], learners: [], removed: [] },
+      lastBlockHash: at.hash,
+      data: encodeSnapshotData(target),
+    });
+    while (tail.length > 0 && tail[0]!.index <= target) tailBytes -= tail.shift()!.bytes;
+  };
 }
 
 /** Builds the story on `store` (opened on genGenesis()). */
@@ -131,9 +187,12 @@ export async function generateChain(store: Store, o: GenOpts): Promise<GenResult
   let batch: Uint8Array[] = [];
   let bodies = new Map<string, Uint8Array>();
   let hashes: string[] = [];
+  const compactor = o.compact === false ? undefined : logCompactor(store, o.logTail);
   const flush = async () => {
     if (batch.length === 0) return;
-    hashes = hashes.concat(await commit(store, batch, bodies));
+    const c = await commit(store, batch, bodies);
+    hashes = hashes.concat(c.hashes);
+    await compactor?.(c.bytes);
     total += batch.length;
     batch = [];
     bodies = new Map();
@@ -301,6 +360,7 @@ async function main(): Promise<void> {
       patients: { type: 'string', default: '1000' },
       reports: { type: 'string', default: '10' },
       seed: { type: 'string', default: '1' },
+      'no-compact': { type: 'boolean', default: false },
     },
   });
   if (!values.dir) throw new Error('usage: gen-chain.ts --dir D [--patients N] [--reports R]');
@@ -311,6 +371,7 @@ async function main(): Promise<void> {
     patients: Number(values.patients),
     reports: Number(values.reports),
     seed: Number(values.seed),
+    compact: !values['no-compact'],
     progress: (txs, h) => {
       if (h % 50 === 0) {
         const s = (performance.now() - t0) / 1000;

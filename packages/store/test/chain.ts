@@ -72,6 +72,8 @@ export async function commitTxs(
     bodies?: Map<string, Uint8Array>;
     /** The consensus log index of the block's entry (default height + 1, after the no-op). */
     raftIndex?: number;
+    /** The entry's term: with it the block's stub is written too (what compaction keeps). */
+    raftTerm?: number;
     durable?: boolean;
   },
 ): Promise<{ height: number; hashes: string[]; blockBytes: Uint8Array; kept: Uint8Array[] }> {
@@ -113,6 +115,7 @@ export async function commitTxs(
     payloads: keep,
     erased: result.payloads.erased,
     raftIndex: o.raftIndex ?? height + 1,
+    ...(o.raftTerm !== undefined ? { raftTerm: o.raftTerm } : {}),
     ...(o.durable !== undefined ? { durable: o.durable } : {}),
   });
   return { height, hashes, blockBytes, kept: [...keep.values()] };
