@@ -75,7 +75,7 @@ describe('gen-chain and the consensus log', () => {
         {
           nodeId: genNode.hex,
           genesis,
-          wire: wireLimits(genesis),
+          wire: wireLimits(genesis.limits),
           store,
         },
       );
