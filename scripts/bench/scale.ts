@@ -26,6 +26,8 @@ usage: node scripts/bench/scale.ts [flags]   (or: pnpm run scale -- [flags])
   --sizes A,B,...     chain lengths in transactions (default 10000,100000)
   --root D            where chains are generated and kept (default .bench/scale)
   --runs N            start-ups per mode and size (default 2)
+  --modes M,...       start-up modes: before (whole store verified first), after (default both;
+                      'before' costs ~2.5 ms per transaction: leave it out at 1M)
   --load-seconds N    load before reading RSS (default 30; 0: no load)
   --clients N         concurrent clients of the load (default 64)
   --out FILE          JSON output (default .bench/scale.json)
@@ -34,6 +36,7 @@ const { values } = scriptArgs(USAGE, {
   sizes: { type: 'string' },
   root: { type: 'string' },
   runs: { type: 'string' },
+  modes: { type: 'string' },
   'load-seconds': { type: 'string' },
   clients: { type: 'string' },
   out: { type: 'string' },
@@ -42,6 +45,9 @@ const sizes = (values.sizes ?? '10000,100000').split(',').map((s) => Number(s.tr
 if (sizes.some((n) => !Number.isInteger(n) || n < 100))
   usageError(USAGE, `--sizes: whole numbers of transactions from 100, got ${values.sizes}`);
 const root = resolve(values.root ?? '.bench/scale');
+const modes = (values.modes ?? 'before,after').split(',').map((m) => m.trim());
+if (modes.length === 0 || modes.some((m) => m !== 'before' && m !== 'after'))
+  usageError(USAGE, `--modes: before, after or both (comma-separated), got ${values.modes}`);
 const runs = intFlag(USAGE, 'runs', values.runs, 2, { min: 1 });
 const loadSeconds = intFlag(USAGE, 'load-seconds', values['load-seconds'], 30, { min: 0 });
 const clients = intFlag(USAGE, 'clients', values.clients, 64, { min: 1 });
@@ -96,7 +102,7 @@ for (const size of sizes) {
   const starts: { before: number[]; after: number[] } = { before: [], after: [] };
   const nodeHome = join(root, String(size), 'node');
   for (let i = 0; i < runs; i++) {
-    for (const mode of ['before', 'after'] as const) {
+    for (const mode of modes as ('before' | 'after')[]) {
       const paths = await nodeDir(c.data, nodeHome, { verifyAllAtStart: mode === 'before' });
       const n = await startGenNode(paths);
       starts[mode].push(Math.round(n.startupMs));
@@ -138,7 +144,8 @@ for (const size of sizes) {
       p99: quantileSince(load.commits, 0, 0.99),
     };
   }
-  const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]!;
+  const median = (xs: number[]) =>
+    xs.length === 0 ? null : [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]!;
   const row = {
     size,
     txs: c.txs,
@@ -166,9 +173,10 @@ console.log(
   '| committed txs | start-up before (whole store verified) | start-up after (head + last blocks) | RSS under load: idle / peak / end MB | load tx/s, p99 ms | data dir MB | committed MB | disk / committed |',
 );
 console.log('|---:|---:|---:|---:|---:|---:|---:|---:|');
+const seconds = (ms: number | null) => (ms === null ? '-' : `${(ms / 1000).toFixed(2)} s`);
 for (const r of results as {
   txs: number;
-  startupMedianMs: { before: number; after: number };
+  startupMedianMs: { before: number | null; after: number | null };
   rssMb: { idle: number; peak: number; end: number; txPerSec: number; p99: number | null } | null;
   diskMb: number;
   committedMb: number;
@@ -176,7 +184,7 @@ for (const r of results as {
 }[]) {
   const m = r.rssMb;
   console.log(
-    `| ${r.txs.toLocaleString('en-US')} | ${(r.startupMedianMs.before / 1000).toFixed(2)} s | ${(r.startupMedianMs.after / 1000).toFixed(2)} s | ${m ? `${m.idle} / ${m.peak} / ${m.end}` : '-'} | ${m ? `${m.txPerSec}, ${m.p99}` : '-'} | ${r.diskMb} | ${r.committedMb} | ${r.diskOverCommitted}x |`,
+    `| ${r.txs.toLocaleString('en-US')} | ${seconds(r.startupMedianMs.before)} | ${seconds(r.startupMedianMs.after)} | ${m ? `${m.idle} / ${m.peak} / ${m.end}` : '-'} | ${m ? `${m.txPerSec}, ${m.p99}` : '-'} | ${r.diskMb} | ${r.committedMb} | ${r.diskOverCommitted}x |`,
   );
 }
 writeFileSync(
