@@ -1,7 +1,8 @@
 /**
  * The fast start, verified reads and the scrubber under a real daemon (issue 15): a node with a
  * committed chain is stopped, one byte of a stored block below its start-up window is flipped on
- * disk, and it is started again. It starts (only the head and last blocks are checked before
+ * disk (and one of another block's header record, what lists of blocks read), and it is started
+ * again. It starts (only the head and last blocks are checked before
  * serving), refuses to serve the altered block (STORE_CORRUPT, never the bytes), serves the
  * intact ones, and its scrubber finds the damage and halts it, naming the height and the store
  * key in `status`; the metrics carry the scrubber and cache gauges.
@@ -10,7 +11,7 @@ import { appendFileSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { RpcError } from '@ehr/api';
 import { parseGenesis } from '@ehr/ledger';
-import { blockKey, Store } from '@ehr/store';
+import { blockKey, headerKey, Store } from '@ehr/store';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { TestCluster, until } from './harness/cluster.ts';
 import { patientSignup } from './harness/load.ts';
@@ -69,6 +70,10 @@ describe('scrubber and verified reads under a real daemon', () => {
     const bytes = (await store.blockBytes(2))!.slice();
     bytes[Math.floor(bytes.length / 2)]! ^= 0x08;
     await store.db.put(blockKey(2), bytes, true);
+    // And a byte of block 4's header record, what lists of blocks read.
+    const header = (await store.headerBytes(4))!.slice();
+    header[Math.floor(header.length / 2)]! ^= 0x08;
+    await store.db.put(headerKey(4), header, true);
     await store.close();
     // Start-up checks only the last block; the scrubber goes slowly enough to be seen first.
     appendFileSync(
@@ -86,9 +91,20 @@ describe('scrubber and verified reads under a real daemon', () => {
     expect(err.code).toBe(-32070);
     expect(err.data).toMatchObject({ code: 'STORE_CORRUPT' });
     expect(err.message).toMatch(/height 2 .*not served/);
+    // Lists of blocks read headers: the blocks above the altered record are served...
+    const above = before.height - 4;
+    const served = await rpc.call<{ items: { height: number }[] }>('chain_blocks', {
+      limit: above,
+    });
+    expect(served.items.map((b) => b.height)).toEqual(
+      Array.from({ length: above }, (_, i) => before.height - i),
+    );
+    // ...a page reaching it is refused, naming it; never served altered.
     const page = (await rpc.call('chain_blocks', { limit: 100 }).catch((e) => e)) as RpcError;
     expect(page).toBeInstanceOf(RpcError);
+    expect(page.code).toBe(-32070);
     expect(page.data).toMatchObject({ code: 'STORE_CORRUPT' });
+    expect(page.message).toMatch(/header of block 4 .*not served/);
 
     // The scrubber reaches block 2 and halts the node, saying where.
     const halted = await until(

@@ -10,7 +10,6 @@ import { mkdirSync, writeFileSync } from 'node:fs';
 import { loadavg } from 'node:os';
 import { dirname } from 'node:path';
 import { parseArgs } from 'node:util';
-import { decodeBlock } from '@ehr/core';
 import {
   type Page,
   type PageOpts,
@@ -25,7 +24,7 @@ import {
   pagePatientReports,
   pageProposals,
 } from '@ehr/ledger';
-import { Store } from '@ehr/store';
+import { Store, servedHeaders } from '@ehr/store';
 import { genGenesis, genKey } from './gen-chain.ts';
 
 const { values } = parseArgs({
@@ -126,14 +125,12 @@ async function all(): Promise<void> {
   await measure('doctor_patients', doctors.slice(0, samples), (d, o) =>
     pageDoctorPatients(s, d, now, o),
   );
-  // Blocks newest first, as chain_blocks reads them (decoding each header).
+  // Blocks newest first, as chain_blocks reads them: header records, each verified.
   await measure('chain_blocks', repeat, async (_w, o) => {
     const head = store.head().height;
     const from = o.cursor ? Number(o.cursor) - 1 : head;
-    const items = [];
-    let h = from;
-    for (; h >= 1 && items.length < limit; h--)
-      items.push(decodeBlock((await store.blockBytes(h))!).header);
+    const items = await servedHeaders(store, from, o.limit ?? limit);
+    const h = from - items.length;
     return h >= 1 ? { items, cursor: String(h + 1) } : { items };
   });
 }

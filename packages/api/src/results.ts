@@ -353,7 +353,14 @@ export const RESULTS: Record<string, Schema> = {
     ...blockFields,
     raw: s.hex('the encoded block'),
   }),
-  chain_blocks: pageOf('blocks, newest first', obj('a block', blockFields)),
+  chain_blocks: pageOf(
+    "blocks, newest first: each block's header (its transactions: chain_getBlock)",
+    obj('a block header', {
+      height: blockFields.height,
+      hash: blockFields.hash,
+      header: blockFields.header,
+    }),
+  ),
   chain_getProof: obj('a Merkle inclusion proof', {
     height: int('block height'),
     index: int('position in the block'),

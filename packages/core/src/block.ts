@@ -119,9 +119,13 @@ export function headerFromValue(v: Value | undefined, path = 'header'): BlockHea
   };
 }
 
+/** A header as encodeHeader wrote it (the store keeps one per block for lists of blocks). */
 export function decodeHeader(bytes: Uint8Array): BlockHeader {
-  if (bytes[0] !== CODEC_VERSION) throw new EncodingError(`unsupported header version ${bytes[0]}`);
-  return headerFromValue(decode(bytes.subarray(1)));
+  if (bytes.length === 0) throw new EncodingError('empty block header');
+  if (bytes[0] !== CODEC_VERSION) {
+    throw new EncodingError(`unsupported block header version ${bytes[0]}`, { offset: 0 });
+  }
+  return headerFromValue(decode(bytes.subarray(1)), 'header');
 }
 
 export function decodeBlock(bytes: Uint8Array): Block {

@@ -3,6 +3,7 @@
  * NodeService interface (the daemon satisfies it; the gateway never imports the daemon).
  */
 import {
+  type BlockHeader,
   blockHash,
   decodeBlock,
   decodeTx,
@@ -30,6 +31,11 @@ export interface NodeService {
   /** The status as the node knows it (chain first, then what it saw), with `final`. */
   txStatus(hash: string): Promise<TxStatusView | undefined>;
   blockBytes(height: number): Promise<Uint8Array | undefined>;
+  /** Block headers from `from` down, at most `limit`, verified (newest first). */
+  headers(
+    from: number,
+    limit: number,
+  ): Promise<{ height: number; hash: Uint8Array; header: BlockHeader }[]>;
   heightOf(hash: Uint8Array): Promise<number | undefined>;
   receipt(
     hash: Uint8Array,
@@ -44,23 +50,27 @@ export interface NodeService {
 
 const notFound = (what: string) => new EhrError('NOT_FOUND', `${what} not found`, {});
 
+function headerJson(h: BlockHeader) {
+  return {
+    chainId: h.chainId,
+    height: h.height,
+    prevHash: toHex(h.prevHash),
+    term: h.term,
+    proposer: toHex(h.proposer),
+    time: h.time,
+    txCount: h.txCount,
+    txRoot: toHex(h.txRoot),
+    stateHash: toHex(h.stateHash),
+  };
+}
+
 function blockJson(bytes: Uint8Array) {
   const b = decodeBlock(bytes);
   const h = b.header;
   return {
     height: h.height,
     hash: toHex(blockHash(h)),
-    header: {
-      chainId: h.chainId,
-      height: h.height,
-      prevHash: toHex(h.prevHash),
-      term: h.term,
-      proposer: toHex(h.proposer),
-      time: h.time,
-      txCount: h.txCount,
-      txRoot: toHex(h.txRoot),
-      stateHash: toHex(h.stateHash),
-    },
+    header: headerJson(h),
     signature: toHex(b.signature),
     txs: b.txs.map((t) => toHex(txHash(t))),
   };
@@ -94,7 +104,8 @@ export function registerNodeMethods(d: Dispatcher, node: NodeService): void {
     return { ...blockJson(bytes), raw: toHex(bytes) };
   });
 
-  // Newest first; the cursor is the height the previous page stopped at.
+  // Newest first, headers only (a block's transactions: chain_getBlock); the cursor is the
+  // height the previous page stopped at.
   d.register('chain_blocks', async (params) => {
     const p = params as P;
     const limit = pageLimit(p['limit'] ?? DEFAULT_PAGE);
@@ -107,13 +118,13 @@ export function registerNodeMethods(d: Dispatcher, node: NodeService): void {
         within('chain_blocks', undefined, '');
       from = Number(h) - 1;
     }
-    const items = [];
-    let h = from;
-    for (; h >= 1 && items.length < limit; h--) {
-      const bytes = await node.blockBytes(h);
-      if (!bytes) throw notFound(`block at height ${h}`);
-      items.push(blockJson(bytes));
-    }
+    const headers = await node.headers(from, limit);
+    const items = headers.map((b) => ({
+      height: b.height,
+      hash: toHex(b.hash),
+      header: headerJson(b.header),
+    }));
+    const h = from - items.length;
     return h >= 1 ? { items, cursor: encodeCursor('chain_blocks', 0, [String(h + 1)]) } : { items };
   });
 

@@ -498,6 +498,7 @@ export class Daemon extends EventEmitter {
         : [];
     await store.commitBlock({
       blockBytes: entry.blockBytes,
+      header,
       hash,
       height: header.height,
       stateHash: result.stateHash,

@@ -3,7 +3,7 @@
  * operations each JSON-RPC method needs, so the gateway never reaches into the node's parts.
  */
 
-import { servedBlockBytes, servedPayload } from '@ehr/store';
+import { servedBlockBytes, servedHeaders, servedPayload } from '@ehr/store';
 import { metricsSummary } from './metrics.ts';
 import type { BlockEvent } from './ports.ts';
 import type { RunningNode } from './start.ts';
@@ -20,6 +20,8 @@ export function gatewayPorts(n: RunningNode) {
       txStatus: (hash: string) => txs.txStatus(hash),
       // Verified before they are served (hash, Merkle root, signature; a body against its hash).
       blockBytes: (h: number) => servedBlockBytes(store, h),
+      // Headers alone, each checked against the block-hash index (a page reads ~300 B a block).
+      headers: (from: number, limit: number) => servedHeaders(store, from, limit),
       heightOf: (hash: Uint8Array) => store.heightOf(hash),
       receipt: (hash: Uint8Array) => store.receipt(hash),
       peers: () => n.host.peers(),

@@ -130,6 +130,7 @@ async function run(blockSize: number, patients: number) {
     });
     await store.commitBlock({
       blockBytes: encodeBlock(block),
+      header: block.header,
       hash: blockHash(block.header),
       height: block.header.height,
       stateHash: r.stateHash,

@@ -22,6 +22,11 @@ export const Bucket = {
    * no body, the block store keeps the one copy.
    */
   raftStub: 0x0c,
+  /**
+   * Height -> the block's header (encodeHeader; its SHA-256 is the block hash), written in the
+   * block's batch: lists of blocks read a few hundred bytes per block, not the block.
+   */
+  blockHeader: 0x0d,
 } as const;
 export type Bucket = (typeof Bucket)[keyof typeof Bucket];
 

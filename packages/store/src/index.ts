@@ -7,6 +7,7 @@ export * from './raft-marker.ts';
 export * from './raft-repo.ts';
 export * from './recent-check.ts';
 export * from './served.ts';
+export * from './served-headers.ts';
 export * from './state-repo.ts';
 export * from './store.ts';
 export * from './verify.ts';

@@ -9,10 +9,12 @@
 import { join } from 'node:path';
 import type { Entry } from '@ehr/consensus';
 import {
+  type BlockHeader,
   decode,
   decodeBlock,
   EhrError,
   encode,
+  encodeHeader,
   expectBytes,
   expectInteger,
   expectMap,
@@ -72,6 +74,8 @@ export interface TxReceiptRecord {
 
 export interface CommitInput {
   blockBytes: Uint8Array;
+  /** The block's header, as in `blockBytes` (kept apart too, for lists of blocks). */
+  header: BlockHeader;
   hash: Uint8Array;
   height: number;
   stateHash: Uint8Array;
@@ -110,9 +114,12 @@ export interface CommitInput {
 export const HEAD = key(Bucket.meta, utf8('head'));
 /** Version of the query index in the store (absent: built before indexes existed). */
 const INDEX_VERSION_KEY = key(Bucket.meta, utf8('index-version'));
+/** Present once every block has its header record (blockHeader bucket). */
+const HEADERS_KEY = key(Bucket.meta, utf8('headers'));
 const none = (): undefined => undefined;
 export const GENESIS = key(Bucket.meta, utf8('genesis'));
 export const blockKey = (h: number) => key(Bucket.blockByHeight, u64(h));
+export const headerKey = (h: number) => key(Bucket.blockHeader, u64(h));
 export const hashKey = (hash: Uint8Array) => key(Bucket.heightByHash, hash);
 export const txKey = (hash: Uint8Array) => key(Bucket.txByHash, hash);
 export const payloadKey = (hash: Uint8Array) => key(Bucket.payload, hash);
@@ -186,6 +193,7 @@ export class Store {
           [
             ...StateRepo.ops([...writes, ...index]),
             { type: 'put', key: INDEX_VERSION_KEY, value: u64(INDEX_VERSION) },
+            { type: 'put', key: HEADERS_KEY, value: u64(1) },
             { type: 'put', key: writeSetKey(0), value: encodeWriteSet(writes) },
             { type: 'put', key: GENESIS, value: utf8(genesisToJson(genesis)) },
             { type: 'put', key: HEAD, value: encodeHead(head) },
@@ -212,6 +220,7 @@ export class Store {
       }
       const store = new Store(db, genesis, head, opts);
       await store.ensureIndex();
+      await store.ensureHeaders();
       await store.raft.load();
       await store.checkConsensusLog(dir, logs);
       return store;
@@ -311,6 +320,35 @@ export class Store {
     return n;
   }
 
+  /**
+   * Writes the header record of every block that has none (a store written before they were
+   * kept), streaming the blocks in batches; records that it is done only at the end, so a crash
+   * midway starts over. A block that does not decode gets none: lists read it from the block,
+   * which refuses to serve it. Returns the records written, or null if there was nothing to do.
+   */
+  async ensureHeaders(): Promise<number | null> {
+    if ((await this.db.get(HEADERS_KEY)) !== undefined) return null;
+    let n = 0;
+    let ops: Op[] = [];
+    for await (const [k, v] of this.db.range(new Uint8Array([Bucket.blockByHeight]))) {
+      let header: BlockHeader;
+      try {
+        header = decodeBlock(v).header;
+      } catch {
+        continue;
+      }
+      ops.push({ type: 'put', key: headerKey(readU64(k, 1)), value: encodeHeader(header) });
+      if (ops.length >= 256) {
+        await this.db.batch(ops, false);
+        n += ops.length;
+        ops = [];
+      }
+    }
+    ops.push({ type: 'put', key: HEADERS_KEY, value: u64(1) });
+    await this.db.batch(ops, true);
+    return n + ops.length - 1;
+  }
+
   async commitBlock(c: CommitInput): Promise<void> {
     if (c.height !== this.current.height + 1) {
       throw new EhrError(
@@ -326,8 +364,20 @@ export class Store {
       time: c.time,
       applied: Math.max(c.raftIndex, this.current.applied),
     };
+    if (c.header.height !== c.height) {
+      throw new EhrError(
+        'STORE_OUT_OF_ORDER',
+        `block ${c.height} was given the header of block ${c.header.height}`,
+        { height: c.height, header: c.header.height },
+      );
+    }
     const ops: Op[] = [
       { type: 'put', key: blockKey(c.height), value: c.blockBytes },
+      {
+        type: 'put',
+        key: headerKey(c.height),
+        value: encodeHeader(c.header),
+      },
       { type: 'put', key: hashKey(c.hash), value: u64(c.height) },
     ];
     for (const r of c.receipts) {
@@ -404,6 +454,11 @@ export class Store {
 
   async blockBytes(height: number): Promise<Uint8Array | undefined> {
     return this.db.get(blockKey(height));
+  }
+
+  /** The block's header as encoded (encodeHeader: its SHA-256 is the block hash). */
+  async headerBytes(height: number): Promise<Uint8Array | undefined> {
+    return this.db.get(headerKey(height));
   }
 
   async block(height: number) {

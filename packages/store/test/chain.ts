@@ -106,6 +106,7 @@ export async function commitTxs(
   const blockBytes = encodeBlock(block);
   await store.commitBlock({
     blockBytes,
+    header,
     hash: blockHash(header),
     height,
     stateHash: result.stateHash,
