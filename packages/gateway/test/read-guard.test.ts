@@ -1,18 +1,10 @@
 import { readSigningBytes, signRead } from '@ehr/api';
-import { generateSecretKey, isEhrError, publicKeyOf, sign, toHex } from '@ehr/core';
+import { generateSecretKey, publicKeyOf, sign, toHex } from '@ehr/core';
 import { describe, expect, it } from 'vitest';
 import { Dispatcher } from '../src/dispatcher.ts';
 import { ReadGuard } from '../src/read-guard.ts';
 import { READ_NONCE_BYTES } from '../src/read-nonces.ts';
-
-const code = (f: () => unknown) => {
-  try {
-    f();
-    return 'ok';
-  } catch (err) {
-    return isEhrError(err) ? err.code : String(err);
-  }
-};
+import { code } from './codes.ts';
 
 const NODE = 'aa'.repeat(32);
 const C = { chainId: 'c', node: NODE };

@@ -5,20 +5,12 @@
  */
 import { setFlagsFromString } from 'node:v8';
 import { runInNewContext } from 'node:vm';
-import { isEhrError } from '@ehr/core';
 import { describe, expect, it } from 'vitest';
 import { READ_NONCE_BYTES, ReadNonces } from '../src/read-nonces.ts';
+import { code } from './codes.ts';
 
 const READER = 'ab'.repeat(32);
 const nonce = (i: number) => i.toString(16).padStart(32, '0');
-const code = (f: () => unknown) => {
-  try {
-    f();
-    return 'ok';
-  } catch (err) {
-    return isEhrError(err) ? err.code : String(err);
-  }
-};
 
 // A full collection on demand without --expose-gc (vitest starts its workers without it).
 setFlagsFromString('--expose-gc');

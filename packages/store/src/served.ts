@@ -53,7 +53,7 @@ export async function servedBlockBytes(
   if (!bytes) return undefined;
   const problem = await blockProblem(store, height, bytes);
   if (problem)
-    throw refused(store, `the stored block at height ${height}: ${problem}`, {
+    throw refused(store, `the stored block at height ${height} is damaged (${problem})`, {
       height,
       what: problem,
       key: `blockByHeight/${height}`,

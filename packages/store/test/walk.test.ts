@@ -263,7 +263,9 @@ describe('served reads: the link to the block below', () => {
       code: 'STORE_CORRUPT',
       data: { height: 3, what: 'previous-block hash does not link', key: 'blockByHeight/3' },
     });
-    expect(err.message).toMatch(/height 3: previous-block hash does not link; it is not served/);
+    expect(err.message).toMatch(
+      /height 3 is damaged \(previous-block hash does not link\); it is not served/,
+    );
     // Block 1 links to the genesis: served.
     expect(await servedBlockBytes(store, 1)).toBeDefined();
     await store.close();
