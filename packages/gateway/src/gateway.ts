@@ -18,6 +18,8 @@ export interface GatewayNode {
   node: NodeService;
   query: QueryService;
   events: EventSource;
+  /** Told the bytes a gateway cache holds (cache `read_nonces`: ehr_cache_bytes{cache}). */
+  cacheBytes?: (cache: string, bytes: number) => void;
 }
 
 export interface Gateway {
@@ -54,11 +56,21 @@ export function buildDispatcher(
   return d;
 }
 
-export async function startGateway(
-  g: GatewayNode,
-  opts: HttpOptions & { maxWsMessageBytes?: number },
-): Promise<Gateway> {
-  const dispatcher = buildDispatcher(g);
+export interface GatewayOptions extends HttpOptions {
+  maxWsMessageBytes?: number;
+  /** Signed-read nonces remembered against replay at most (gateway.readNonces). */
+  readNonces?: number;
+}
+
+export async function startGateway(g: GatewayNode, opts: GatewayOptions): Promise<Gateway> {
+  const dispatcher = buildDispatcher(
+    g,
+    new ReadGuard(g.chainId, g.nodeId, {
+      ...(opts.readNonces !== undefined ? { maxRemembered: opts.readNonces } : {}),
+      onBytes: (bytes) => g.cacheBytes?.('read_nonces', bytes),
+    }),
+  );
+  g.cacheBytes?.('read_nonces', 0);
   const http = await serveHttp(dispatcher, opts);
   const ws = attachWebSocket(http.server, dispatcher, g.events, {
     maxMessageBytes: opts.maxWsMessageBytes ?? opts.maxBodyBytes ?? 24 * 1024 * 1024,

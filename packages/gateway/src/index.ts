@@ -5,6 +5,7 @@ export * from './json.ts';
 export * from './node-methods.ts';
 export * from './query-methods.ts';
 export * from './read-guard.ts';
+export * from './read-nonces.ts';
 export * from './static.ts';
 export * from './tls.ts';
 export * from './ws.ts';

@@ -4,28 +4,39 @@
  * the allowed skew, which is as long as a request carrying them could still pass the freshness
  * check; since a credential names its node, that memory (per node) is enough to make it good for
  * one read in the whole network.
+ *
+ * The nonces are held by ReadNonces (read-nonces.ts): a fixed size each, at most
+ * gateway.readNonces of them; at the bound a signed read is refused with RATE_LIMITED.
  */
 import { READ_MAX_SKEW_MS, type ReadAuth, readSigningBytes } from '@ehr/api';
 import { EhrError, fromHex, verify } from '@ehr/core';
+import { DEFAULT_READ_NONCES, ReadNonces } from './read-nonces.ts';
+
+export interface ReadGuardOptions {
+  now?: () => number;
+  maxSkewMs?: number;
+  /** Nonces remembered at most (gateway.readNonces). */
+  maxRemembered?: number;
+  /** Told the bytes the nonces hold (estimated) whenever their number changed. */
+  onBytes?: (bytes: number) => void;
+}
 
 export class ReadGuard {
   private readonly chainId: string;
   private readonly nodeId: string;
   private readonly now: () => number;
   private readonly maxSkewMs: number;
-  private readonly seen = new Map<string, number>();
-  private readonly maxRemembered: number;
+  /** The nonces accepted, remembered against replay. */
+  readonly nonces: ReadNonces;
+  private readonly onBytes: ((bytes: number) => void) | undefined;
 
-  constructor(
-    chainId: string,
-    nodeId: string,
-    opts: { now?: () => number; maxSkewMs?: number; maxRemembered?: number } = {},
-  ) {
+  constructor(chainId: string, nodeId: string, opts: ReadGuardOptions = {}) {
     this.chainId = chainId;
     this.nodeId = nodeId;
     this.now = opts.now ?? Date.now;
     this.maxSkewMs = opts.maxSkewMs ?? READ_MAX_SKEW_MS;
-    this.maxRemembered = opts.maxRemembered ?? 1_000_000;
+    this.nonces = new ReadNonces(opts.maxRemembered ?? DEFAULT_READ_NONCES, 2 * this.maxSkewMs);
+    this.onBytes = opts.onBytes;
   }
 
   /** Returns the authenticated reader (hex) or throws a coded error saying what was wrong. */
@@ -61,25 +72,12 @@ export class ReadGuard {
         { reader: auth.reader, chainId: this.chainId },
       );
     }
-    this.prune(now);
-    const id = `${auth.reader}/${auth.nonce}`;
-    if (this.seen.has(id)) {
-      throw new EhrError('READ_REPLAYED', 'this signed read was already used: sign a new one', {
-        nonce: auth.nonce,
-      });
+    const before = this.nonces.size;
+    try {
+      this.nonces.admit(auth.reader, auth.nonce, now);
+    } finally {
+      if (this.nonces.size !== before) this.onBytes?.(this.nonces.bytes);
     }
-    if (this.seen.size >= this.maxRemembered) {
-      throw new EhrError('RATE_LIMITED', 'too many signed reads in flight; try again shortly', {});
-    }
-    this.seen.set(id, now + 2 * this.maxSkewMs);
     return auth.reader;
-  }
-
-  private prune(now: number): void {
-    // Insertion order is expiry order (constant lifetime), so stop at the first live entry.
-    for (const [id, expires] of this.seen) {
-      if (expires > now) break;
-      this.seen.delete(id);
-    }
   }
 }

@@ -1,16 +1,10 @@
-import { signRead } from '@ehr/api';
-import { generateSecretKey, isEhrError } from '@ehr/core';
+import { readSigningBytes, signRead } from '@ehr/api';
+import { generateSecretKey, publicKeyOf, sign, toHex } from '@ehr/core';
 import { describe, expect, it } from 'vitest';
+import { Dispatcher } from '../src/dispatcher.ts';
 import { ReadGuard } from '../src/read-guard.ts';
-
-const code = (f: () => unknown) => {
-  try {
-    f();
-    return 'ok';
-  } catch (err) {
-    return isEhrError(err) ? err.code : String(err);
-  }
-};
+import { READ_NONCE_BYTES } from '../src/read-nonces.ts';
+import { code } from './codes.ts';
 
 const NODE = 'aa'.repeat(32);
 const C = { chainId: 'c', node: NODE };
@@ -68,6 +62,60 @@ describe('signed reads', () => {
     guard.check('m', signRead(C, 'm', {}, sk, now));
     now = 2001;
     guard.check('m', signRead(C, 'm', {}, sk, now));
-    expect((guard as unknown as { seen: Map<string, number> }).seen.size).toBe(1);
+    expect(guard.nonces.size).toBe(1);
+  });
+
+  it('at its bound refuses further reads with RATE_LIMITED, reporting the bytes it holds', () => {
+    let now = 1_000_000;
+    const reported: number[] = [];
+    const guard = new ReadGuard('c', NODE, {
+      now: () => now,
+      maxRemembered: 3,
+      onBytes: (b) => reported.push(b),
+    });
+    for (let i = 0; i < 3; i++)
+      expect(code(() => guard.check('m', signRead(C, 'm', { i }, sk, now)))).toBe('ok');
+    const refused = signRead(C, 'm', { i: 3 }, sk, now);
+    expect(code(() => guard.check('m', refused))).toBe('RATE_LIMITED');
+    expect(guard.nonces.size).toBe(3);
+    expect(reported).toEqual([1, 2, 3].map((n) => n * READ_NONCE_BYTES));
+    // Twice the skew later the first three are forgotten: the same read passes now.
+    now += 61_000;
+    expect(code(() => guard.check('m', signRead(C, 'm', { i: 3 }, sk, now)))).toBe('ok');
+    expect(reported.at(-1)).toBe(READ_NONCE_BYTES);
+  });
+
+  it('takes a nonce of exactly 32 hex characters and refuses a longer one, naming the field', async () => {
+    const guard = new ReadGuard('c', NODE, { now: () => 5 });
+    const d = new Dispatcher();
+    // As registerQueryMethods does: the published params schema, then the guard, then the read.
+    d.register('patient_reports', async (p) =>
+      guard.check('patient_reports', p as Record<string, unknown>),
+    );
+    const params = { patient: 'ab'.repeat(32) };
+    const withNonce = (nonce: string) => ({
+      ...params,
+      auth: {
+        reader: toHex(publicKeyOf(sk)),
+        node: NODE,
+        time: 5,
+        nonce,
+        signature: toHex(sign(readSigningBytes(C, 'patient_reports', params, 5, nonce), sk)),
+      },
+    });
+    const rx = async (p: unknown) =>
+      JSON.parse(
+        (await d.receive(
+          JSON.stringify({ jsonrpc: '2.0', id: 1, method: 'patient_reports', params: p }),
+        ))!,
+      );
+    expect((await rx(withNonce('f'.repeat(32)))).result).toBe(toHex(publicKeyOf(sk)));
+    for (const nonce of ['f'.repeat(33), 'f'.repeat(1_000_000), 'f'.repeat(31)]) {
+      const r = await rx(withNonce(nonce));
+      expect(r.error.code, `${nonce.length} characters`).toBe(-32602);
+      expect(r.error.message).toMatch(/^Invalid params: params\.auth\.nonce: /);
+      expect(r.error.message.length).toBeLessThan(300);
+    }
+    expect(guard.nonces.size).toBe(1);
   });
 });

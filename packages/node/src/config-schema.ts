@@ -108,6 +108,12 @@ export const CONFIG_SCHEMA: ConfigSchema = section(
           "directory of the built portal served at / (relative to the config file); false: no portal; absent: @ehr/web's build",
         anyOf: [path('portal directory'), { const: false, description: 'no portal' }],
       },
+      readNonces: int(
+        'signed reads remembered against replay for twice the allowed clock skew (60 s), at most; about 96 bytes each (1,000,000: ~96 MB, shown as ehr_cache_bytes{cache="read_nonces"}); at the bound further signed reads are refused with RATE_LIMITED until older ones expire',
+        1_000_000,
+        1000,
+        10_000_000,
+      ),
     }),
     metrics: {
       type: ['object', 'null'],

@@ -32,6 +32,8 @@ export interface NodeConfig {
     plaintextRemote?: boolean;
     /** Directory of the built portal served at `/`; false: no portal; absent: @ehr/web's build. */
     portal?: string | false;
+    /** Signed-read nonces remembered against replay at most (~96 bytes each). */
+    readNonces: number;
   };
   metrics: { host: string; port: number } | null;
   consensus: {
@@ -186,6 +188,7 @@ export function parseConfig(raw: unknown, file: string): NodeConfig {
       host: gw.host,
       port: gw.port,
       allowRemote: gw.allowRemote,
+      readNonces: gw.readNonces,
       ...(gw.tls ? { tls: { certFile: at(gw.tls.certFile), keyFile: at(gw.tls.keyFile) } } : {}),
       ...(gw.plaintextRemote ? { plaintextRemote: true } : {}),
       ...(gw.portal !== undefined ? { portal: gw.portal === false ? false : at(gw.portal) } : {}),

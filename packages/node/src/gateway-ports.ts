@@ -43,6 +43,8 @@ export function gatewayPorts(n: RunningNode) {
       recordAccess: (reader: string, target: string, purpose: string) =>
         n.access.record(reader, target, purpose),
     },
+    // The gateway's own caches (the signed-read nonces) in ehr_cache_bytes{cache}.
+    cacheBytes: (cache: string, bytes: number) => n.metrics.cacheBytes.set(bytes, { cache }),
     events: {
       onBlock(
         fn: (b: {

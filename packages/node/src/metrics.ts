@@ -195,7 +195,7 @@ export function nodeMetrics(registry = new Registry()) {
     ),
     cacheBytes: registry.gauge(
       'ehr_cache_bytes',
-      'Estimated bytes held by a cache (label cache: state, tx_status, mempool)',
+      'Estimated bytes held by a cache (label cache: state, tx_status, mempool, read_nonces)',
       ['cache'],
     ),
     commitLatency: registry.histogram(

@@ -97,6 +97,15 @@ describe('config schema', () => {
     expect(refused({ gateway: { port: Number.NaN } })).toMatch(
       /gateway\.port: expected an integer/,
     );
+    expect(refused({ gateway: { readNonces: 999 } })).toBe(
+      'n.yaml: gateway.readNonces: expected an integer in 1000..10000000, got 999',
+    );
+    expect(refused({ gateway: { readNonces: 1e12 } })).toMatch(
+      /gateway\.readNonces: expected an integer/,
+    );
+    expect(
+      parseConfig({ ...minimal, gateway: { readNonces: 5000 } }, 'n.yaml').gateway.readNonces,
+    ).toBe(5000);
     expect(refused({ gateway: { port: '8545' } })).toMatch(
       /gateway\.port: expected an integer in 0\.\.65535, got "8545"/,
     );
@@ -112,6 +121,9 @@ describe('config schema', () => {
     );
     expect(refused({ consensus: { tickMS: 40 } })).toBe(
       'n.yaml: consensus.tickMS: expected one of the known keys (tickMs, electionTicks, heartbeatTicks, maxBlockTxs, maxBlockBytes, maxInflightBlocks, compactEntries, logTailEntries, logTailBytes, compactEveryEntries), got "tickMS"',
+    );
+    expect(refused({ gateway: { readNonce: 5000 } })).toBe(
+      'n.yaml: gateway.readNonce: expected one of the known keys (host, port, allowRemote, tls, plaintextRemote, portal, readNonces), got "readNonce"',
     );
     expect(refused({ gateway: { tls: { certFile: 'a', keyFile: 'b', caFile: 'c' } } })).toMatch(
       /gateway\.tls\.caFile: expected one of the known keys \(certFile, keyFile\)/,

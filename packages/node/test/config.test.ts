@@ -26,7 +26,12 @@ describe('node config', () => {
     const cfg = loadConfig(file);
     expect(cfg.dataDir).toBe(join(dir, 'data'));
     expect(cfg.genesisFile).toBe(join(dir, '..', 'genesis.json'));
-    expect(cfg.gateway).toEqual({ host: '127.0.0.1', port: 8545, allowRemote: false });
+    expect(cfg.gateway).toEqual({
+      host: '127.0.0.1',
+      port: 8545,
+      allowRemote: false,
+      readNonces: 1_000_000,
+    });
     expect(cfg.consensus.tickMs).toBe(40);
     expect(cfg.metrics).toBeNull();
   });

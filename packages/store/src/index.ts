@@ -1,3 +1,4 @@
+export * from './block-check.ts';
 export * from './buckets.ts';
 export * from './damage.ts';
 export * from './db.ts';

@@ -1,22 +1,14 @@
 /**
  * What a node checks before it serves (the rest is the scrubber's, in the background): the head
  * record matches the last block, the last `blocks` blocks decode, link, are indexed by their
- * hash, carry their Merkle root and a valid proposer signature, and their write sets continue
- * the state-hash chain the headers commit to; and the persisted consensus state reads back. The
+ * hash, carry their Merkle root and a valid proposer signature (block-check.ts; so does the
+ * block below them), and their write sets continue the state-hash chain the headers commit to; and the persisted consensus state reads back. The
  * cost is proportional to `blocks`, not to the chain. The first problem throws STORE_CORRUPT
  * naming the height, what is wrong and the store key (or STORE_DAMAGED for a read error).
  */
-import {
-  blockHash,
-  checkBlockBody,
-  decodeBlock,
-  EhrError,
-  equalBytes,
-  sha256,
-  taggedHash,
-  verifyBlockSignature,
-} from '@ehr/core';
+import { EhrError, equalBytes, sha256, taggedHash } from '@ehr/core';
 import { genesisBlockHash, genesisStateHash, STATE_HASH_TAG } from '@ehr/ledger';
+import { checkStoredBlock } from './block-check.ts';
 import type { Store } from './store.ts';
 import { explainDamage } from './walk.ts';
 
@@ -56,48 +48,39 @@ async function check(store: Store, blocks: number): Promise<RecentReport> {
       throw corrupt(0, 'head record does not match the genesis', 'meta/head');
     return { height: 0, from: 0 };
   }
-  let prevHash: Uint8Array | undefined;
-  let prevState: Uint8Array | undefined;
+  let prevHash: Uint8Array;
+  let prevState: Uint8Array;
   if (from === 1) {
     prevHash = genesisBlockHash(store.genesis);
     prevState = genesisStateHash(store.genesis);
   } else {
+    // The block below the window is read for its hash and state hash: it is checked as well
+    // (all but its own link, which is the scrubber's).
+    const at = `blockByHeight/${from - 1}`;
     const before = await store.blockBytes(from - 1);
-    if (!before) throw corrupt(from - 1, 'block is missing', `blockByHeight/${from - 1}`);
-    try {
-      const hd = decodeBlock(before).header;
-      prevHash = blockHash(hd);
-      prevState = hd.stateHash;
-    } catch (err) {
-      throw corrupt(
-        from - 1,
-        `block does not decode (${(err as Error).message})`,
-        `blockByHeight/${from - 1}`,
-      );
-    }
+    if (!before) throw corrupt(from - 1, 'block is missing', at);
+    const checked = checkStoredBlock(before, {
+      height: from - 1,
+      chainId: store.genesis.chainId,
+    });
+    if (!checked.ok) throw corrupt(from - 1, checked.what, at);
+    prevHash = checked.hash;
+    prevState = checked.block.header.stateHash;
   }
   for (let h = from; h <= head.height; h++) {
     const at = `blockByHeight/${h}`;
     const bytes = await store.blockBytes(h);
     if (!bytes) throw corrupt(h, 'block is missing', at);
-    let block: ReturnType<typeof decodeBlock>;
-    try {
-      block = decodeBlock(bytes);
-    } catch (err) {
-      throw corrupt(h, `block does not decode (${(err as Error).message})`, at);
-    }
-    const hd = block.header;
-    if (hd.height !== h) throw corrupt(h, `block says height ${hd.height}`, at);
-    if (hd.chainId !== store.genesis.chainId)
-      throw corrupt(h, `block is for chain ${hd.chainId}`, at);
-    if (!equalBytes(hd.prevHash, prevHash))
-      throw corrupt(h, 'previous-block hash does not link', at);
-    const hash = blockHash(hd);
+    const checked = checkStoredBlock(bytes, {
+      height: h,
+      chainId: store.genesis.chainId,
+      prevHash,
+    });
+    if (!checked.ok) throw corrupt(h, checked.what, at);
+    const { hash } = checked;
+    const hd = checked.block.header;
     if ((await store.heightOf(hash)) !== h)
       throw corrupt(h, 'block-hash index does not point here', at);
-    const body = checkBlockBody(block);
-    if (body) throw corrupt(h, body, at);
-    if (!verifyBlockSignature(block)) throw corrupt(h, 'proposer signature does not verify', at);
     const ws = await store.writeSetBytes(h);
     if (!ws) throw corrupt(h, 'write set is missing', `writeSet/${h}`);
     if (!equalBytes(taggedHash(STATE_HASH_TAG, prevState, sha256(ws)), hd.stateHash))

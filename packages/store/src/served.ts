@@ -1,22 +1,15 @@
 /**
  * Reads that verify what they return, for everything a node serves (the gateway's chain methods,
- * blocks served to peers, payload bodies): a block must decode, be the block of that height for
- * this chain, be indexed under its own hash, carry the Merkle root of its transactions and a
- * proposer signature that verifies; a payload body must hash to the key it is stored under.
+ * blocks served to peers, payload bodies): a block must pass block-check.ts (decode, be the block
+ * of that height for this chain, carry the Merkle root of its transactions and a proposer
+ * signature that verifies), be indexed under its own hash and name as its previous block the one
+ * indexed at the height below; a payload body must hash to the key it is stored under.
  * Altered bytes are never served: the read throws STORE_CORRUPT naming the height (or payload),
  * what is wrong and the recovery, and the caller answers with that error instead.
  */
-import {
-  blockHash,
-  checkBlockBody,
-  decodeBlock,
-  EhrError,
-  equalBytes,
-  fromHex,
-  sha256,
-  toHex,
-  verifyBlockSignature,
-} from '@ehr/core';
+import { EhrError, equalBytes, fromHex, sha256, toHex } from '@ehr/core';
+import { genesisBlockHash } from '@ehr/ledger';
+import { checkStoredBlock } from './block-check.ts';
 import { resyncAdvice } from './raft-marker.ts';
 import type { Store } from './store.ts';
 
@@ -28,26 +21,26 @@ function refused(store: Store, what: string, data: Record<string, unknown>): Ehr
   );
 }
 
-/** Why stored block bytes are not the block at `height`, or undefined when they are. */
+/**
+ * Why stored block bytes are not the block at `height`, or undefined when they are: the checks
+ * of block-check.ts, then the store's own links: the block is indexed under its hash, and the
+ * previous-block hash it names is the hash indexed at `height - 1` (the genesis hash at 1).
+ */
 export async function blockProblem(
   store: Store,
   height: number,
   bytes: Uint8Array,
 ): Promise<string | undefined> {
-  let block: ReturnType<typeof decodeBlock>;
-  try {
-    block = decodeBlock(bytes);
-  } catch (err) {
-    return `does not decode (${(err as Error).message})`;
-  }
-  const hd = block.header;
-  if (hd.height !== height) return `says height ${hd.height}`;
-  if (hd.chainId !== store.genesis.chainId) return `is for chain ${hd.chainId}`;
-  if ((await store.heightOf(blockHash(hd))) !== height)
-    return 'does not match its hash (the block-hash index does not point here)';
-  const body = checkBlockBody(block);
-  if (body) return body;
-  if (!verifyBlockSignature(block)) return 'proposer signature does not verify';
+  const checked = checkStoredBlock(bytes, { height, chainId: store.genesis.chainId });
+  if (!checked.ok) return checked.what;
+  if ((await store.heightOf(checked.hash)) !== height)
+    return 'block-hash index does not point here';
+  const prev = checked.block.header.prevHash;
+  const links =
+    height === 1
+      ? equalBytes(prev, genesisBlockHash(store.genesis))
+      : (await store.heightOf(prev)) === height - 1;
+  if (!links) return 'previous-block hash does not link';
   return undefined;
 }
 
@@ -60,7 +53,7 @@ export async function servedBlockBytes(
   if (!bytes) return undefined;
   const problem = await blockProblem(store, height, bytes);
   if (problem)
-    throw refused(store, `the stored block at height ${height} ${problem}`, {
+    throw refused(store, `the stored block at height ${height} is damaged (${problem})`, {
       height,
       what: problem,
       key: `blockByHeight/${height}`,

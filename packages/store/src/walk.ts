@@ -1,7 +1,7 @@
 /**
- * The full integrity walk, streamed: re-derives every block hash and link, Merkle root, proposer
- * and transaction signature, receipt, the state-hash chain from the stored write sets, every
- * payload body's hash, and checks that the live state is exactly the replay of the write sets.
+ * The full integrity walk, streamed: re-derives every block hash and link, Merkle root and
+ * proposer signature (block-check.ts), the proposer's membership, every transaction signature
+ * and receipt, the state-hash chain from the stored write sets, every payload body's hash, and checks that the live state is exactly the replay of the write sets.
  *
  * It reads one LevelDB snapshot (a consistent store while the node keeps committing) without
  * filling LevelDB's block cache, and holds in memory one block at a time, the membership (to
@@ -16,10 +16,7 @@
  * table or log checksum finds one.
  */
 import {
-  blockHash,
-  checkBlockBody,
   decode,
-  decodeBlock,
   decodeTx,
   EhrError,
   encode,
@@ -29,13 +26,12 @@ import {
   sha256,
   taggedHash,
   toHex,
-  txHash,
   type Value,
-  verifyBlockSignature,
   verifyTxSignature,
   ZERO_HASH,
 } from '@ehr/core';
 import { type Genesis, genesisBlockHash, genesisStateHash, STATE_HASH_TAG } from '@ehr/ledger';
+import { checkStoredBlock } from './block-check.ts';
 import { Bucket, readU64 } from './buckets.ts';
 import { damagedFiles, storeDamaged } from './damage.ts';
 import type { Db, ReadOpts } from './db.ts';
@@ -220,24 +216,13 @@ async function* walk(
     const bytes = await read(db, blockKey(h), ro, h, at);
     if (!bytes) throw corrupt(h, 'block is missing', at);
     r.bytes += bytes.length;
-    let block: ReturnType<typeof decodeBlock>;
-    try {
-      block = decodeBlock(bytes);
-    } catch (err) {
-      throw corrupt(h, `block does not decode (${(err as Error).message})`, at);
-    }
+    const checked = checkStoredBlock(bytes, { height: h, chainId: genesis.chainId, prevHash });
+    if (!checked.ok) throw corrupt(h, checked.what, at);
+    const { block, hash, txHashes } = checked;
     const hd = block.header;
-    if (hd.height !== h) throw corrupt(h, `block says height ${hd.height}`, at);
-    if (hd.chainId !== genesis.chainId) throw corrupt(h, `block is for chain ${hd.chainId}`, at);
-    if (!equalBytes(hd.prevHash, prevHash))
-      throw corrupt(h, 'previous-block hash does not link', at);
-    const hash = blockHash(hd);
     const indexed = await read(db, hashKey(hash), ro, h, `heightByHash/${toHex(hash)}`);
     if (indexed?.length !== 8 || readU64(indexed) !== h)
       throw corrupt(h, 'block-hash index does not point here', `heightByHash/${toHex(hash)}`);
-    const body = checkBlockBody(block);
-    if (body) throw corrupt(h, body, at);
-    if (!verifyBlockSignature(block)) throw corrupt(h, 'proposer signature does not verify', at);
     const member = members.get(`${MEMBER_PREFIX}${toHex(hd.proposer)}`);
     if (!member || (member as { role?: string }).role !== 'validator') {
       throw corrupt(h, `proposer ${toHex(hd.proposer).slice(0, 12)}… was not a validator`, at);
@@ -251,7 +236,7 @@ async function* walk(
         ok = false;
       }
       if (!ok) throw corrupt(h, `transaction ${i} does not decode or verify`, at);
-      const th = txHash(txBytes);
+      const th = txHashes[i]!;
       const rec = await read(db, txKey(th), ro, h, `txByHash/${toHex(th)}`);
       let good = false;
       if (rec) {

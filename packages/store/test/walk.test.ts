@@ -5,12 +5,21 @@
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { isEhrError, sha256, toHex, utf8 } from '@ehr/core';
+import {
+  blockHash,
+  decodeBlock,
+  encodeBlock,
+  isEhrError,
+  sha256,
+  signBlock,
+  toHex,
+  utf8,
+} from '@ehr/core';
 import { afterAll, describe, expect, it } from 'vitest';
-import { Bucket } from '../src/buckets.ts';
+import { Bucket, u64 } from '../src/buckets.ts';
 import { checkRecent } from '../src/recent-check.ts';
 import { servedBlockBytes, servedPayload } from '../src/served.ts';
-import { blockKey, Store } from '../src/store.ts';
+import { blockKey, hashKey, Store } from '../src/store.ts';
 import { type WalkProgress, walkStore } from '../src/walk.ts';
 import { buildChain, commitNext, hospitalTx, testGenesis, testKeys } from './chain.ts';
 
@@ -230,6 +239,35 @@ describe('served reads', () => {
     await expect(servedPayload(store, toHex(sha256(utf8('x'))))).rejects.toMatchObject({
       code: 'STORE_CORRUPT',
     });
+    await store.close();
+  });
+});
+
+describe('served reads: the link to the block below', () => {
+  it('refuse a block, signed and indexed, whose previous-block hash is not the block below it', async () => {
+    const { store } = await chain(4);
+    const original = decodeBlock((await store.blockBytes(3))!);
+    // What a store restored from another history looks like: a well-formed block of height 3,
+    // signed by the proposer and indexed under its hash, after some other block 2.
+    const header = { ...original.header, prevHash: sha256(utf8('another block 2')) };
+    const forged = encodeBlock(signBlock(header, original.txs, keys.node));
+    await store.db.batch(
+      [
+        { type: 'put', key: blockKey(3), value: forged },
+        { type: 'put', key: hashKey(blockHash(header)), value: u64(3) },
+      ],
+      true,
+    );
+    const err = await servedBlockBytes(store, 3).catch((e) => e);
+    expect(err).toMatchObject({
+      code: 'STORE_CORRUPT',
+      data: { height: 3, what: 'previous-block hash does not link', key: 'blockByHeight/3' },
+    });
+    expect(err.message).toMatch(
+      /height 3 is damaged \(previous-block hash does not link\); it is not served/,
+    );
+    // Block 1 links to the genesis: served.
+    expect(await servedBlockBytes(store, 1)).toBeDefined();
     await store.close();
   });
 });
