@@ -115,7 +115,7 @@ export const HEAD = key(Bucket.meta, utf8('head'));
 /** Version of the query index in the store (absent: built before indexes existed). */
 const INDEX_VERSION_KEY = key(Bucket.meta, utf8('index-version'));
 /** Present once every block has its header record (blockHeader bucket). */
-const HEADERS_KEY = key(Bucket.meta, utf8('headers'));
+export const HEADERS_KEY = key(Bucket.meta, utf8('headers'));
 const none = (): undefined => undefined;
 export const GENESIS = key(Bucket.meta, utf8('genesis'));
 export const blockKey = (h: number) => key(Bucket.blockByHeight, u64(h));

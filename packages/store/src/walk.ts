@@ -36,7 +36,16 @@ import { Bucket, readU64 } from './buckets.ts';
 import { damagedFiles, storeDamaged } from './damage.ts';
 import type { Db, ReadOpts } from './db.ts';
 import { resyncAdvice } from './raft-marker.ts';
-import { blockKey, decodeHead, HEAD, hashKey, txKey, writeSetKey } from './store.ts';
+import {
+  blockKey,
+  decodeHead,
+  HEAD,
+  HEADERS_KEY,
+  hashKey,
+  headerKey,
+  txKey,
+  writeSetKey,
+} from './store.ts';
 
 export interface VerifyReport {
   height: number;
@@ -211,6 +220,8 @@ async function* walk(
   }
   applyMembers(decodeWriteSet(ws0, 0));
   let prevHash = genesisBlockHash(genesis);
+  // Once every block has its header record (Store.ensureHeaders), a missing one is lost data.
+  const headersKept = (await read(db, HEADERS_KEY, ro, 0, 'meta/headers')) !== undefined;
   for (let h = 1; h <= target; h++) {
     const at = `blockByHeight/${h}`;
     const bytes = await read(db, blockKey(h), ro, h, at);
@@ -223,6 +234,16 @@ async function* walk(
     const indexed = await read(db, hashKey(hash), ro, h, `heightByHash/${toHex(hash)}`);
     if (indexed?.length !== 8 || readU64(indexed) !== h)
       throw corrupt(h, 'block-hash index does not point here', `heightByHash/${toHex(hash)}`);
+    // The header record lists of blocks serve: the block's own header (its SHA-256 the hash).
+    const hk = `blockHeader/${h}`;
+    const header = await read(db, headerKey(h), ro, h, hk);
+    if (header) r.bytes += header.length;
+    if (header ? !equalBytes(sha256(header), hash) : headersKept)
+      throw corrupt(
+        h,
+        header ? "header record is not the block's header" : 'header record is missing',
+        hk,
+      );
     const member = members.get(`${MEMBER_PREFIX}${toHex(hd.proposer)}`);
     if (!member || (member as { role?: string }).role !== 'validator') {
       throw corrupt(h, `proposer ${toHex(hd.proposer).slice(0, 12)}… was not a validator`, at);

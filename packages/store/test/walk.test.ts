@@ -19,7 +19,7 @@ import { afterAll, describe, expect, it } from 'vitest';
 import { Bucket, u64 } from '../src/buckets.ts';
 import { checkRecent } from '../src/recent-check.ts';
 import { servedBlockBytes, servedPayload } from '../src/served.ts';
-import { blockKey, hashKey, Store } from '../src/store.ts';
+import { blockKey, hashKey, headerKey, Store } from '../src/store.ts';
 import { type WalkProgress, walkStore } from '../src/walk.ts';
 import { buildChain, commitNext, hospitalTx, testGenesis, testKeys } from './chain.ts';
 
@@ -104,6 +104,7 @@ describe('walkStore', () => {
   it('names the height and the store key of a flipped byte in a block, a write set, the state and a body', async () => {
     const cases: [string, (s: Store) => Promise<void>, RegExp, number | undefined][] = [
       ['block', (s) => flipValue(s, blockKey(5)), /^blockByHeight\/5$/, 5],
+      ['header record', (s) => flipValue(s, headerKey(4)), /^blockHeader\/4$/, 4],
       [
         'write set',
         (s) => flipValue(s, new Uint8Array([Bucket.writeSet, 0, 0, 0, 0, 0, 0, 0, 3])),
@@ -148,6 +149,12 @@ describe('walkStore', () => {
 
   it('a deleted block and a deleted state entry are named', async () => {
     const { store } = await chain(5);
+    await store.db.batch([{ type: 'del', key: headerKey(3) }], true);
+    expect((await drain(store).catch((e) => e)).data).toMatchObject({
+      height: 3,
+      what: 'header record is missing',
+      key: 'blockHeader/3',
+    });
     await store.db.batch([{ type: 'del', key: blockKey(2) }], true);
     expect((await drain(store).catch((e) => e)).data).toMatchObject({
       height: 2,
