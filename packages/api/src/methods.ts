@@ -87,7 +87,7 @@ export const METHODS: MethodSpec[] = [
   {
     name: 'chain_blocks',
     summary:
-      'Block headers, newest first (transaction hashes, no raw bytes: chain_getBlock has them)',
+      'Block headers, newest first (no transactions: chain_getBlock has them)',
     params: { limit, cursor },
     result: r('blocks', '{ items: { height, hash, header, signature, txs }[], cursor? }'),
   },
