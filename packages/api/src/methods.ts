@@ -86,8 +86,7 @@ export const METHODS: MethodSpec[] = [
   },
   {
     name: 'chain_blocks',
-    summary:
-      'Block headers, newest first (no transactions: chain_getBlock has them)',
+    summary: 'Block headers, newest first (no transactions: chain_getBlock has them)',
     params: { limit, cursor },
     result: r('blocks', '{ items: { height, hash, header, signature, txs }[], cursor? }'),
   },

@@ -210,6 +210,12 @@ export const CONFIG_SCHEMA: ConfigSchema = section(
           1,
           100_000,
         ),
+        startupBytes: int(
+          'block bytes verified at start at most (the head block whatever its size): a few large blocks cost as much as many small ones',
+          8 * 1024 * 1024,
+          1024,
+          2 ** 40,
+        ),
         verifyAllAtStart: bool(
           'verify the whole store before serving, as nodes did before the scrubber (start-up then grows with the chain; e.g. once after restoring a backup)',
           false,

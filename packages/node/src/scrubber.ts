@@ -23,6 +23,8 @@ export interface ScrubConfig {
   cpuPercent: number;
   /** Blocks checked at start, before the node serves (head and the last ones). */
   startupBlocks: number;
+  /** And no more block bytes than this (the head block whatever its size). */
+  startupBytes: number;
   /** Verify the whole store before serving instead (start-up grows with the chain). */
   verifyAllAtStart: boolean;
   /** State keys held at once by the state check (more keys: more passes over the write sets). */

@@ -115,7 +115,7 @@ async function wire_(
   } else if (c.verify !== false) {
     // Only what serving needs; the scrubber walks the whole store in the background.
     const t0 = performance.now();
-    const r = await checkRecent(store, config.scrub.startupBlocks);
+    const r = await checkRecent(store, config.scrub.startupBlocks, config.scrub.startupBytes);
     logger.info(
       { height: r.height, from: r.from, ms: Math.round(performance.now() - t0) },
       'store head and last blocks verified',

@@ -2,8 +2,9 @@
  * What a node checks before it serves (the rest is the scrubber's, in the background): the head
  * record matches the last block, the last `blocks` blocks decode, link, are indexed by their
  * hash, carry their Merkle root and a valid proposer signature (block-check.ts; so does the
- * block below them), and their write sets continue the state-hash chain the headers commit to; and the persisted consensus state reads back. The
- * cost is proportional to `blocks`, not to the chain. The first problem throws STORE_CORRUPT
+ * block below them), and their write sets continue the state-hash chain the headers commit to;
+ * and the persisted consensus state reads back. The cost is proportional to the window (`blocks`,
+ * and at most `maxBytes` of blocks), not to the chain. The first problem throws STORE_CORRUPT
  * naming the height, what is wrong and the store key (or STORE_DAMAGED for a read error).
  */
 import { EhrError, equalBytes, sha256, taggedHash } from '@ehr/core';
@@ -25,24 +26,54 @@ const corrupt = (height: number, what: string, key: string) =>
     key,
   });
 
-export async function checkRecent(store: Store, blocks: number): Promise<RecentReport> {
+/**
+ * `blocks`: the last blocks checked at most; `maxBytes`: and no more block bytes than this (the
+ * head block is checked whatever its size): a few large blocks cost as much as many small ones.
+ */
+export async function checkRecent(
+  store: Store,
+  blocks: number,
+  maxBytes = Number.MAX_SAFE_INTEGER,
+): Promise<RecentReport> {
   if (!Number.isInteger(blocks) || blocks < 1)
     throw new EhrError(
       'STORE_CHECK_OPTIONS',
       `blocks to check must be a positive integer, got ${blocks}`,
     );
+  if (!Number.isInteger(maxBytes) || maxBytes < 1)
+    throw new EhrError(
+      'STORE_CHECK_OPTIONS',
+      `bytes to check must be a positive integer, got ${maxBytes}`,
+    );
   try {
-    return await check(store, blocks);
+    return await check(store, blocks, maxBytes);
   } catch (err) {
     throw explainDamage(store.db.dir, err);
   }
 }
 
-async function check(store: Store, blocks: number): Promise<RecentReport> {
+/** The lowest height of the window: `blocks` back from the head, fewer if `maxBytes` says so. */
+async function windowFrom(store: Store, blocks: number, maxBytes: number): Promise<number> {
+  const head = store.head().height;
+  const lowest = Math.max(1, head - blocks + 1);
+  let bytes = (await store.blockBytes(head))?.length ?? 0;
+  let from = head;
+  for (let h = head - 1; h >= lowest; h--) {
+    const b = await store.blockBytes(h);
+    // A missing block is taken in: the check names it.
+    if (!b) return h;
+    if (bytes + b.length > maxBytes) break;
+    bytes += b.length;
+    from = h;
+  }
+  return from;
+}
+
+async function check(store: Store, blocks: number, maxBytes: number): Promise<RecentReport> {
   const head = store.head();
   // The consensus state must read back (it decodes, or this throws naming it).
   await store.raft.hardState();
-  const from = Math.max(1, head.height - blocks + 1);
+  const from = head.height === 0 ? 1 : await windowFrom(store, blocks, maxBytes);
   if (head.height === 0) {
     if (!equalBytes(head.hash, genesisBlockHash(store.genesis)))
       throw corrupt(0, 'head record does not match the genesis', 'meta/head');

@@ -194,6 +194,38 @@ describe('checkRecent (start-up)', () => {
     await store.close();
   });
 
+  it('takes fewer blocks when their bytes pass the bound, never fewer than the head block', async () => {
+    const { store } = await chain(10);
+    const size = async (h: number) => (await store.blockBytes(h))!.length;
+    const last3 = (await size(10)) + (await size(9)) + (await size(8));
+    expect(await checkRecent(store, 5, last3)).toEqual({ height: 10, from: 8 });
+    expect(await checkRecent(store, 5, last3 - 1)).toEqual({ height: 10, from: 9 });
+    // The block count still bounds it; the head block is checked whatever its size.
+    expect(await checkRecent(store, 2, 10 ** 9)).toEqual({ height: 10, from: 9 });
+    expect(await checkRecent(store, 5, 1)).toEqual({ height: 10, from: 10 });
+    // Damage below a byte-bounded window (and the block under it, read for its hashes) is the
+    // scrubber's; within it, it is named.
+    await flipValue(store, blockKey(6));
+    expect(await checkRecent(store, 5, last3)).toEqual({ height: 10, from: 8 });
+    await flipValue(store, blockKey(8));
+    expect(await checkRecent(store, 5, last3).catch((e) => e)).toMatchObject({
+      code: 'STORE_CORRUPT',
+      data: { height: 8 },
+    });
+    // A block missing inside the count window is taken in and named, whatever the bytes.
+    await flipValue(store, blockKey(8)); // the same bit back: block 8 intact again
+    await store.db.batch([{ type: 'del', key: blockKey(9) }], true);
+    expect(await checkRecent(store, 5, 1).catch((e) => e)).toMatchObject({
+      code: 'STORE_CORRUPT',
+      data: { height: 9, what: 'block is missing' },
+    });
+    for (const bad of [0, -1, 1.5, Number.NaN])
+      expect(await checkRecent(store, 5, bad).catch((e) => e)).toMatchObject({
+        code: 'STORE_CHECK_OPTIONS',
+      });
+    await store.close();
+  });
+
   it('a write set altered within the window breaks the state-hash chain at its height', async () => {
     const { store } = await chain(6);
     await flipValue(store, new Uint8Array([Bucket.writeSet, 0, 0, 0, 0, 0, 0, 0, 6]));
