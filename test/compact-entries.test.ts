@@ -12,7 +12,7 @@ const TXS = 240;
 let cluster: TestCluster;
 
 beforeAll(async () => {
-  // Off by default (see consensus.compactEntries): this test turns it on.
+  // On by default (consensus.compactEntries); set here so this test holds whatever the default.
   cluster = await TestCluster.create({
     validators: 3,
     config: 'consensus:\n  compactEntries: true',

@@ -185,6 +185,17 @@ export class GossipedHashes {
  * The leader's side: block entries of outgoing appends in compact form. An entry goes to every
  * follower, and again on resends: its compact form is kept per entry (by the identity of its
  * bytes, which the engine keeps for the entry's life; a redacted entry is new bytes).
+ *
+ * Only entries not yet committed go compact. An entry at or below the append's commit index was
+ * committed before it was sent to this follower: the follower is behind a quorum (restarted,
+ * partitioned, slow), and what it misses is exactly what its mempool cannot hold: a committed
+ * transaction leaves every mempool that applies it, and a restarted node's is empty. Sent
+ * compact, each such entry costs the follower a fetch round trip to the leader, one after
+ * another (a 64-entry append: 64 round trips), while the leader's later messages wait behind
+ * them (consensus-inbound.ts); a voter catching up 400 entries went silent long enough for the
+ * leader to lose its quorum (test/catch-up-quorum.test.ts). Whole, it is one message, as with
+ * compact entries off. An append's commit is min(leader's commit, its last entry), so an entry
+ * is committed exactly when its index is at most the append's commit.
  */
 export class EntryCompactor {
   private readonly forms = new WeakMap<Uint8Array, Uint8Array | null>();
@@ -197,7 +208,7 @@ export class EntryCompactor {
     if (m.type !== 'append' || m.entries.length === 0) return m;
     let changed = false;
     const entries = m.entries.map((e) => {
-      if (e.type !== 'block') return e;
+      if (e.type !== 'block' || e.index <= m.commit) return e;
       let form = this.forms.get(e.data);
       if (form === undefined) {
         form = compactEntry(e.data, this.known) ?? null;

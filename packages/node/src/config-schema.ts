@@ -140,12 +140,12 @@ export const CONFIG_SCHEMA: ConfigSchema = section(
       maxBlockTxs: int('transactions per block at most', 2000, 1, 100_000),
       maxBlockBytes: int('bytes per block at most', 4 * 1024 * 1024, 1024, 64 << 20),
       maxInflightBlocks: int('proposed blocks awaiting commit at once', 1, 1, 64),
-      // Off by default: with it on, a voter restarted far behind (its mempool empty) fetched
-      // every entry and the leader lost its quorum (test/catch-up-quorum.test.ts); not yet
-      // understood, so it stays opt-in.
+      // Entries already committed go whole (a follower that far behind lacks them), and a
+      // follower never holds heartbeats behind a fetch: see compact-entry.ts and
+      // consensus-inbound.ts, and test/catch-up-quorum.test.ts.
       compactEntries: bool(
-        'as leader, send block entries with the transactions and bodies that went out by gossip as their hashes; followers fill them from their mempool (default false: experimental; every node reads them either way)',
-        false,
+        'as leader, send block entries with the transactions and bodies that went out by gossip as their hashes; followers fill them from their mempool, fetching what they lack; entries already committed go whole (every node reads compact entries whatever its own setting)',
+        true,
       ),
       logTailEntries: int(
         'consensus log entries kept behind the applied index when the log is compacted (what a slow follower still gets by replication; one further behind catches up from blocks)',

@@ -2,9 +2,16 @@
  * Consensus messages as they arrive: decoded, compact block entries (compact-entry.ts) filled in
  * from the mempool, then stepped into the engine. When this node lacks part of an entry, the
  * message waits while the whole entry is fetched from its sender (which persisted it before
- * sending), and that sender's later messages queue behind it: Raft copes with reordering, but a
- * follower stepping appends out of order only earns rejections and resends. A fetch that fails
- * drops the message (and nothing else): the leader sends it again, as after any loss.
+ * sending), and that sender's later appends with entries queue behind it: Raft copes with
+ * reordering, but a follower stepping appends out of order only earns rejections and resends.
+ * Everything else from that sender (heartbeats, which are appends without entries; votes;
+ * responses; snapshots) steps at once, never held behind a fetch: a fetch may take up to
+ * FETCH_TIMEOUT_MS, and a follower that answers no heartbeat meanwhile counts as silent to the
+ * leader's quorum check (with two voters of five down, the leader steps down). An empty append
+ * overtaking entries is one Raft expects (the leader's sendEmpty is built to be): it names an
+ * index the follower acknowledged or a probe, and the engine answers it as it would later. A
+ * fetch that fails drops the message (and nothing else): the leader sends it again, as after
+ * any loss.
  */
 import { decodeMessage, type Entry, type Message } from '@ehr/consensus';
 import { decode, encode, equalBytes, expectInteger, expectMap, sha256 } from '@ehr/core';
@@ -56,7 +63,8 @@ export class ConsensusInbound {
     // The transport authenticated the sender; a message claiming another sender is dropped.
     if (m.from !== from) return;
     const queue = this.queues.get(from);
-    if (queue) {
+    // Only appends with entries keep their order behind a fetch (see above).
+    if (queue && m.type === 'append' && m.entries.length > 0) {
       if (queue.length < MAX_QUEUED) queue.push(m);
       else this.count('dropped');
       return;

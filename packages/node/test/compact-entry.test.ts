@@ -153,6 +153,39 @@ describe('compact block entries', () => {
     expect(c.outgoing(m2)).toBe(m2);
   });
 
+  it('send entries the leader already committed whole: a follower that far behind lacks them', async () => {
+    // Three real blocks at indexes 7-9, every transaction gossiped (so each could go compact).
+    const log = await buildLog(3, 5);
+    const blocks = log.entries.filter((e) => e.type === 'block');
+    expect(blocks).toHaveLength(3);
+    const entries: Entry[] = blocks.map((e, i) => ({ ...e, index: 7 + i, term: 2 }));
+    const c = new EntryCompactor(all);
+    const msg = (commit: number) => ({
+      ...appendMessage({ from: 'a', to: 'b', term: 2, index: 6, logTerm: 2 }, entries),
+      commit,
+    });
+    const kinds = (commit: number) =>
+      c.outgoing(msg(commit)).entries.map((e, i) => {
+        if (e.data === entries[i]!.data) return 'whole';
+        expect(e.data[0]).toBe(COMPACT_ENTRY);
+        return 'compact';
+      });
+    // A follower in step: nothing sent is committed yet.
+    expect(kinds(0)).toEqual(['compact', 'compact', 'compact']);
+    expect(kinds(6)).toEqual(['compact', 'compact', 'compact']);
+    // The same entries, cached compact, once committed go whole (index <= the append's commit).
+    expect(kinds(7)).toEqual(['whole', 'compact', 'compact']);
+    expect(kinds(8)).toEqual(['whole', 'whole', 'compact']);
+    // A catching-up follower: the whole append is committed backlog, sent as it is.
+    const behind = msg(9);
+    expect(c.outgoing(behind)).toBe(behind);
+    // Past the leader's log is no different (the engine sends min(commit, last entry)).
+    const past = msg(1_000_000);
+    expect(c.outgoing(past)).toBe(past);
+    // And an entry not yet committed after all goes compact again (its form was kept).
+    expect(kinds(0)).toEqual(['compact', 'compact', 'compact']);
+  });
+
   it('remember a bounded number of gossiped hashes, forgetting the oldest', () => {
     const g = new GossipedHashes(3);
     for (const h of ['a', 'b', 'c', 'd']) g.add(h);

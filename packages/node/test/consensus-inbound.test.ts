@@ -1,7 +1,7 @@
 /**
  * Consensus messages in: compact entries filled from the mempool; what the mempool lacks fetched
- * whole from the sender while that sender's later messages wait in order; a failed or wrong
- * fetch drops that one message only.
+ * whole from the sender while that sender's later appends with entries wait in order (and its
+ * heartbeats, votes and responses do not); a failed or wrong fetch drops that one message only.
  */
 import { decodeMessage, type Entry, encodeMessage, type Message } from '@ehr/consensus';
 import { decode, expectInteger, expectMap, randomBytes, sha256, toHex, txHash } from '@ehr/core';
@@ -101,21 +101,67 @@ describe('consensus inbound', () => {
     expect(t.outcome('filled')).toBe(2);
   });
 
-  it('fetches what it lacks from the sender, and holds later messages behind it in order', async () => {
+  it('fetches what it lacks from the sender, and holds its later entries behind it in order', async () => {
     const t = await setup({ delayMs: 30 });
     t.hold(0);
     t.hold(2);
     t.send(append(0, [t.entry(0)]));
     t.send(append(1, [t.entry(1)])); // not held: fetched
-    t.send(append(2, [t.entry(2)])); // held, but waits its turn
-    t.send(append(3, []));
-    expect(t.stepped.map((m) => m.index)).toEqual([0]);
-    expect(t.inbound.queued).toBe(3);
+    t.send(append(2, [{ ...t.entry(2), data: t.whole[2]! }])); // whole, but waits its turn
+    t.send(append(3, [])); // a heartbeat: never held (see the next test)
+    expect(t.stepped.map((m) => m.index)).toEqual([0, 3]);
+    expect(t.inbound.queued).toBe(2);
     await until(() => t.stepped.length === 4);
-    expect(t.stepped.map((m) => m.index)).toEqual([0, 1, 2, 3]);
-    expect(t.stepped[1]!.entries[0]!.data).toEqual(t.whole[1]);
+    expect(t.stepped.map((m) => [m.index, m.entries.length])).toEqual([
+      [0, 1],
+      [3, 0],
+      [1, 1],
+      [2, 1],
+    ]);
+    expect(t.stepped[2]!.entries[0]!.data).toEqual(t.whole[1]);
     expect(t.requests).toEqual([2]);
     expect([t.outcome('fetched'), t.inbound.queued]).toEqual([1, 0]);
+  });
+
+  it('steps heartbeats, votes and responses at once while an append waits on slow fetches', async () => {
+    // A restarted voter with an empty mempool, sent an append whose entries it must all fetch,
+    // 550 ms a round trip (a loaded leader): 3 entries take 1.65 s, longer than the 1-2 s
+    // election timeout the leader's quorum check allows a silent voter.
+    const t = await setup({ delayMs: 550 });
+    const t0 = Date.now();
+    t.send(append(0, [t.entry(0), t.entry(1), t.entry(2)]));
+    const stepAt = new Map<string, number>();
+    const beat = (k: number) => {
+      const m = { ...append(0, []), commit: 0 };
+      t.send(m);
+      stepAt.set(`heartbeat ${k}`, Date.now() - t0);
+    };
+    // Heartbeats every 80 ms, as the leader sends them (2 ticks of 40 ms).
+    for (let k = 0; k < 10; k++) {
+      beat(k);
+      await new Promise((r) => setTimeout(r, 80));
+    }
+    // Other messages from the same sender, hostile to order: a vote request at a higher term,
+    // a response, a snapshot-less timeoutNow.
+    for (const type of ['vote', 'prevote', 'appendResp', 'timeoutNow'] as const) {
+      t.send({ ...append(0, []), type, term: 4 });
+    }
+    const now = t.stepped.map((m) => `${m.type}:${m.entries.length}`);
+    expect(now).toEqual([
+      ...Array(10).fill('append:0'),
+      'vote:0',
+      'prevote:0',
+      'appendResp:0',
+      'timeoutNow:0',
+    ]);
+    // Each heartbeat stepped when it came (in the loop above, not after the fetches).
+    expect(Math.max(...stepAt.values())).toBeLessThan(1650);
+    expect(t.inbound.queued).toBe(1);
+    // The append itself steps once its 3 entries are fetched, whole, and is counted.
+    await until(() => t.stepped.length === 15, 5000);
+    expect(Date.now() - t0).toBeGreaterThanOrEqual(1650);
+    expect(t.stepped[14]!.entries.map((e) => e.data)).toEqual(t.whole);
+    expect([t.outcome('fetched'), t.inbound.queued]).toEqual([3, 0]);
   });
 
   it('drops only the message whose fetch fails or returns other bytes; the rest go on', async () => {
@@ -127,9 +173,10 @@ describe('consensus inbound', () => {
     t.send(append(1, [t.entry(1)]));
     t.send(append(2, [t.entry(2)]));
     t.send(append(7, []));
-    await until(() => t.stepped.length === 1);
+    // The empty append did not wait for them.
     expect(t.stepped.map((m) => m.index)).toEqual([7]);
-    expect(t.outcome('dropped')).toBe(3);
+    await until(() => t.outcome('dropped') === 3);
+    expect([t.stepped.map((m) => m.index), t.inbound.queued]).toEqual([[7], 0]);
     // Afterwards, a message that fills steps at once again.
     t.hold(0);
     t.send(append(0, [t.entry(0)]));
