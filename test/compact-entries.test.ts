@@ -12,7 +12,7 @@ const TXS = 240;
 let cluster: TestCluster;
 
 beforeAll(async () => {
-  // On by default (consensus.compactEntries); set here so this test holds whatever the default.
+  // Off by default (consensus.compactEntries): turned on here.
   cluster = await TestCluster.create({
     validators: 3,
     config: 'consensus:\n  compactEntries: true',

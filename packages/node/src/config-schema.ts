@@ -144,8 +144,8 @@ export const CONFIG_SCHEMA: ConfigSchema = section(
       // follower never holds heartbeats behind a fetch: see compact-entry.ts and
       // consensus-inbound.ts, and test/catch-up-quorum.test.ts.
       compactEntries: bool(
-        'as leader, send block entries with the transactions and bodies that went out by gossip as their hashes; followers fill them from their mempool, fetching what they lack; entries already committed go whole (every node reads compact entries whatever its own setting)',
-        true,
+        'as leader, send block entries with the transactions and bodies that went out by gossip as their hashes; followers fill them from their mempool, fetching what they lack; entries already committed go whole (default false until a gain is measured: on sign-ups it cost 5% of CPU per transaction; every node reads compact entries whatever its own setting)',
+        false,
       ),
       logTailEntries: int(
         'consensus log entries kept behind the applied index when the log is compacted (what a slow follower still gets by replication; one further behind catches up from blocks)',
