@@ -28,7 +28,12 @@ describe('generateNetwork', () => {
       expect(cfg.p2p.announce).toEqual([]);
       expect(cfg.p2p.bootstrap).toHaveLength(2);
       for (const b of cfg.p2p.bootstrap) expect(b.startsWith('/ip4/127.0.0.1/tcp/')).toBe(true);
-      expect(cfg.gateway).toEqual({ host: '127.0.0.1', port: 31001 + k, allowRemote: false });
+      expect(cfg.gateway).toEqual({
+        host: '127.0.0.1',
+        port: 31001 + k,
+        allowRemote: false,
+        readNonces: 1_000_000,
+      });
       expect(cfg.metrics).toEqual({ host: '127.0.0.1', port: 32001 + k });
     }
   });
@@ -59,6 +64,7 @@ describe('generateNetwork', () => {
         port: 41001 + k,
         allowRemote: true,
         plaintextRemote: true,
+        readNonces: 1_000_000,
       });
       expect(cfg.metrics).toEqual({ host: h.api, port: 42001 + k });
     }
