@@ -73,8 +73,8 @@ export class Scrubber {
   }
 
   /**
-   * CPU time (ms, the event loop thread's) of the longest stretch of work between two returns to the event
-   * loop: what it held the loop for, whatever else runs on the machine.
+   * CPU time (ms, the event loop thread's) of the longest stretch of work between two returns
+   * to the event loop: what it held the loop for, whatever else runs on the machine.
    */
   get longestSliceMs(): number {
     return this.longest;
@@ -93,7 +93,6 @@ export class Scrubber {
     await this.running;
   }
 
-  /** One full walk, paced; resolves when it is done (or stopped), throws on damage. */
   /**
    * CPU time of this thread, the event loop's (Node 23.9+): what held the loop in a slice.
    * LevelDB's reads in the thread pool and the GC helpers run beside it (they count towards
@@ -105,6 +104,7 @@ export class Scrubber {
       : process.cpuUsage();
   }
 
+  /** One full walk, paced; resolves when it is done (or stopped), throws on damage. */
   async round(): Promise<void> {
     const { db, genesis, config, metrics } = this.p;
     const now = this.p.now ?? Date.now;

@@ -52,33 +52,39 @@ export async function checkRecent(
   }
 }
 
-/** The lowest height of the window: `blocks` back from the head, fewer if `maxBytes` says so. */
-async function windowFrom(store: Store, blocks: number, maxBytes: number): Promise<number> {
+/**
+ * The window: from `blocks` back from the head, fewer if `maxBytes` says so; with the bytes of
+ * the blocks read to find it (so the check reads each once). A missing block is taken in: the
+ * check names it.
+ */
+async function window(store: Store, blocks: number, maxBytes: number) {
   const head = store.head().height;
   const lowest = Math.max(1, head - blocks + 1);
-  let bytes = (await store.blockBytes(head))?.length ?? 0;
+  const read = new Map<number, Uint8Array | undefined>();
+  let bytes = 0;
   let from = head;
-  for (let h = head - 1; h >= lowest; h--) {
+  for (let h = head; h >= lowest; h--) {
     const b = await store.blockBytes(h);
-    // A missing block is taken in: the check names it.
-    if (!b) return h;
-    if (bytes + b.length > maxBytes) break;
+    read.set(h, b);
+    if (!b) return { from: h, read };
+    if (h < head && bytes + b.length > maxBytes) break;
     bytes += b.length;
     from = h;
   }
-  return from;
+  return { from, read };
 }
 
 async function check(store: Store, blocks: number, maxBytes: number): Promise<RecentReport> {
   const head = store.head();
   // The consensus state must read back (it decodes, or this throws naming it).
   await store.raft.hardState();
-  const from = head.height === 0 ? 1 : await windowFrom(store, blocks, maxBytes);
   if (head.height === 0) {
     if (!equalBytes(head.hash, genesisBlockHash(store.genesis)))
       throw corrupt(0, 'head record does not match the genesis', 'meta/head');
     return { height: 0, from: 0 };
   }
+  const { from, read } = await window(store, blocks, maxBytes);
+  const blockAt = (h: number) => (read.has(h) ? read.get(h) : store.blockBytes(h));
   let prevHash: Uint8Array;
   let prevState: Uint8Array;
   if (from === 1) {
@@ -88,7 +94,7 @@ async function check(store: Store, blocks: number, maxBytes: number): Promise<Re
     // The block below the window is read for its hash and state hash: it is checked as well
     // (all but its own link, which is the scrubber's).
     const at = `blockByHeight/${from - 1}`;
-    const before = await store.blockBytes(from - 1);
+    const before = await blockAt(from - 1);
     if (!before) throw corrupt(from - 1, 'block is missing', at);
     const checked = checkStoredBlock(before, {
       height: from - 1,
@@ -100,7 +106,7 @@ async function check(store: Store, blocks: number, maxBytes: number): Promise<Re
   }
   for (let h = from; h <= head.height; h++) {
     const at = `blockByHeight/${h}`;
-    const bytes = await store.blockBytes(h);
+    const bytes = await blockAt(h);
     if (!bytes) throw corrupt(h, 'block is missing', at);
     const checked = checkStoredBlock(bytes, {
       height: h,

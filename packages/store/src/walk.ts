@@ -1,7 +1,9 @@
 /**
  * The full integrity walk, streamed: re-derives every block hash and link, Merkle root and
  * proposer signature (block-check.ts), the proposer's membership, every transaction signature
- * and receipt, the state-hash chain from the stored write sets, every payload body's hash, and checks that the live state is exactly the replay of the write sets.
+ * and receipt, each block's header record, the state-hash chain from the stored write sets,
+ * every payload body's hash, and checks that the live state is exactly the replay of the write
+ * sets.
  *
  * It reads one LevelDB snapshot (a consistent store while the node keeps committing) without
  * filling LevelDB's block cache, and holds in memory one block at a time, the membership (to
